@@ -1,0 +1,44 @@
+/* The small piece of the C library that the pure layers (core/ and engine/) may use.
+ * Hosted builds take it from libc; a freestanding build (wasm32, -DFB_FREESTANDING) gets
+ * declarations only, and the embedder supplies the functions. Nothing else from libc, and no
+ * OS header, may be included by core/ or engine/ code. */
+#ifndef FB_FBSTD_H
+#define FB_FBSTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef FB_FREESTANDING
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+void *malloc(size_t n);
+void *calloc(size_t count, size_t n);
+void *realloc(void *p, size_t n);
+void free(void *p);
+#else
+#include <stdlib.h>
+#include <string.h>
+#endif
+
+/* Error codes shared by every layer: 0 is success, negative values are failures. */
+enum {
+    FB_OK = 0,
+    FB_EINVAL = -22,   /* malformed input or bad argument */
+    FB_ENOMEM = -12,   /* allocation failed */
+    FB_ENOSPC = -28,   /* a configured cap was reached */
+    FB_ENOENT = -2,    /* no such item */
+    FB_EAGAIN = -11,   /* not yet: partial input, try again with more */
+    FB_E2BIG = -7,     /* input larger than the limit */
+    FB_EEXIST = -17,   /* already present */
+    FB_EPROTO = -71,   /* protocol violation by the remote side */
+};
+
+#define FB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FB_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FB_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,161 @@
+/* The Flashback protocol engine: one swarm participant (a visitor's peer, or the origin's seed,
+ * tracker and rendezvous), without I/O of its own, in the manner of libutp.
+ *
+ * The host owns the socket and the clock. It feeds every received datagram to
+ * fb_engine_input() and calls fb_engine_tick() no later than the time the engine last asked for;
+ * the engine sends datagrams, reads and stores chunk bytes, hashes and draws random bytes only
+ * through the callbacks in fb_host, and reports what happened as events. The same code runs in
+ * flashbackd (seed role), in `flashback get/open` (peer role), in the simulator (thousands of
+ * engines on a virtual clock) and, compiled to wasm32, in the browser.
+ *
+ * Threading: an engine is not thread-safe; one host thread drives it. Re-entrancy: callbacks must
+ * not call back into the same engine, except that the `event` callback may call the query
+ * functions (fb_engine_stats, fb_engine_swarm_*_get). Times are microseconds on any monotonic
+ * clock the host chooses; they must never go backwards. */
+#ifndef FB_ENGINE_H
+#define FB_ENGINE_H
+
+#include "core/addr.h"
+#include "core/fbstd.h"
+
+#define FB_MAX_DATAGRAM 1200 /* no datagram the engine sends or accepts is larger */
+
+typedef struct fb_engine fb_engine;
+
+typedef enum fb_role {
+    FB_ROLE_PEER = 0, /* a visitor: downloads a page, uploads to its neighbours */
+    FB_ROLE_SEED = 1, /* the origin: holds every chunk, tracks peers, introduces them */
+} fb_role;
+
+typedef enum fb_event_type {
+    FB_EV_CHUNK_VERIFIED = 1, /* a chunk's hash matched and it was stored (chunk, peer, source) */
+    FB_EV_OBJECT_COMPLETE,    /* every chunk of an object verified (object) */
+    FB_EV_SWARM_COMPLETE,     /* every chunk of the page verified */
+    FB_EV_NEED_ORIGIN,        /* the swarm cannot deliver `chunk` soon: fetch it over HTTP and
+                                 hand it to fb_engine_supply() (the fallback policy is in
+                                 docs/PROTOCOL.md) */
+    FB_EV_PEER_ADDED,         /* a neighbour completed the handshake (peer) */
+    FB_EV_PEER_REMOVED,       /* a neighbour left, timed out or was dropped (peer) */
+    FB_EV_PEER_BANNED,        /* a neighbour sent a chunk that failed its hash (peer) */
+} fb_event_type;
+
+typedef enum fb_source {
+    FB_SRC_PEER = 0,   /* a chunk from another visitor */
+    FB_SRC_SEED = 1,   /* a chunk from the seed over UDP */
+    FB_SRC_ORIGIN = 2, /* a chunk the host fetched over HTTP (fb_engine_supply) */
+} fb_source;
+
+typedef struct fb_event {
+    fb_event_type type;
+    int swarm;        /* swarm handle from fb_engine_swarm_add */
+    uint32_t object;  /* object index in the manifest, where it applies */
+    uint32_t chunk;   /* chunk index in the swarm, where it applies */
+    fb_source source; /* for FB_EV_CHUNK_VERIFIED */
+    fb_addr peer;     /* the neighbour concerned, where it applies */
+} fb_event;
+
+/* What the host provides. Pointers passed to a callback are valid for the duration of the
+ * callback only. */
+typedef struct fb_host {
+    void *ctx; /* passed back as the first argument of every callback */
+
+    /* Sends one datagram of len <= FB_MAX_DATAGRAM bytes. Best effort, like UDP: the host may
+     * drop it (full queue); the protocol recovers. */
+    void (*send)(void *ctx, const fb_addr *to, const uint8_t *data, size_t len);
+
+    /* Reports an event. */
+    void (*event)(void *ctx, const fb_event *ev);
+
+    /* SHA-256 of len bytes into out. */
+    void (*sha256)(void *ctx, const uint8_t *data, size_t len, uint8_t out[32]);
+
+    /* Fills buf with len random bytes (a CSPRNG in real hosts; seeded in the simulator). */
+    void (*random)(void *ctx, uint8_t *buf, size_t len);
+
+    /* Copies len bytes of a chunk the engine holds, starting at byte off of the chunk, into buf.
+     * The engine asks only for chunks it holds: every chunk in the seed role, and in the peer role
+     * the chunks it stored with chunk_write. Returns 0, or a negative code if the bytes are gone
+     * (the engine then stops offering that chunk). */
+    int (*chunk_read)(void *ctx, int swarm, uint32_t chunk, size_t off, uint8_t *buf, size_t len);
+
+    /* Stores a verified chunk (peer role). Called once per chunk, before CHUNK_VERIFIED. */
+    void (*chunk_write)(void *ctx, int swarm, uint32_t chunk, const uint8_t *data, size_t len);
+} fb_host;
+
+/* Start-up settings. Every table and queue in the engine has a cap given here; zero means the
+ * documented default. */
+typedef struct fb_engine_config {
+    fb_role role;
+    uint64_t upload_rate;        /* bytes per second the engine may send; 0 = no cap (peers use
+                                    flow control), required for the seed */
+    uint32_t max_swarms;         /* swarms held at once (default 64 seed, 8 peer) */
+    uint32_t max_neighbours;     /* per swarm (default 32) */
+    uint32_t max_tracked_peers;  /* seed: peers remembered per swarm (default 4096) */
+    uint32_t max_inflight;       /* peer: chunks being received at once (default 32) */
+    uint32_t linger_ms;          /* peer: stay and upload this long after completion (default 0) */
+    fb_addr local_addrs[4];      /* peer: this host's own addresses, sent to the seed so peers
+                                    behind the same NAT can reach each other directly */
+    uint32_t n_local_addrs;
+} fb_engine_config;
+
+/* Creates an engine. Returns NULL if allocation fails or the config is invalid. The host struct
+ * is copied. */
+fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint64_t now_us);
+
+/* Frees the engine without sending anything (call fb_engine_swarm_leave first to say goodbye). */
+void fb_engine_free(fb_engine *e);
+
+/* Adds the swarm of a page, given its manifest bytes (docs/PROTOCOL.md). In the seed role the
+ * engine holds every chunk; in the peer role it starts empty. Returns a swarm handle (>= 0), or
+ * FB_EINVAL (the manifest does not parse), FB_EEXIST (already added), FB_ENOSPC (max_swarms). */
+int fb_engine_swarm_add(fb_engine *e, const uint8_t *manifest, size_t len, uint64_t now_us);
+
+/* Removes a swarm (seed: the page changed; peer: done with it). Sends nothing. */
+void fb_engine_swarm_remove(fb_engine *e, int swarm);
+
+/* Peer role: contacts the seed at `seed` to join the swarm and get neighbours. */
+int fb_engine_swarm_join(fb_engine *e, int swarm, const fb_addr *seed, uint64_t now_us);
+
+/* Peer role: says goodbye to every neighbour and the seed, then forgets the swarm. */
+void fb_engine_swarm_leave(fb_engine *e, int swarm, uint64_t now_us);
+
+/* Peer role: hands in a chunk the host fetched from the origin (after FB_EV_NEED_ORIGIN or on
+ * its own). It is hashed like any other chunk. Returns 0 when it verified and was stored,
+ * FB_EPROTO when its hash does not match, FB_EINVAL for a bad index or length. */
+int fb_engine_supply(fb_engine *e, int swarm, uint32_t chunk, const uint8_t *data, size_t len,
+                     uint64_t now_us);
+
+/* Processes one received datagram. Anything malformed, unexpected or over a cap is dropped and
+ * counted; input never makes the engine crash, block or grow past its caps. */
+void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, size_t len,
+                     uint64_t now_us);
+
+/* Runs timers, pacing and retransmission. Returns the time at which it wants to be called again
+ * (the host may call it earlier, and must call it again after input before sleeping). */
+uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us);
+
+/* Counters, for --stats, metrics and the simulator. */
+typedef struct fb_engine_stats {
+    uint64_t bytes_in_peer;       /* verified chunk bytes received from other visitors */
+    uint64_t bytes_in_seed;       /* verified chunk bytes received from the seed */
+    uint64_t bytes_in_origin;     /* chunk bytes supplied by the host from HTTP */
+    uint64_t bytes_out_data;      /* chunk payload bytes sent */
+    uint64_t bytes_out_total;     /* every byte sent (datagram payloads) */
+    uint64_t bytes_in_total;      /* every byte received */
+    uint64_t chunks_bad;          /* chunks whose hash failed */
+    uint64_t bans;                /* neighbours banned */
+    uint64_t dropped_invalid;     /* datagrams dropped as malformed */
+    uint64_t dropped_unvalidated; /* replies withheld by the address-validation (3x) rule */
+    uint64_t dropped_cap;         /* datagrams dropped because a table or queue was full */
+    uint64_t joins;               /* seed: JOINs accepted */
+    uint64_t introductions;       /* seed: pairs of peers introduced */
+    uint32_t neighbours;          /* current neighbours over all swarms */
+    uint32_t tracked_peers;       /* seed: current tracked peers over all swarms */
+} fb_engine_stats;
+
+void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out);
+
+/* Per-swarm progress: chunks held out of total. */
+void fb_engine_swarm_progress(const fb_engine *e, int swarm, uint32_t *have, uint32_t *total);
+
+#endif
