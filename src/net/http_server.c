@@ -254,6 +254,16 @@ static void conn_close(conn *c)
     c->srv->stats.conns_active--;
 }
 
+/* Closes with a reset: whatever the kernel still buffers for this peer is dropped instead of
+ * trickling out after we gave up on it (send timeout, shutdown deadline). */
+static void conn_abort(conn *c)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (!c->closing)
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    conn_close(c);
+}
+
 static void begin_linger(conn *c)
 {
     fb_http_server *s = c->srv;
@@ -965,7 +975,7 @@ static void expire(conn *c)
         break;
     case TL_SEND:
         s->stats.timeouts_send++;
-        conn_close(c);
+        conn_abort(c);
         break;
     default:
         conn_close(c);
@@ -1141,7 +1151,9 @@ static void close_all(fb_http_server *s, bool only_idle)
         while (c) {
             conn *next = c->tnext;
             bool idle = c->state == ST_HEAD && !c->pending && !c->got_bytes && c->in_len == 0;
-            if (!only_idle || idle)
+            if (!only_idle)
+                conn_abort(c);
+            else if (idle)
                 conn_close(c);
             else
                 c->close_after = true; /* its current response is the last */
