@@ -33,6 +33,7 @@ PEER_SRC   := $(wildcard src/peer/*.c) $(wildcard src/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
 TOOL_SRC   := $(wildcard tools/*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -41,6 +42,7 @@ NET_LIB  := $(BUILD)/libfbnet.a
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps test unit fuzz fuzz-build demo format format-check clean \
         bench-origin bench-sim bench-crowd site
@@ -49,7 +51,7 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-all: $(BUILD)/flashbackd $(BUILD)/flashback $(TOOL_BIN) site
+all: $(BUILD)/flashbackd $(BUILD)/flashback $(TOOL_BIN) $(BENCH_BIN) site
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +75,12 @@ $(BUILD)/flashback: $(call obj,$(PEER_SRC)) $(NET_LIB) $(CORE_LIB)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Benchmark helpers (load generators and the like): bench/*.c into build/bench/.
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
