@@ -95,14 +95,22 @@ static uint8_t utf8_put(uint8_t *out, uint32_t cp)
     return 4;
 }
 
-/* Parses a character reference whose '&' precedes p. Returns the bytes it spans after the '&'
- * and sets *cp, or returns 0 when there is none (the '&' is then literal). */
+/* Parses a character reference whose '&' precedes p, as the HTML tokenizer does inside an
+ * attribute value. Returns the bytes it spans after the '&' and sets *cp, or returns 0 when there
+ * is none (the '&' is then literal). amp, lt, gt and quot may omit their ';' unless an
+ * alphanumeric or '=' follows (the legacy rule); every other named reference is left as
+ * written. */
 static size_t char_ref(const char *p, const char *end, uint32_t *cp)
 {
     static const struct {
         const char *name;
         char ch;
-    } named[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}};
+        bool legacy; /* may appear without its ';' */
+    } named[] = {{"amp", '&', true},
+                 {"lt", '<', true},
+                 {"gt", '>', true},
+                 {"quot", '"', true},
+                 {"apos", '\'', false}};
     size_t n = (size_t)(end - p);
     if (n >= 1 && p[0] == '#') {
         size_t i = 1, digits = 0;
@@ -128,10 +136,18 @@ static size_t char_ref(const char *p, const char *end, uint32_t *cp)
     }
     for (size_t k = 0; k < FB_ARRAY_LEN(named); k++) {
         size_t len = strlen(named[k].name);
-        if (n >= len && memcmp(p, named[k].name, len) == 0) {
+        if (n < len || memcmp(p, named[k].name, len) != 0)
+            continue;
+        if (n > len && p[len] == ';') {
+            *cp = (uint32_t)(unsigned char)named[k].ch;
+            return len + 1;
+        }
+        if (named[k].legacy &&
+            (n == len || !(is_alpha(p[len]) || is_digit(p[len]) || p[len] == '='))) {
             *cp = (uint32_t)(unsigned char)named[k].ch;
             return len;
         }
+        return 0;
     }
     return 0;
 }
@@ -442,7 +458,13 @@ static int resolve(scan *s, ucur u, size_t *len)
     size_t mark = SIZE_MAX; /* where the current run of C0 controls and spaces began */
     for (;;) {
         int d = ucur_next(&rest);
-        if (d < 0 || d == '?' || d == '#')
+        if (d == '?' || d == '#') {
+            if (over) /* the spaces before it were not trailing after all */
+                return full_limited ? R_FULL : R_LONG;
+            mark = SIZE_MAX;
+            break;
+        }
+        if (d < 0)
             break;
         bool space = d <= 0x20;
         if (!space) {
