@@ -35,6 +35,16 @@ static int hex_value(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* The first c in p[0..n), or NULL. (memchr is not among the functions core/ may use.) */
+static const char *find_byte(const char *p, int c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == (char)c)
+            return p + i;
+    }
+    return NULL;
+}
+
 /* True when a[0..n) equals the lower-case ASCII string b[0..n), ignoring ASCII case in a. */
 static bool ieq(const char *a, const char *b, size_t n)
 {
@@ -229,15 +239,15 @@ typedef struct scan {
 static bool parse_authority(const char *a, size_t n, bool https, size_t *host_len, unsigned *port)
 {
     size_t h;
-    if (n == 0 || memchr(a, '@', n) != NULL)
+    if (n == 0 || find_byte(a, '@', n) != NULL)
         return false;
     if (a[0] == '[') {
-        const char *rb = memchr(a, ']', n);
+        const char *rb = find_byte(a, ']', n);
         if (rb == NULL)
             return false;
         h = (size_t)(rb - a) + 1;
     } else {
-        const char *colon = memchr(a, ':', n);
+        const char *colon = find_byte(a, ':', n);
         h = colon != NULL ? (size_t)(colon - a) : n;
     }
     if (h == 0 || (h < n && a[h] != ':'))
@@ -273,7 +283,7 @@ static int parse_origin(scan *s, const char *o, size_t n)
     size_t a_len = n - i;
     if (a_len > 0 && o[n - 1] == '/')
         a_len--;
-    if (memchr(o + i, '/', a_len) != NULL)
+    if (find_byte(o + i, '/', a_len) != NULL)
         return FB_EINVAL; /* a path beyond the trailing '/' */
     if (!parse_authority(o + i, a_len, s->https, &s->ohost_len, &s->oport))
         return FB_EINVAL;
@@ -686,7 +696,7 @@ static const char *tag_attrs(const char *p, const char *end, attr *attrs)
             if (p >= end)
                 return NULL;
             if (*p == '"' || *p == '\'') {
-                const char *close = memchr(p + 1, *p, (size_t)(end - p - 1));
+                const char *close = find_byte(p + 1, *p, (size_t)(end - p - 1));
                 if (close == NULL)
                     return NULL;
                 v = p + 1;
@@ -727,7 +737,7 @@ static bool is_raw_text(const char *name, size_t n)
 static const char *skip_raw_text(const char *p, const char *end, const char *name, size_t n)
 {
     while (p < end) {
-        const char *lt = memchr(p, '<', (size_t)(end - p));
+        const char *lt = find_byte(p, '<', (size_t)(end - p));
         if (lt == NULL)
             return end;
         if ((size_t)(end - lt) >= n + 2 && lt[1] == '/') {
@@ -763,7 +773,7 @@ static const char *skip_comment(const char *p, const char *end)
 
 static const char *skip_to_gt(const char *p, const char *end)
 {
-    const char *gt = memchr(p, '>', (size_t)(end - p));
+    const char *gt = find_byte(p, '>', (size_t)(end - p));
     return gt != NULL ? gt + 1 : end;
 }
 
@@ -807,7 +817,7 @@ static void start_tag(scan *s, const char *name, size_t n, const attr *a)
 static void tokenize(scan *s, const char *p, const char *end)
 {
     while (p < end && !s->stop) {
-        const char *lt = memchr(p, '<', (size_t)(end - p));
+        const char *lt = find_byte(p, '<', (size_t)(end - p));
         if (lt == NULL)
             return;
         p = lt + 1;
@@ -882,7 +892,7 @@ int fb_html_links_scan(fb_html_links *hl, const char *html, size_t len, const ch
         if (rc < 0)
             return rc;
     }
-    if (page_len == 0 || page_path[0] != '/' || memchr(page_path, '\0', page_len) != NULL)
+    if (page_len == 0 || page_path[0] != '/' || find_byte(page_path, '\0', page_len) != NULL)
         return FB_EINVAL;
 
     /* The page path, without query or fragment and with dot segments removed, is the first
