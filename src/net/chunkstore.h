@@ -1,7 +1,7 @@
 /* Where an engine host keeps chunk bytes. The engine reads and writes chunks only through the
- * host callbacks; the programs decide where the bytes live through this small vtable (flashbackd
- * reads its files; the peer keeps the page in memory). fb_memstore is the peer's store: one
- * page's chunks in one buffer, bounded by the page's size and a cap. Pure code: no I/O. */
+ * host callbacks; the programs decide where the bytes live through this small vtable.
+ * fb_memstore is the peer's store: one page's chunks in one buffer, bounded by the page's size
+ * and a cap (pure code). The seed's store, reading files, is net/filestore.h. */
 #ifndef FB_NET_CHUNKSTORE_H
 #define FB_NET_CHUNKSTORE_H
 
