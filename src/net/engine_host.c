@@ -118,10 +118,11 @@ static void tick_and_arm(fb_engine_host *h)
     leave_engine(h);
     if (h->closing)
         return;
-    /* libuv timers count whole milliseconds from the loop's cached time. Refresh that time
+    /* libuv timers count whole milliseconds from the loop's cached time (which may trail the
+     * real time by up to 1 ms on kernels where libuv uses the coarse clock). Refresh that time
      * (the engine's work may have taken a while) and round up: a deadline less than 1 ms away
      * would otherwise make the loop spin until it passes. So a tick comes at most about 1 ms
-     * after the time asked for, never more than 1 ms before it. */
+     * after the time asked for (plus scheduling delays), and at most 2 ms before it. */
     ms = next <= now ? 0 : (next - now + 999) / 1000;
     uv_update_time(h->loop);
     uv_timer_start(&h->timer, on_timer, FB_MIN(ms, (uint64_t)MAX_SLEEP_MS), 0);

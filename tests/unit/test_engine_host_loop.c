@@ -210,11 +210,11 @@ static void test_timer_follows_engine(void **state)
     assert_int_equal(e->ticks, 2);
     run_for(&loop, 300);
     print_message("# %u ticks in 300 ms at a 20 ms interval\n", e->ticks);
-    /* About 15 more; a loaded machine may deliver fewer, never many more. */
-    assert_true(e->ticks >= 2 + 5 && e->ticks <= 2 + 16);
+    /* About 15 more; a loaded machine may deliver fewer, never more. */
+    assert_true(e->ticks >= 2 + 3 && e->ticks <= 2 + 16);
     for (unsigned i = 2; i < e->ticks && i < MAX_TICKS; i++) {
-        /* Never more than 1 ms before the time asked for (libuv's millisecond clock). */
-        assert_true(e->tick_at[i] + 1000 >= e->deadline[i - 1]);
+        /* Never more than 2 ms before the time asked for (libuv's millisecond clock). */
+        assert_true(e->tick_at[i] + 2000 >= e->deadline[i - 1]);
     }
     fb_engine_host_stats st;
     fb_engine_host_stats_get(a.h, &st);
