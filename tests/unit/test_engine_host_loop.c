@@ -211,7 +211,7 @@ static void test_timer_follows_engine(void **state)
     run_for(&loop, 300);
     print_message("# %u ticks in 300 ms at a 20 ms interval\n", e->ticks);
     /* About 15 more; a loaded machine may deliver fewer, never more. */
-    assert_true(e->ticks >= 2 + 3 && e->ticks <= 2 + 16);
+    assert_true(e->ticks >= 2 + 3 && e->ticks <= 2 + 17); /* 300 / 18 + 1 */
     for (unsigned i = 2; i < e->ticks && i < MAX_TICKS; i++) {
         /* Never more than 2 ms before the time asked for (libuv's millisecond clock). */
         assert_true(e->tick_at[i] + 2000 >= e->deadline[i - 1]);
