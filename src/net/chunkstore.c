@@ -1,6 +1,9 @@
 /* The in-memory chunk store of the peer role: a page buffer, chunk offsets and a bitmap. */
 #include "net/chunkstore.h"
 
+#include "core/chunk.h"
+#include "core/manifest.h"
+
 int fb_memstore_init(fb_memstore *s, const uint64_t *offsets, uint32_t n_chunks, uint64_t cap)
 {
     memset(s, 0, sizeof(*s));
@@ -41,7 +44,7 @@ int fb_memstore_init_objects(fb_memstore *s, const uint64_t *sizes, uint32_t n_o
         if (sizes[i] > cap - pos)
             return FB_E2BIG;
         pos += sizes[i];
-        n += (sizes[i] + chunk_size - 1) / chunk_size;
+        n += fb_chunk_count(sizes[i], chunk_size);
         if (n > UINT32_MAX - 1)
             return FB_E2BIG;
     }
@@ -61,6 +64,31 @@ int fb_memstore_init_objects(fb_memstore *s, const uint64_t *sizes, uint32_t n_o
     }
     rc = fb_memstore_init(s, offs, (uint32_t)n, cap);
     free(offs);
+    return rc;
+}
+
+int fb_memstore_init_manifest(fb_memstore *s, const fb_manifest *m, uint64_t cap)
+{
+    fb_manifest_iter it = {0};
+    fb_manifest_object o;
+    uint64_t *sizes;
+    uint32_t i = 0;
+    int rc;
+    memset(s, 0, sizeof(*s));
+    s->swarm = -1;
+    if (m->total_size > cap)
+        return FB_E2BIG;
+    sizes = malloc((m->n_objects ? m->n_objects : 1) * sizeof(uint64_t));
+    if (sizes == NULL)
+        return FB_ENOMEM;
+    while (i < m->n_objects && fb_manifest_next(m, &it, &o))
+        sizes[i++] = o.size;
+    rc = i == m->n_objects ? fb_memstore_init_objects(s, sizes, i, m->chunk_size, cap) : FB_EINVAL;
+    free(sizes);
+    if (rc == 0 && s->n_chunks != m->n_chunks) {
+        fb_memstore_fini(s);
+        rc = FB_EINVAL;
+    }
     return rc;
 }
 

@@ -41,6 +41,11 @@ int fb_memstore_init(fb_memstore *s, const uint64_t *offsets, uint32_t n_chunks,
 int fb_memstore_init_objects(fb_memstore *s, const uint64_t *sizes, uint32_t n_objects,
                              uint32_t chunk_size, uint64_t cap);
 
+/* Same, for the page a parsed manifest describes (core/manifest.h); the swarm is the engine's
+ * handle for that manifest once added. */
+struct fb_manifest;
+int fb_memstore_init_manifest(fb_memstore *s, const struct fb_manifest *m, uint64_t cap);
+
 void fb_memstore_fini(fb_memstore *s);
 
 /* Stores chunk c (len must be its exact length). Storing it again is harmless. Returns 0 or

@@ -2,6 +2,8 @@
  * opened descriptors under a cap, and an identity check (fstat) before every read. */
 #include "net/filestore.h"
 
+#include "core/chunk.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -83,7 +85,7 @@ int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_obje
         f->ino = st.st_ino;
         f->mtime = st.st_mtim;
         f->first_chunk = (uint32_t)chunks;
-        chunks += (f->size + chunk_size - 1) / chunk_size;
+        chunks += fb_chunk_count(f->size, chunk_size);
         if (chunks >= UINT32_MAX) {
             rc = FB_E2BIG;
             goto out;

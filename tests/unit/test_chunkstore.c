@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "core/manifest.h"
 #include "net/chunkstore.h"
 
 static void fill(uint8_t *b, size_t n, uint8_t seed)
@@ -108,13 +109,40 @@ static void test_adapter(void **state)
     fb_memstore_fini(&s);
 }
 
+/* From a parsed manifest: the same geometry as from the object sizes, and the cap holds. */
+static void test_from_manifest(void **state)
+{
+    (void)state;
+    const fb_manifest_entry objs[] = {{"/index.html", 40000, "text/html", "\"x\""},
+                                      {"/empty", 0, "text/plain", NULL},
+                                      {"/a.png", 16384, "image/png", NULL}};
+    uint8_t hashes[5][32] = {{0}}, buf[4096];
+    fb_manifest m;
+    fb_memstore s, t;
+    int len =
+        fb_manifest_build(buf, sizeof(buf), 16384, objs, 3, (const uint8_t(*)[32])hashes, NULL);
+    assert_true(len > 0);
+    fb_manifest_caps caps;
+    fb_manifest_caps_default(&caps);
+    assert_int_equal(fb_manifest_parse(buf, (size_t)len, &caps, &m), 0);
+    assert_int_equal(fb_memstore_init_manifest(&s, &m, 1 << 20), 0);
+    const uint64_t sizes[] = {40000, 0, 16384};
+    assert_int_equal(fb_memstore_init_objects(&t, sizes, 3, 16384, 1 << 20), 0);
+    assert_int_equal(s.n_chunks, 4);
+    assert_int_equal(s.n_chunks, t.n_chunks);
+    assert_int_equal(s.total, 56384);
+    assert_memory_equal(s.off, t.off, (s.n_chunks + 1) * sizeof(uint64_t));
+    fb_memstore_fini(&s);
+    fb_memstore_fini(&t);
+    assert_int_equal(fb_memstore_init_manifest(&s, &m, 56383), FB_E2BIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geometry),
-        cmocka_unit_test(test_put_get),
-        cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_adapter),
+        cmocka_unit_test(test_geometry),      cmocka_unit_test(test_put_get),
+        cmocka_unit_test(test_caps),          cmocka_unit_test(test_adapter),
+        cmocka_unit_test(test_from_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
