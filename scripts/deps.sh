@@ -42,7 +42,7 @@ fi
 for group in "$@"; do
     if [ "$group" = browser ] && [ ! -d node_modules/playwright-core ]; then
         echo "deps: npm install playwright-core" >&2
-        npm install --no-audit --no-fund --silent playwright-core@1 >/dev/null
+        npm ci --no-audit --no-fund --silent >/dev/null
     fi
 done
 exit 0

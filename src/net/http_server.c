@@ -29,6 +29,7 @@
 
 #include "core/http_date.h"
 #include "core/http_resp.h"
+#include "net/sockaddr.h"
 
 enum { ST_HEAD, ST_BODY, ST_LINGER };
 enum { TL_HEADER, TL_IDLE, TL_SEND, TL_LINGER, TL_COUNT, TL_NONE = -1 };
@@ -871,22 +872,6 @@ static void on_conn_poll(uv_poll_t *h, int status, int events)
 
 /* ---- accepting ---- */
 
-static void sockaddr_to_addr(const struct sockaddr_storage *ss, fb_addr *a)
-{
-    memset(a, 0, sizeof(*a));
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        a->family = 4;
-        memcpy(a->ip, &in->sin_addr, 4);
-        a->port = ntohs(in->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        a->family = 6;
-        memcpy(a->ip, &in6->sin6_addr, 16);
-        a->port = ntohs(in6->sin6_port);
-    }
-}
-
 static void refuse(fb_http_server *s, int fd)
 {
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
@@ -912,7 +897,7 @@ static void conn_new(fb_http_server *s, int fd, const struct sockaddr_storage *s
     c->fd = fd;
     c->tl = TL_NONE;
     c->state = ST_HEAD;
-    sockaddr_to_addr(ss, &c->peer);
+    fb_sockaddr_to_addr(&c->peer, (const struct sockaddr *)ss);
     s->conns_alloc++;
     s->stats.conns_accepted++;
     if (++s->stats.conns_active > s->stats.conns_peak)
@@ -1062,37 +1047,22 @@ fb_http_server *fb_http_server_new(uv_loop_t *loop, const fb_http_config *cfg, f
 
 int fb_http_server_listen(fb_http_server *s, const char *hostport, char *bound)
 {
-    fb_addr a;
     const char *hp = hostport;
     char tmp[64];
     if (strncmp(hp, "localhost:", 10) == 0 && strlen(hp) < sizeof(tmp) - 10) {
         snprintf(tmp, sizeof(tmp), "127.0.0.1:%s", hp + 10);
         hp = tmp;
     }
-    if (fb_addr_parse(&a, hp, strlen(hp)) != 0)
-        return FB_EINVAL;
     struct sockaddr_storage ss;
     socklen_t sl;
-    memset(&ss, 0, sizeof(ss));
-    if (a.family == 4) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        in->sin_family = AF_INET;
-        memcpy(&in->sin_addr, a.ip, 4);
-        in->sin_port = htons(a.port);
-        sl = sizeof(*in);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        in6->sin6_family = AF_INET6;
-        memcpy(&in6->sin6_addr, a.ip, 16);
-        in6->sin6_port = htons(a.port);
-        sl = sizeof(*in6);
-    }
+    if (fb_sockaddr_parse(&ss, &sl, hp) != 0)
+        return FB_EINVAL;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (a.family == 6)
+    if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 4096) != 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
@@ -1100,7 +1070,8 @@ int fb_http_server_listen(fb_http_server *s, const char *hostport, char *bound)
         close(fd);
         return err;
     }
-    sockaddr_to_addr(&ss, &a);
+    fb_addr a;
+    fb_sockaddr_to_addr(&a, (const struct sockaddr *)&ss);
     fb_addr_format(&a, bound);
     int rc = uv_poll_init_socket(s->loop, &s->listen_poll, fd);
     if (rc != 0) {

@@ -1,0 +1,48 @@
+/* The seed's chunk store: a page's chunks read from the files they came from. */
+#ifndef FB_NET_FILESTORE_H
+#define FB_NET_FILESTORE_H
+
+#include "net/chunkstore.h"
+
+/* The seed's store: a page's chunks read from the files they came from (pread on the loop
+ * thread: the files are small and hot in the page cache). Each file's identity (device, inode,
+ * size, modification time) is taken at init and checked before every read; a file that changed
+ * makes its reads fail and the store `stale`, so the seed never sends bytes that no longer match
+ * the manifest's hashes (peers would ban it). The program then builds a new manifest and store.
+ * To make the manifest's hashes and the recorded identities describe the same file versions,
+ * create the store first and compute the hashes by reading through it (fb_filestore_read). */
+typedef struct fb_filestore_object {
+    const char *path; /* relative to root (or absolute); resolved safely by the caller */
+    uint64_t size;    /* as in the manifest */
+} fb_filestore_object;
+
+typedef struct fb_filestore {
+    struct fb_filestore_file *files;
+    uint32_t n_files;
+    uint32_t n_chunks;
+    uint32_t chunk_size;
+    uint32_t max_open; /* file descriptors kept open at most */
+    uint32_t n_open;
+    uint32_t next_evict;
+    int root_fd;
+    int swarm;  /* as in fb_memstore: -1 answers for any */
+    bool stale; /* a file changed since init */
+    uint64_t read_errors;
+} fb_filestore;
+
+/* Opens `root` and checks that every object exists as a regular file of the given size (the
+ * files are opened again lazily, at most max_open at a time; 0 means 64). Chunk geometry as in
+ * fb_memstore_init_objects. Returns 0; FB_ENOENT (a file is missing or not regular, or the
+ * root); FB_EPROTO (a file's size differs from the manifest's); FB_EINVAL; FB_ENOMEM. */
+int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_object *objs,
+                      uint32_t n_objects, uint32_t chunk_size, uint32_t max_open);
+void fb_filestore_fini(fb_filestore *s);
+
+/* Copies len bytes of chunk c from byte off. Returns 0; FB_EINVAL (out of range); FB_ENOENT
+ * (the file changed, vanished or could not be read: counted, and `stale` set if it changed). */
+int fb_filestore_read(fb_filestore *s, uint32_t c, size_t off, uint8_t *buf, size_t len);
+
+/* An fb_chunk_store whose ctx is the fb_filestore (read only). */
+fb_chunk_store fb_filestore_as_store(fb_filestore *s);
+
+#endif
