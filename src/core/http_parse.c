@@ -156,7 +156,10 @@ static bool valid_host(const char *v, size_t n)
         unsigned char c = (unsigned char)v[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
             continue;
-        if (!memchr("-._~!$&'()*+,;=:[]%", c, 19))
+        const char *ok = "-._~!$&'()*+,;=:[]%";
+        while (*ok && (unsigned char)*ok != c)
+            ok++;
+        if (!*ok)
             return false;
     }
     return true;

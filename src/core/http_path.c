@@ -13,6 +13,15 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+/* Index of the first c in s[0..n), or n. (core/ has no memchr: see core/fbstd.h.) */
+static size_t find(const char *s, size_t n, char c)
+{
+    size_t i = 0;
+    while (i < n && s[i] != c)
+        i++;
+    return i;
+}
+
 static bool prefix_icase(const char *s, size_t n, const char *p)
 {
     size_t k = strlen(p);
@@ -54,14 +63,12 @@ int fb_http_path_parse(const char *target, size_t target_len, fb_http_path *out,
         ;
     else if (n == 0 || t[0] != '/')
         return FB_EINVAL;
-    if (memchr(t, '#', n))
+    if (find(t, n, '#') < n)
         return FB_EINVAL;
-    const char *q = memchr(t, '?', n);
-    size_t plen = n;
-    if (q) {
-        out->query = q + 1;
-        out->query_len = n - (size_t)(q - t) - 1;
-        plen = (size_t)(q - t);
+    size_t plen = find(t, n, '?');
+    if (plen < n) {
+        out->query = t + plen + 1;
+        out->query_len = n - plen - 1;
     }
     if (cap < plen + 2)
         return FB_E2BIG;
@@ -129,7 +136,8 @@ static bool keep_raw(unsigned char c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
-    return memchr("-._~!$&'()*+,;=:@/", c, 18) != NULL && c != 0;
+    static const char ok[] = "-._~!$&'()*+,;=:@/";
+    return c != 0 && find(ok, sizeof(ok) - 1, (char)c) < sizeof(ok) - 1;
 }
 
 int fb_http_path_encode(const char *path, size_t len, char *dst, size_t cap)
