@@ -137,7 +137,7 @@ void fb_http_config_default(fb_http_config *c)
     c->send_timeout_ms = 60000;
     c->linger_ms = 2000;
     c->max_conns = 10000;
-    c->read_buf = 64 * 1024;
+    c->read_buf = 16 * 1024;
 }
 
 static int64_t now_sec(fb_http_server *s)

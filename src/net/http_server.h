@@ -26,7 +26,7 @@ typedef struct fb_http_config {
 } fb_http_config;
 
 /* Fills c with the defaults: 8 KiB head, 64 fields, 1 MiB body, 10 s head, 30 s keep-alive,
- * 60 s send, 2 s linger, 10000 connections, 64 KiB read buffer. */
+ * 60 s send, 2 s linger, 10000 connections, 16 KiB read buffer. */
 void fb_http_config_default(fb_http_config *c);
 
 /* Counters, for logs and (later) a metrics endpoint. Plain integers owned by the server. */

@@ -161,6 +161,23 @@ raw -r 'GET /one.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\
 eq "invalid chunk size: 400" "$(statuses <"$OUT")" 400
 check "invalid chunk size closes the connection" test "$RC" -eq 0 -o "$RC" -eq 4
 
+# 40 pipelined requests (some with bodies, some large) sent in 13-byte fragments: every response,
+# in order.
+req="" want=""
+for i in $(seq 40); do
+    case $((i % 4)) in
+    0) req+='GET /one.txt HTTP/1.1\r\nHost: a\r\n\r\n'; want+="one " ;;
+    1) req+='GET /two.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz'; want+="two " ;;
+    2) req+='GET /three.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n'; want+="three " ;;
+    3) req+='GET /big.bin HTTP/1.1\r\nHost: a\r\nRange: bytes=0-9\r\n\r\n' ;;
+    esac
+done
+raw -r "$req" -c 13 -t 3000
+eq "40 pipelined requests in fragments: 40 responses" \
+    "$(grep -a -o 'HTTP/1\.1 [0-9][0-9][0-9] [A-Z]' "$OUT" | wc -l)" 40
+eq "40 pipelined requests in fragments: bodies in order" \
+    "$(grep -a -E '^(one|two|three)$' "$OUT" | tr '\n' ' ')" "$want"
+
 # HTTP/1.0 keep-alive is honoured when asked for.
 raw -r 'GET /one.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' -t 600
 eq "HTTP/1.0 keep-alive: Connection header" "$(header connection <"$OUT")" keep-alive
