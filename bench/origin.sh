@@ -2,7 +2,8 @@
 # make bench-origin: flashbackd (release build, no access log) against Debian's nginx (one worker,
 # sendfile on, access log off) on the same 1 KB, 100 KB and 10 MB files, with wrk -t1 -c50 on
 # loopback, the two servers run alternately in the same run. Prints req/s and p99 latency for both
-# and the ratio flashbackd/nginx per size, then flashbackd's memory per idle keep-alive
+# and the ratio flashbackd/nginx per size, each server's CPU time per request, then
+# flashbackd's memory per idle keep-alive
 # connection (RSS growth with 10,000 of them, from a separate client process).
 # Writes build/bench/origin.json.
 # Usage: bench/origin.sh BUILD_DIR    env: ROUNDS (default 2), SECONDS_PER_RUN (default 5),
@@ -93,33 +94,42 @@ for f in 1k.bin 100k.bin 10m.bin; do
     cmp -s <(curl -sS "http://$FB_ADDR/$f") "$T/root/$f" || { echo "bench-origin: flashbackd served a wrong $f" >&2; exit 1; }
 done
 
-# run ADDR FILE: one wrk run; prints "req_per_sec p99_ms errors".
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# run ADDR FILE PID: one wrk run; prints "req_per_sec p99_ms errors cpu_us_per_request", the
+# last being the server's CPU time per request, which other load on the machine disturbs less.
 run() {
-    local out
+    local out c0 c1 n
+    c0=$(cpu_ticks "$3")
     out=$("${WRK_CPU[@]}" wrk -t1 -c50 -d"$DUR" --latency "http://$1/$2")
+    c1=$(cpu_ticks "$3")
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
     local rps p99 err
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us$/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v *= 1000}; print v}' <<<"$out")
     err=$(awk '/Non-2xx|Socket errors/ {e = 1} END {print e + 0}' <<<"$out")
-    echo "$rps $p99 $err"
+    echo "$rps $p99 $err $(awk -v t=$((c1 - c0)) -v u="$TICK_US" -v n="$n" 'BEGIN {print (n > 0 ? t * u / n : 0)}')"
 }
 
 echo "bench-origin: flashbackd on $FB_ADDR, nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') on $NG_ADDR;" \
     "wrk -t1 -c50 -d${DUR}s, $ROUNDS alternating rounds per size${SRV_CPU:+, server on cpu0, wrk on cpu1}"
 echo "(2 shared cores: other work on the machine makes these figures noisy)"
-declare -A sum_rps sum_p99
+declare -A sum_rps sum_p99 sum_cpu
 for f in 1k.bin 100k.bin 10m.bin; do
-    for srv in fb ng; do sum_rps[$srv.$f]=0; sum_p99[$srv.$f]=0; done
+    for srv in fb ng; do sum_rps[$srv.$f]=0; sum_p99[$srv.$f]=0; sum_cpu[$srv.$f]=0; done
     "${WRK_CPU[@]}" wrk -t1 -c50 -d1 "http://$FB_ADDR/$f" >/dev/null # warm-up
     "${WRK_CPU[@]}" wrk -t1 -c50 -d1 "http://$NG_ADDR/$f" >/dev/null
     for r in $(seq "$ROUNDS"); do
         for srv in fb ng; do
-            addr=$FB_ADDR
-            [ $srv = ng ] && addr=$NG_ADDR
-            read -r rps p99 err <<<"$(run "$addr" "$f")"
+            addr=$FB_ADDR pid=$FB_PID
+            [ $srv = ng ] && addr=$NG_ADDR pid=$NG_PID
+            read -r rps p99 err cpu <<<"$(run "$addr" "$f" "$pid")"
             [ "$err" = 0 ] || echo "bench-origin: warning: errors or non-2xx responses from $srv on $f" >&2
             sum_rps[$srv.$f]=$(awk -v a="${sum_rps[$srv.$f]}" -v b="$rps" 'BEGIN {print a + b}')
             sum_p99[$srv.$f]=$(awk -v a="${sum_p99[$srv.$f]}" -v b="$p99" 'BEGIN {print a + b}')
+            sum_cpu[$srv.$f]=$(awk -v a="${sum_cpu[$srv.$f]}" -v b="$cpu" 'BEGIN {print a + b}')
         done
     done
 done
@@ -148,7 +158,8 @@ per_conn=$(( (rss_after - rss_before) * 1024 / IDLE ))
 # Table and JSON.
 mkdir -p "$BUILD/bench"
 json=$BUILD/bench/origin.json
-printf '\n%-8s %14s %14s %8s %12s %12s\n' size "flashbackd r/s" "nginx r/s" ratio "fb p99 ms" "nginx p99 ms"
+printf '\n%-6s %14s %10s %6s %10s %12s %16s %14s\n' size "flashbackd r/s" "nginx r/s" ratio \
+    "fb p99 ms" "nginx p99 ms" "fb cpu us/req" "nginx cpu us/req"
 {
     echo "{"
     echo "  \"tool\": \"wrk -t1 -c50 -d${DUR}s\", \"rounds\": $ROUNDS,"
@@ -158,12 +169,13 @@ printf '\n%-8s %14s %14s %8s %12s %12s\n' size "flashbackd r/s" "nginx r/s" rati
 sep=""
 for f in 1k.bin 100k.bin 10m.bin; do
     label=${f%.bin}
-    read -r fr np fp99 np99 ratio < <(awk -v a="${sum_rps[fb.$f]}" -v b="${sum_rps[ng.$f]}" \
-        -v c="${sum_p99[fb.$f]}" -v d="${sum_p99[ng.$f]}" -v n="$ROUNDS" \
-        'BEGIN {printf "%.0f %.0f %.2f %.2f %.2f\n", a/n, b/n, c/n, d/n, (b > 0 ? a/b : 0)}')
-    printf '%-8s %14s %14s %8s %12s %12s\n' "$label" "$fr" "$np" "$ratio" "$fp99" "$np99"
-    printf '%s    {"size": "%s", "flashbackd_rps": %s, "nginx_rps": %s, "ratio": %s, "flashbackd_p99_ms": %s, "nginx_p99_ms": %s}' \
-        "$sep" "$label" "$fr" "$np" "$ratio" "$fp99" "$np99" >>"$json"
+    read -r fr np fp99 np99 ratio fc nc < <(awk -v a="${sum_rps[fb.$f]}" -v b="${sum_rps[ng.$f]}" \
+        -v c="${sum_p99[fb.$f]}" -v d="${sum_p99[ng.$f]}" -v e="${sum_cpu[fb.$f]}" \
+        -v g="${sum_cpu[ng.$f]}" -v n="$ROUNDS" \
+        'BEGIN {printf "%.0f %.0f %.2f %.2f %.2f %.1f %.1f\n", a/n, b/n, c/n, d/n, (b > 0 ? a/b : 0), e/n, g/n}')
+    printf '%-6s %14s %10s %6s %10s %12s %16s %14s\n' "$label" "$fr" "$np" "$ratio" "$fp99" "$np99" "$fc" "$nc"
+    printf '%s    {"size": "%s", "flashbackd_rps": %s, "nginx_rps": %s, "ratio": %s, "flashbackd_p99_ms": %s, "nginx_p99_ms": %s, "flashbackd_cpu_us_per_req": %s, "nginx_cpu_us_per_req": %s}' \
+        "$sep" "$label" "$fr" "$np" "$ratio" "$fp99" "$np99" "$fc" "$nc" >>"$json"
     sep=$',\n'
 done
 printf '\nidle keep-alive connections: %d; flashbackd RSS %d KiB -> %d KiB: %d bytes per connection (goal < 2048)\n' \
