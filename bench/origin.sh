@@ -2,9 +2,9 @@
 # make bench-origin: flashbackd (release build, no access log) against Debian's nginx (one worker,
 # sendfile on, access log off) on the same 1 KB, 100 KB and 10 MB files, with wrk -t1 -c50 on
 # loopback, the two servers run alternately in the same run. Prints req/s and p99 latency for both
-# and the ratio flashbackd/nginx per size, each server's CPU time per request, then
-# flashbackd's memory per idle keep-alive
-# connection (RSS growth with 10,000 of them, from a separate client process).
+# and the ratio flashbackd/nginx per size, each server's CPU time per request, then flashbackd's
+# memory per idle keep-alive connection (RSS growth with 10,000 of them, from a separate client
+# process).
 # Writes build/bench/origin.json.
 # Usage: bench/origin.sh BUILD_DIR    env: ROUNDS (default 2), SECONDS_PER_RUN (default 5),
 #        IDLE_CONNS (default 10000), NGINX_OPEN_FILE_CACHE=1 to give nginx an open-file cache.
