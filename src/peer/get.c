@@ -155,13 +155,15 @@ static void finish(get_run *r, int code, const char *fmt, ...)
 static void finish(get_run *r, int code, const char *fmt, ...)
 {
     va_list ap;
+    char msg[sizeof(r->err)];
     if (r->finished)
         return;
     r->finished = true;
     r->exit_code = code;
     va_start(ap, fmt);
-    vsnprintf(r->err, sizeof(r->err), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* the arguments may point into r->err */
     va_end(ap);
+    memcpy(r->err, msg, sizeof(msg));
     shutdown_run(r);
 }
 
