@@ -227,6 +227,8 @@ static void swarm_stop(get_run *r)
         r->stats.bans = FB_MAX(r->stats.bans, es.bans);
         r->stats.udp_bytes_in += us.bytes_in;
         r->stats.udp_bytes_out += us.bytes_out;
+        r->stats.udp_dropped += es.dropped_invalid + es.dropped_unknown + es.dropped_cap +
+                                us.drop_oversize + us.drop_malformed;
         fb_engine_host_free(r->host);
         r->host = NULL;
     }

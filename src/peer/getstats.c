@@ -81,6 +81,7 @@ int fb_get_stats_json(const fb_get_stats *s, char *out, size_t cap)
     put_u(&b, "bytes_uploaded", s->bytes_uploaded);
     put_u(&b, "udp_bytes_in", s->udp_bytes_in);
     put_u(&b, "udp_bytes_out", s->udp_bytes_out);
+    put_u(&b, "udp_dropped", s->udp_dropped);
     put_u(&b, "objects", s->objects);
     put_u(&b, "chunks", s->chunks);
     put_u(&b, "chunks_origin", s->chunks_origin);

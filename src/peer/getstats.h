@@ -21,6 +21,8 @@ typedef struct fb_get_stats {
     uint64_t bytes_uploaded;    /* chunk bytes sent to other peers */
     uint64_t udp_bytes_in;      /* every UDP byte received */
     uint64_t udp_bytes_out;     /* every UDP byte sent */
+    uint64_t udp_dropped;       /* datagrams refused: malformed, oversize, from strangers or for
+                                   unknown swarms, or over a cap */
 
     uint32_t objects;          /* objects in the manifest (1 in plain mode) */
     uint32_t chunks;           /* chunks in the manifest */
