@@ -38,7 +38,7 @@ enum {
 
 #define MANIFEST_MAX       (8u << 20) /* bytes of manifest text we accept */
 #define RANGE_CHUNKS       16         /* chunks per HTTP range request at most */
-#define UDP_SILENCE_MS     3000       /* no datagram from anyone this long: fetch over HTTP */
+#define UDP_SILENCE_MS     4000       /* no datagram from anyone this long: fetch over HTTP */
 #define STALL_MS           5000       /* no progress this long with the origin failing: give up */
 #define ORIGIN_DOWN_FAILS  3          /* consecutive HTTP failures that mean "origin down" */
 #define BACKOFF_MIN_MS     250
@@ -634,12 +634,18 @@ static void on_range(get_run *r, get_fetch *f, const fb_http_result *res)
     r->stats.bytes_origin_http += res->len;
     r->consec_fail = 0;
     r->backoff_ms = BACKOFF_MIN_MS;
+    if (r->complete)
+        return; /* the swarm was faster; the engine may have left already */
     size_t off = 0;
     for (uint32_t k = 0; k < f->count; k++) {
         uint32_t c = f->first + k;
         size_t len = (size_t)(r->ms.off[c + 1] - r->ms.off[c]);
         if (off + len > res->len)
             break; /* cannot happen: the client checked the range */
+        if (fb_memstore_has(&r->ms, c)) {
+            off += len; /* the swarm delivered it meanwhile */
+            continue;
+        }
         int rc = fb_engine_supply(e, r->swarm, c, res->body + off, len, fb_engine_host_now());
         off += len;
         if (r->finished)

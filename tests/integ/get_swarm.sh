@@ -122,6 +122,10 @@ for i in $(seq "$N_PEERS"); do
     "$FB" get --quiet --stats --timeout 90 --all "$T/p$i" "$O/" >"$T/p$i.out" 2>"$T/p$i.err" &
     pids+=($!)
 done
+# A peer that stays 2 s after completion to upload.
+"$FB" get --quiet --stats --timeout 90 --linger 2 -o "$T/linger.html" "$O/" >/dev/null \
+    2>"$T/linger.err" &
+lingerer=$!
 # A peer on a known port, flooded with garbage datagrams while it downloads.
 flood_port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 "$FB" get --quiet --stats --timeout 90 --bind "127.0.0.1:$flood_port" --all "$T/flooded" "$O/" \
@@ -147,6 +151,12 @@ for pid in "${pids[@]}"; do
     codes+=("$rc")
 done
 makespan_ms=$((($(date +%s%N) - t0) / 1000000))
+rc=0
+wait "$lingerer" || rc=$?
+stayed=$(($(json "$T/linger.err" ms_total) - $(json "$T/linger.err" ms_complete)))
+check "--linger 2: exit 0, stayed ${stayed} ms after completion, uploaded $(json "$T/linger.err" bytes_uploaded) bytes" \
+    test "$rc" -eq 0 -a "$stayed" -ge 1900 -a "$stayed" -le 5500
+check "--linger: the page is identical" cmp -s "$T/linger.html" "$R/index.html"
 rc=0
 wait "$flooded" || rc=$?
 wait "$flooder" 2>/dev/null
@@ -183,10 +193,10 @@ peers_http=$(sum bytes_origin_http)
 uploaded=$(sum bytes_uploaded)
 bans=$(sum bans)
 mean_ms=$(($(sum ms_complete) / N_PEERS))
-received=$(((N_PEERS + 1) * page_bytes))
+received=$(((N_PEERS + 2) * page_bytes))
 origin=$((http_bytes + ${seed_udp:-0}))
 share=$((origin * 1000 / received))
-echo "# crowd of $N_PEERS (+1 flooded): makespan ${makespan_ms} ms, mean completion ${mean_ms} ms"
+echo "# crowd of $N_PEERS (+1 flooded, +1 lingering): makespan ${makespan_ms} ms, mean completion ${mean_ms} ms"
 echo "# origin: HTTP $http_bytes bytes (manifests included) + seed UDP $seed_udp bytes = $origin of $received received ($((share / 10)).$((share % 10))%)"
 echo "# peers report: $peers_peer bytes from peers, $peers_seed from the seed, $peers_http over HTTP; $uploaded uploaded; $bans bans"
 check "the origin supplied under 40% of the bytes ($((share / 10)).$((share % 10))%)" test "$share" -lt 400
