@@ -96,6 +96,9 @@ page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo 
     notok "mkmanifest builds the manifests"
     exit 1
 }
+# A page that will change while a peer downloads it: v1 now, v2 (and its manifest) later.
+cp "$R/about.html" "$R/v.html"
+"$MK" "$R" /v.html >"$M/v.txt" || { notok "mkmanifest builds the manifest of v.html"; exit 1; }
 # The file changes after its manifest was made (same size, one byte differs).
 printf 'X' | dd of="$R/changed.css" bs=1 seek=10 conv=notrunc status=none
 touch -d '2001-01-01' "$R/changed.css"
@@ -134,6 +137,8 @@ http {
                                                add_header Flashback-Seed 9; }
     location = /.flashback/manifest/evil.html { root $M; try_files /evil.txt =404; }
     location = /.flashback/manifest/huge.html { root $M; try_files /huge.txt =404; }
+    location = /.flashback/manifest/v.html { root $M; try_files /v.txt =404;
+                                             add_header Flashback-Seed 9; }
   }
 }
 EOF
@@ -198,6 +203,30 @@ E="$T/silent seed: --all of the demo page.err"
 check "silent seed: mode swarm, HTTP bytes = page bytes ($(json "$E" bytes_origin_http))" \
     test "$(json "$E" bytes_origin_http)" = "$(json "$E" bytes_total)" -a "$(json "$E" bytes_seed)" = 0
 check "silent seed: no temporary file left" test -z "$(find "$T/demo" -name '.fbtmp-*')"
+
+run "--no-swarm: --all of the demo page" 0 20 --stats --no-swarm --all "$T/noswarm" "$O/"
+n_diff=0
+for p in /index.html $page_objs; do
+    cmp -s "$T/noswarm$p" "$R$p" || n_diff=$((n_diff + 1))
+done
+E="$T/--no-swarm: --all of the demo page.err"
+check "--no-swarm: every file identical ($n_diff differ), no UDP at all, mode origin" \
+    test "$n_diff" -eq 0 -a "$(json "$E" udp_bytes_out)" = 0 -a \
+    "$(grep -o '"mode":"[a-z]*"' "$E")" = '"mode":"origin"'
+
+# ---- the page changes during the download: a new manifest, a new start -----------------------
+# The seed is silent, so HTTP starts after 4 s; by then the file and its manifest are v2.
+(
+    sleep 1.5
+    sed 's/<title>/<title>v2 /' "$R/about.html" >"$R/v.html.new" && mv "$R/v.html.new" "$R/v.html"
+    "$MK" "$R" /v.html >"$M/v.txt.new" && mv "$M/v.txt.new" "$M/v.txt"
+) &
+changer=$!
+run "page changed during the download" 0 25 --stats -o "$T/v.html" "$O/v.html"
+wait "$changer"
+E="$T/page changed during the download.err"
+check "page changed: the new version was fetched whole (manifest fetched twice)" \
+    sh -c "cmp -s '$T/v.html' '$R/v.html' && grep -q '\"manifest_fetches\":2,' '$E' && grep -q 'changed at the origin' '$E'"
 
 # ---- bad manifests ---------------------------------------------------------------------------
 run "corrupt manifest" 5 10 --all "$T/bad" "$O/bad.html"
