@@ -312,7 +312,7 @@ int fb_net_send_udp(fb_net *n, uint32_t from, const fb_addr *forged, const fb_ad
 }
 
 int fb_net_send_tcp(fb_net *n, uint32_t from, uint32_t to, fb_pkt_kind kind, uint32_t flow,
-                    uint32_t flow_gen, uint64_t seq, uint64_t tsecr, uint16_t len)
+                    uint32_t flow_gen, uint64_t seq, uint64_t tsecr, uint64_t sack, uint16_t len)
 {
     if (from >= n->n_nodes || to >= n->n_nodes)
         return FB_EINVAL;
@@ -331,6 +331,7 @@ int fb_net_send_tcp(fb_net *n, uint32_t from, uint32_t to, fb_pkt_kind kind, uin
     p->flow_gen = flow_gen;
     p->seq = seq;
     p->tsecr = tsecr;
+    p->sack = sack;
     p->len = kind == FB_PKT_TCP_DATA ? len : 0;
     p->wire = (uint32_t)p->len + FB_NET_TCP_OVERHEAD;
     n->tcp_pkts++;

@@ -57,6 +57,7 @@ typedef struct fb_pkt {
     uint32_t flow_gen; /* TCP: the flow's generation (a recycled index is not it) */
     uint64_t seq;      /* TCP: segment number (data) or cumulative ack (ack) */
     uint64_t tsecr;    /* TCP ack: sent_ns of the segment that caused it */
+    uint64_t sack;     /* TCP ack: the segment that caused it (a one-block SACK) */
     uint64_t sent_ns;  /* when it entered the sender's uplink */
     uint8_t *data;     /* UDP payload (len bytes), owned by a payload pool */
     uint32_t buf;      /* the payload block, FB_POOL_NONE when none */
@@ -146,7 +147,7 @@ int fb_net_send_udp(fb_net *n, uint32_t from, const fb_addr *forged, const fb_ad
 /* Sends a TCP segment (kind FB_PKT_TCP_DATA with `len` payload bytes, or FB_PKT_TCP_ACK) of flow
  * `flow` from node `from` to node `to`. TCP packets pass NATs (the connection is tracked). */
 int fb_net_send_tcp(fb_net *n, uint32_t from, uint32_t to, fb_pkt_kind kind, uint32_t flow,
-                    uint32_t flow_gen, uint64_t seq, uint64_t tsecr, uint16_t len);
+                    uint32_t flow_gen, uint64_t seq, uint64_t tsecr, uint64_t sack, uint16_t len);
 
 /* Handles an event of a network kind (FB_NET_EVK_ARRIVE or FB_NET_EVK_DELIVER). */
 void fb_net_event(fb_net *n, const fb_ev *ev);

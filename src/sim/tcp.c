@@ -1,7 +1,8 @@
-/* NewReno over the simulated network (RFC 5681 and 6582 in spirit; RTO after RFC 6298 with a
- * 200 ms floor as in Linux). Segments are numbered, not byte-addressed; every data segment is
- * answered with a cumulative ACK that echoes the segment's send time, which gives an RTT sample
- * per ACK without Karn's ambiguity. */
+/* Reno with SACK recovery over the simulated network (RFC 5681 and 6675 in spirit; RTO after
+ * RFC 6298 with a RTO of at least SRTT + 200 ms as in Linux). Segments are numbered, not
+ * byte-addressed; every data segment is answered with a cumulative ACK that echoes the segment's
+ * send time (an RTT sample per ACK without Karn's ambiguity) and names the segment itself (a
+ * one-block SACK). */
 #include "sim/tcp.h"
 
 #include <string.h>
@@ -35,9 +36,25 @@ static uint32_t seg_len(const fb_tcp_flow *f, uint64_t seg)
     return FB_TCP_MSS;
 }
 
+/* Ring bitmaps over segment numbers. */
+static int bit_get(const uint64_t *m, uint64_t s)
+{
+    uint32_t i = (uint32_t)(s % FB_TCP_RWND);
+    return (int)(m[i / 64] >> (i % 64) & 1);
+}
+
+static void bit_put(uint64_t *m, uint64_t s, int on)
+{
+    uint32_t i = (uint32_t)(s % FB_TCP_RWND);
+    if (on)
+        m[i / 64] |= 1ull << (i % 64);
+    else
+        m[i / 64] &= ~(1ull << (i % 64));
+}
+
 static void transmit(fb_tcp *t, uint32_t id, fb_tcp_flow *f, uint64_t seg)
 {
-    fb_net_send_tcp(t->net, f->src, f->dst, FB_PKT_TCP_DATA, id, f->gen, seg, 0,
+    fb_net_send_tcp(t->net, f->src, f->dst, FB_PKT_TCP_DATA, id, f->gen, seg, 0, 0,
                     (uint16_t)seg_len(f, seg));
 }
 
@@ -48,12 +65,55 @@ static void arm(fb_tcp *t, uint32_t id, fb_tcp_flow *f)
         f->timer_queued = true;
 }
 
+/* RFC 6675's IsLost, simplified: a hole with three or more segments above it up to the highest
+ * SACKed one is taken as lost. */
+static int is_lost(const fb_tcp_flow *f, uint64_t s)
+{
+    return !bit_get(f->sacked, s) && s + 3 < f->high_sacked;
+}
+
+/* Segments believed in flight: not SACKed and not lost, plus retransmissions. */
+static uint64_t pipe_of(const fb_tcp_flow *f)
+{
+    if (!f->in_recovery)
+        return f->snd_nxt - f->snd_una - f->sacked_n;
+    uint64_t pipe = 0;
+    for (uint64_t s = f->snd_una; s < f->snd_nxt; s++) {
+        if (!bit_get(f->sacked, s) && !is_lost(f, s))
+            pipe++;
+        if (bit_get(f->rtxed, s))
+            pipe++;
+    }
+    return pipe;
+}
+
 static void send_more(fb_tcp *t, uint32_t id, fb_tcp_flow *f)
 {
     double w = f->cwnd < FB_TCP_RWND ? f->cwnd : FB_TCP_RWND;
     uint64_t win = w < 1 ? 1 : (uint64_t)w;
-    while (f->snd_nxt < f->segs && f->snd_nxt - f->snd_una < win)
+    uint64_t pipe = pipe_of(f);
+    uint64_t hole = f->snd_una;
+    while (pipe < win) {
+        if (f->in_recovery) {
+            /* The first lost segment not yet retransmitted, if any. */
+            while (hole < f->snd_nxt && !(is_lost(f, hole) && !bit_get(f->rtxed, hole)))
+                hole++;
+            if (hole < f->snd_nxt) {
+                transmit(t, id, f, hole);
+                bit_put(f->rtxed, hole, 1);
+                f->retransmits++;
+                t->retransmits++;
+                pipe++;
+                continue;
+            }
+        }
+        if (f->snd_nxt >= f->segs || f->snd_nxt - f->snd_una >= FB_TCP_RWND)
+            break;
         transmit(t, id, f, f->snd_nxt++);
+        if (f->snd_nxt > f->snd_max)
+            f->snd_max = f->snd_nxt;
+        pipe++;
+    }
     if (f->snd_una < f->segs && f->snd_nxt > f->snd_una && !f->rto_at)
         arm(t, id, f);
 }
@@ -95,34 +155,20 @@ uint64_t fb_tcp_delivered(const fb_tcp_flow *f)
     return f->bytes && b > f->bytes ? f->bytes : b;
 }
 
-static int ooo_test(const fb_tcp_flow *f, uint64_t s)
-{
-    uint32_t i = (uint32_t)(s % FB_TCP_RWND);
-    return (int)(f->ooo[i / 64] >> (i % 64) & 1);
-}
-
-static void ooo_set(fb_tcp_flow *f, uint64_t s, int on)
-{
-    uint32_t i = (uint32_t)(s % FB_TCP_RWND);
-    if (on)
-        f->ooo[i / 64] |= 1ull << (i % 64);
-    else
-        f->ooo[i / 64] &= ~(1ull << (i % 64));
-}
-
 static void on_data(fb_tcp *t, uint32_t id, fb_tcp_flow *f, const fb_pkt *p)
 {
     uint64_t s = p->seq;
     if (s == f->rcv_nxt) {
         f->rcv_nxt++;
-        while (ooo_test(f, f->rcv_nxt)) {
-            ooo_set(f, f->rcv_nxt, 0);
+        while (bit_get(f->ooo, f->rcv_nxt)) {
+            bit_put(f->ooo, f->rcv_nxt, 0);
             f->rcv_nxt++;
         }
     } else if (s > f->rcv_nxt && s < f->rcv_nxt + FB_TCP_RWND) {
-        ooo_set(f, s, 1);
+        bit_put(f->ooo, s, 1);
     }
-    fb_net_send_tcp(t->net, f->dst, f->src, FB_PKT_TCP_ACK, id, f->gen, f->rcv_nxt, p->sent_ns, 0);
+    fb_net_send_tcp(t->net, f->dst, f->src, FB_PKT_TCP_ACK, id, f->gen, f->rcv_nxt, p->sent_ns, s,
+                    0);
     if (f->bytes && f->rcv_nxt >= f->segs && !f->done_ns) {
         f->done_ns = t->q->now;
         if (t->done)
@@ -144,9 +190,8 @@ static void rtt_sample(fb_tcp *t, fb_tcp_flow *f, uint64_t tsecr)
         f->rttvar = (3 * f->rttvar + d) / 4;
         f->srtt = (7 * f->srtt + r) / 8;
     }
-    f->rto = f->srtt + 4 * f->rttvar;
-    if (f->rto < RTO_MIN)
-        f->rto = RTO_MIN;
+    /* As Linux does: the variance term is at least the 200 ms floor. */
+    f->rto = f->srtt + (4 * f->rttvar > RTO_MIN ? 4 * f->rttvar : RTO_MIN);
     if (f->rto > RTO_MAX)
         f->rto = RTO_MAX;
 }
@@ -154,24 +199,35 @@ static void rtt_sample(fb_tcp *t, fb_tcp_flow *f, uint64_t tsecr)
 static void on_ack(fb_tcp *t, uint32_t id, fb_tcp_flow *f, const fb_pkt *p)
 {
     uint64_t a = p->seq;
+    if (a > f->snd_max)
+        return; /* acknowledges what was never sent: ignore */
+    /* The SACK block: the segment that caused this ACK, when it is above the cumulative ACK. */
+    if (p->sack >= a && p->sack < f->snd_max && p->sack >= f->snd_una &&
+        !bit_get(f->sacked, p->sack)) {
+        bit_put(f->sacked, p->sack, 1);
+        f->sacked_n++;
+        if (p->sack + 1 > f->high_sacked)
+            f->high_sacked = p->sack + 1;
+    }
     if (a > f->snd_una) {
         uint64_t newly = a - f->snd_una;
         rtt_sample(t, f, p->tsecr);
+        for (uint64_t s = f->snd_una; s < a; s++) {
+            if (bit_get(f->sacked, s)) {
+                bit_put(f->sacked, s, 0);
+                f->sacked_n--;
+            }
+            bit_put(f->rtxed, s, 0);
+        }
         f->snd_una = a;
         if (f->snd_nxt < a)
-            f->snd_nxt = a;
+            f->snd_nxt = a; /* after a timeout: the receiver held more than we resent */
+        if (f->high_sacked < a)
+            f->high_sacked = a;
         if (f->in_recovery) {
             if (a > f->recover) {
                 f->in_recovery = false;
                 f->cwnd = f->ssthresh;
-            } else {
-                /* Partial ACK: the next hole is lost too; deflate and retransmit it. */
-                f->cwnd = f->cwnd - (double)newly + 1;
-                if (f->cwnd < 1)
-                    f->cwnd = 1;
-                transmit(t, id, f, f->snd_una);
-                f->retransmits++;
-                t->retransmits++;
             }
         } else if (f->cwnd < f->ssthresh) {
             f->cwnd += (double)newly;
@@ -186,18 +242,16 @@ static void on_ack(fb_tcp *t, uint32_t id, fb_tcp_flow *f, const fb_pkt *p)
             arm(t, id, f);
     } else if (a == f->snd_una && f->snd_nxt > f->snd_una) {
         f->dupacks++;
-        if (!f->in_recovery && f->dupacks == 3) {
-            double flight = (double)(f->snd_nxt - f->snd_una);
-            f->ssthresh = flight / 2 > 2 ? flight / 2 : 2;
-            f->cwnd = f->ssthresh + 3;
-            f->in_recovery = true;
-            f->recover = f->snd_nxt - 1;
-            transmit(t, id, f, f->snd_una);
-            f->retransmits++;
-            t->retransmits++;
-        } else if (f->in_recovery) {
-            f->cwnd += 1;
-        }
+    }
+    if (!f->in_recovery && f->snd_nxt > f->snd_una && (f->dupacks >= 3 || is_lost(f, f->snd_una))) {
+        /* Loss: halve the window once per window of data, and repair the holes. */
+        double flight = (double)(f->snd_nxt - f->snd_una);
+        f->ssthresh = flight / 2 > 2 ? flight / 2 : 2;
+        f->cwnd = f->ssthresh;
+        f->in_recovery = true;
+        f->recover = f->snd_nxt - 1;
+        if (f->high_sacked < f->snd_una + 4)
+            f->high_sacked = f->snd_una + 4 < f->snd_nxt ? f->snd_una + 4 : f->snd_nxt;
     }
     send_more(t, id, f);
 }
@@ -229,17 +283,24 @@ void fb_tcp_timer(fb_tcp *t, const fb_ev *ev)
             f->timer_queued = true;
         return;
     }
-    /* Timeout: collapse the window and go back to the first unacknowledged segment. */
+    /* Timeout: collapse the window, forget the scoreboard and go back to the first
+     * unacknowledged segment. */
     double flight = (double)(f->snd_nxt - f->snd_una);
     f->ssthresh = flight / 2 > 2 ? flight / 2 : 2;
     f->cwnd = 1;
     f->snd_nxt = f->snd_una;
     f->in_recovery = false;
     f->dupacks = 0;
+    memset(f->sacked, 0, sizeof(f->sacked));
+    memset(f->rtxed, 0, sizeof(f->rtxed));
+    f->sacked_n = 0;
+    f->high_sacked = f->snd_una;
     f->timeouts++;
     t->timeouts++;
     f->rto = f->rto * 2 > RTO_MAX ? RTO_MAX : f->rto * 2;
     f->rto_at = 0;
     transmit(t, id, f, f->snd_nxt++);
+    if (f->snd_nxt > f->snd_max)
+        f->snd_max = f->snd_nxt;
     arm(t, id, f);
 }

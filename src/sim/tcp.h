@@ -1,9 +1,11 @@
-/* A TCP-like transfer over the simulated network: NewReno congestion control (slow start from
- * an initial window of 10 segments, additive increase, halving on three duplicate ACKs with fast
- * retransmit and recovery, go-back-N after a retransmission timeout with exponential backoff),
- * ACK-clocked through the same drop-tail queues as the engines' datagrams. The receiver ACKs
- * every segment (no delayed ACK) and buffers out-of-order segments within its window. Used for
- * the origin's HTTP fallback transfers and for the competing long flow of --tcp. */
+/* A TCP-like transfer over the simulated network: Reno congestion control (slow start from an
+ * initial window of 10 segments, additive increase of one segment per RTT, halving on loss) with
+ * SACK-based loss recovery in the manner of RFC 6675 (a scoreboard of what the receiver holds,
+ * retransmission of the holes while the data in flight stays under the window) and a
+ * retransmission timeout with exponential backoff, ACK-clocked through the same drop-tail queues
+ * as the engines' datagrams. The receiver ACKs every segment (no delayed ACK) and buffers
+ * out-of-order segments within its window. Used for the origin's HTTP fallback transfers and for
+ * the competing long flow of --tcp. */
 #ifndef FB_SIM_TCP_H
 #define FB_SIM_TCP_H
 
@@ -27,12 +29,17 @@ typedef struct fb_tcp_flow {
     uint64_t tag;   /* the host's, untouched */
     /* Sender. */
     uint64_t snd_una, snd_nxt, recover;
+    uint64_t snd_max; /* one past the highest segment ever sent */
     double cwnd, ssthresh;
     uint32_t dupacks;
     bool in_recovery;
-    uint64_t srtt, rttvar, rto; /* ns */
-    uint64_t rto_at;            /* ns: when the retransmission timer fires; 0 = stopped */
-    bool timer_queued;          /* an RTO event is in the queue */
+    uint64_t high_sacked;              /* one past the highest segment SACKed */
+    uint32_t sacked_n;                 /* segments SACKed above snd_una */
+    uint64_t sacked[FB_TCP_RWND / 64]; /* scoreboard (ring over snd_una..snd_una+RWND) */
+    uint64_t rtxed[FB_TCP_RWND / 64];  /* retransmitted during this recovery */
+    uint64_t srtt, rttvar, rto;        /* ns */
+    uint64_t rto_at;                   /* ns: when the retransmission timer fires; 0 = stopped */
+    bool timer_queued;                 /* an RTO event is in the queue */
     /* Receiver. */
     uint64_t rcv_nxt;
     uint64_t ooo[FB_TCP_RWND / 64]; /* segments rcv_nxt+1.. received out of order (ring) */
