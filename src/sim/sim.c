@@ -18,6 +18,7 @@
 #include "sim/page.h"
 #include "sim/rng.h"
 #include "sim/tcp.h"
+#include "sim/turnover.h"
 
 #define US  1000ull
 #define MS  1000000ull
@@ -500,44 +501,27 @@ static double pct(const double *v, uint32_t n, double p)
     return v[k ? k - 1 : 0];
 }
 
-/* Max over t (100 ms steps) of |M(t) xor M(t+10s)| / |M(t) or M(t+10s)|, where M(x) is the set
- * of visitors with arrive <= x < leave, over windows whose union holds at least a tenth of the
- * crowd (docs/SIMULATOR.md). */
+/* The overlay's turnover over 10 s windows in 100 ms steps, counting windows that hold at least
+ * a tenth of the crowd (docs/SIMULATOR.md). */
 static void turnover(sim *s)
 {
     uint32_t n = 0;
     uint64_t *ar = malloc((s->c->n + 1) * sizeof(uint64_t));
     uint64_t *lv = malloc((s->c->n + 1) * sizeof(uint64_t));
-    if (!ar || !lv)
-        goto out;
-    for (uint32_t i = 0; i < s->c->n; i++) {
-        host *h = &s->hosts[s->first_peer + i];
-        if (!h->arrived)
-            continue;
-        ar[n] = h->t_arrive;
-        lv[n] = h->left ? h->t_leave : UINT64_MAX;
-        n++;
-    }
-    uint32_t floor_n = (s->c->n + 9) / 10;
-    const uint64_t W = 10 * SEC;
-    for (uint64_t t = 0; t <= s->q.now; t += 100 * MS) {
-        uint32_t m0 = 0, m1 = 0, both = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            bool in0 = ar[i] <= t && t < lv[i], in1 = ar[i] <= t + W && t + W < lv[i];
-            m0 += in0;
-            m1 += in1;
-            both += in0 && in1;
+    if (ar && lv) {
+        for (uint32_t i = 0; i < s->c->n; i++) {
+            host *h = &s->hosts[s->first_peer + i];
+            if (!h->arrived)
+                continue;
+            ar[n] = h->t_arrive;
+            lv[n] = h->left ? h->t_leave : UINT64_MAX;
+            n++;
         }
-        uint32_t uni = m0 + m1 - both;
-        if (uni == 0 || uni < floor_n)
-            continue;
-        double f = (double)(uni - both) / (double)uni;
-        if (f > s->r->max_turnover_10s) {
-            s->r->max_turnover_10s = f;
-            s->r->turnover_at = (double)t / SEC;
-        }
+        uint64_t at;
+        s->r->max_turnover_10s =
+            fb_turnover_max(ar, lv, n, s->q.now, 10 * SEC, 100 * MS, (s->c->n + 9) / 10, &at);
+        s->r->turnover_at = (double)at / SEC;
     }
-out:
     free(ar);
     free(lv);
 }
