@@ -7,6 +7,9 @@
 
 #include "core/fbstd.h"
 
+#define ARITY 4 /* a 4-ary heap: half the levels of a binary one, and siblings share cache lines   \
+                 */
+
 int fb_evq_init(fb_evq *q, size_t max)
 {
     memset(q, 0, sizeof(*q));
@@ -43,7 +46,7 @@ int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
     q->pushed++;
     size_t i = q->len++;
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = (i - 1) / ARITY;
         if (!before(&e, &q->heap[parent]))
             break;
         q->heap[i] = q->heap[parent];
@@ -62,15 +65,17 @@ int fb_evq_pop(fb_evq *q, fb_ev *out)
     fb_ev last = q->heap[--q->len];
     size_t n = q->len, i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = ARITY * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && before(&q->heap[c + 1], &q->heap[c]))
-            c++;
-        if (!before(&q->heap[c], &last))
+        size_t end = c + ARITY < n ? c + ARITY : n, best = c;
+        for (size_t k = c + 1; k < end; k++)
+            if (before(&q->heap[k], &q->heap[best]))
+                best = k;
+        if (!before(&q->heap[best], &last))
             break;
-        q->heap[i] = q->heap[c];
-        i = c;
+        q->heap[i] = q->heap[best];
+        i = best;
     }
     if (n)
         q->heap[i] = last;

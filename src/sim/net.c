@@ -133,6 +133,7 @@ int fb_net_node_add(fb_net *n, uint64_t up_rate, uint64_t up_cap, uint64_t down_
     nd->half_lat = half_lat_ns;
     nd->nat = (uint8_t)nat;
     nd->next_port = FB_NET_SYM_PORT0;
+    nd->core_head = nd->core_tail = nd->down_head = nd->down_tail = FB_POOL_NONE;
     return (int)n->n_nodes++;
 }
 
@@ -213,7 +214,21 @@ static int pkt_launch(fb_net *n, uint32_t pi)
         return FB_EAGAIN;
     }
     p->sent_ns = now;
-    int rc = fb_evq_push(n->q, left + s->half_lat + d->half_lat, FB_NET_EVK_ARRIVE, pi, 0);
+    p->at = left + s->half_lat + d->half_lat;
+    p->next = FB_POOL_NONE;
+    int rc = 0;
+    if (s->core_tail == FB_POOL_NONE) {
+        rc = fb_evq_push(n->q, p->at, FB_NET_EVK_CORE, p->src, 0);
+        if (rc == 0)
+            s->core_head = s->core_tail = pi;
+    } else if (((fb_pkt *)fb_pool_ptr(&n->pkts, s->core_tail))->at <= p->at) {
+        ((fb_pkt *)fb_pool_ptr(&n->pkts, s->core_tail))->next = pi;
+        s->core_tail = pi;
+    } else {
+        /* Arrives before the sender's last packet (a receiver closer than that one's): it gets
+         * an event of its own. */
+        rc = fb_evq_push(n->q, p->at, FB_NET_EVK_ARRIVE, pi, 0);
+    }
     if (rc) {
         n->dropped_pool++;
         pkt_free(n, pi);
@@ -356,43 +371,91 @@ static int nat_admits(const fb_net_node *d, const fb_pkt *p)
     return 0;
 }
 
-void fb_net_event(fb_net *n, const fb_ev *ev)
+/* Packet pi reaches its receiver's downlink now: loss, then the drop-tail queue. */
+static void arrive(fb_net *n, uint32_t pi)
 {
-    uint32_t pi = ev->a;
     fb_pkt *p = fb_pool_ptr(&n->pkts, pi);
     fb_net_node *d = &n->nodes[p->dst];
-    if (fb_ev_kind(ev) == FB_NET_EVK_ARRIVE) {
-        if (!d->alive) {
-            n->dropped_dead++;
-            goto drop;
-        }
-        if (n->cfg.loss > 0 && fb_rng_unit(&n->rng) < n->cfg.loss) {
-            n->lost++;
-            goto drop;
-        }
-        if (p->kind == FB_PKT_UDP) {
-            d->udp_rx_bytes += p->len;
-            d->udp_rx_pkts++;
-        }
-        uint64_t left;
-        if (!link_enqueue(&d->down, n->q->now, p->wire, &left))
-            goto drop;
-        if (fb_evq_push(n->q, left, FB_NET_EVK_DELIVER, pi, 0)) {
-            n->dropped_pool++;
-            goto drop;
-        }
-        return;
-    }
-    /* FB_NET_EVK_DELIVER */
+    uint64_t left;
     if (!d->alive) {
         n->dropped_dead++;
         goto drop;
     }
-    if (p->kind == FB_PKT_UDP && !nat_admits(d, p)) {
-        d->nat_filtered++;
+    if (n->cfg.loss > 0 && fb_rng_unit(&n->rng) < n->cfg.loss) {
+        n->lost++;
         goto drop;
     }
-    n->deliver(n->ctx, p);
+    if (p->kind == FB_PKT_UDP) {
+        d->udp_rx_bytes += p->len;
+        d->udp_rx_pkts++;
+    }
+    if (!link_enqueue(&d->down, n->q->now, p->wire, &left))
+        goto drop;
+    /* A FIFO: departures from one downlink are in arrival order. */
+    p->at = left;
+    p->next = FB_POOL_NONE;
+    if (d->down_tail == FB_POOL_NONE) {
+        if (fb_evq_push(n->q, left, FB_NET_EVK_DELIVER, p->dst, 0)) {
+            n->dropped_pool++;
+            goto drop;
+        }
+        d->down_head = d->down_tail = pi;
+    } else {
+        ((fb_pkt *)fb_pool_ptr(&n->pkts, d->down_tail))->next = pi;
+        d->down_tail = pi;
+    }
+    return;
 drop:
     pkt_free(n, pi);
+}
+
+/* Pops the head of a FIFO (whose time has come) and queues an event for the next one. */
+static uint32_t fifo_pop(fb_net *n, uint32_t *head, uint32_t *tail, unsigned kind, uint32_t node)
+{
+    uint32_t pi = *head;
+    fb_pkt *p = fb_pool_ptr(&n->pkts, pi);
+    *head = p->next;
+    if (*head == FB_POOL_NONE) {
+        *tail = FB_POOL_NONE;
+    } else {
+        fb_pkt *nx = fb_pool_ptr(&n->pkts, *head);
+        if (fb_evq_push(n->q, nx->at, kind, node, 0)) {
+            /* The event queue is full: the rest of this FIFO is lost. */
+            while (*head != FB_POOL_NONE) {
+                uint32_t k = *head;
+                *head = ((fb_pkt *)fb_pool_ptr(&n->pkts, k))->next;
+                n->dropped_pool++;
+                pkt_free(n, k);
+            }
+            *tail = FB_POOL_NONE;
+        }
+    }
+    return pi;
+}
+
+void fb_net_event(fb_net *n, const fb_ev *ev)
+{
+    switch (fb_ev_kind(ev)) {
+    case FB_NET_EVK_ARRIVE:
+        arrive(n, ev->a);
+        return;
+    case FB_NET_EVK_CORE: {
+        fb_net_node *s = &n->nodes[ev->a];
+        arrive(n, fifo_pop(n, &s->core_head, &s->core_tail, FB_NET_EVK_CORE, ev->a));
+        return;
+    }
+    case FB_NET_EVK_DELIVER: {
+        fb_net_node *d = &n->nodes[ev->a];
+        uint32_t pi = fifo_pop(n, &d->down_head, &d->down_tail, FB_NET_EVK_DELIVER, ev->a);
+        fb_pkt *p = fb_pool_ptr(&n->pkts, pi);
+        if (!d->alive)
+            n->dropped_dead++;
+        else if (p->kind == FB_PKT_UDP && !nat_admits(d, p))
+            d->nat_filtered++;
+        else
+            n->deliver(n->ctx, p);
+        pkt_free(n, pi);
+        return;
+    }
+    }
 }

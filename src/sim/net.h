@@ -4,7 +4,9 @@
  * lost, waits in the receiver's downlink queue, and then passes the receiver's NAT filter. UDP
  * datagrams carry engine bytes and 28 bytes of UDP/IP overhead on the links; TCP segments and
  * ACKs (sim/tcp.c) carry only sizes and use the same queues. Everything is driven by the event
- * queue of sim/evq.h; nothing here allocates per packet in the steady state. */
+ * queue of sim/evq.h, which holds only the head of each FIFO (a sender's packets in the core, a
+ * receiver's downlink), so it stays small; nothing here allocates per packet in the steady
+ * state. */
 #ifndef FB_SIM_NET_H
 #define FB_SIM_NET_H
 
@@ -27,7 +29,8 @@
 /* Event kinds owned by the network (the host's kinds start at FB_NET_EVK_END). */
 enum {
     FB_NET_EVK_ARRIVE = 1, /* a packet reaches its receiver's downlink queue (a = packet) */
-    FB_NET_EVK_DELIVER,    /* a packet leaves the downlink and meets the NAT (a = packet) */
+    FB_NET_EVK_CORE,       /* the head of a sender's in-flight FIFO arrives (a = sender) */
+    FB_NET_EVK_DELIVER,    /* the head of a node's downlink FIFO leaves it (a = node) */
     FB_NET_EVK_END,
 };
 
@@ -59,6 +62,8 @@ typedef struct fb_pkt {
     uint64_t tsecr;    /* TCP ack: sent_ns of the segment that caused it */
     uint64_t sack;     /* TCP ack: the segment that caused it (a one-block SACK) */
     uint64_t sent_ns;  /* when it entered the sender's uplink */
+    uint64_t at;       /* when it reaches the next stage (downlink, or the host) */
+    uint32_t next;     /* the next packet in the same FIFO */
     uint8_t *data;     /* UDP payload (len bytes), owned by a payload pool */
     uint32_t buf;      /* the payload block, FB_POOL_NONE when none */
     uint8_t buf_big;   /* the block is from the big payload pool */
@@ -89,6 +94,9 @@ typedef struct fb_net_node {
     uint64_t udp_tx_bytes, udp_tx_pkts; /* UDP payload bytes handed to the uplink */
     uint64_t forged_tx_bytes;           /* of which sent with a forged source address */
     uint64_t nat_filtered;              /* inbound datagrams the NAT dropped */
+    /* Packets in order of their next stage, so that only each FIFO's head is in the event
+     * queue: in the core (sent by this node, by arrival time) and in the downlink. */
+    uint32_t core_head, core_tail, down_head, down_tail;
 } fb_net_node;
 
 typedef struct fb_net_config {
@@ -149,7 +157,7 @@ int fb_net_send_udp(fb_net *n, uint32_t from, const fb_addr *forged, const fb_ad
 int fb_net_send_tcp(fb_net *n, uint32_t from, uint32_t to, fb_pkt_kind kind, uint32_t flow,
                     uint32_t flow_gen, uint64_t seq, uint64_t tsecr, uint64_t sack, uint16_t len);
 
-/* Handles an event of a network kind (FB_NET_EVK_ARRIVE or FB_NET_EVK_DELIVER). */
+/* Handles an event of a network kind (below FB_NET_EVK_END). */
 void fb_net_event(fb_net *n, const fb_ev *ev);
 
 /* Bytes queued on a link at time now (ns), including the packet being sent. */

@@ -743,6 +743,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
         host *h;
         switch (fb_ev_kind(&ev)) {
         case FB_NET_EVK_ARRIVE:
+        case FB_NET_EVK_CORE:
         case FB_NET_EVK_DELIVER:
             fb_net_event(&s->net, &ev);
             break;
