@@ -46,7 +46,7 @@ END {
             if (MX[k] > YMAX) YMAX = MX[k]
         }
         YMIN = 10 ^ int(lg10(YMIN) - (YMIN < 1 ? 1 : 0)); YMAX = 10 ^ (int(lg10(YMAX)) + 1)
-        printf "<text x=\"%d\" y=\"24\" font-size=\"14\">%s: completion time vs crowd size " \
+        printf "<text x=\"%d\" y=\"24\" font-size=\"14\">%s: completion time vs N " \
             "(burst, leave on completion)</text>\n", X0, p
         printf "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n", \
             X0, Y0, PW, PH
@@ -58,9 +58,13 @@ END {
         printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">visitors N (log2)</text>\n", \
             X0 + PW / 2, Y0 + PH + 30
         for (t = YMIN; t <= YMAX * 1.001; t *= 10) {
-            y = py(t)
-            printf "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n", X0, y, X0 + PW, y
-            printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g s</text>\n", X0 - 4, y + 4, t
+            for (f = 1; f <= 5; f += (f == 1 ? 1 : 3)) {
+                if (t * f > YMAX * 1.001) break
+                y = py(t * f)
+                printf "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\"/>\n", \
+                    X0, y, X0 + PW, y, f == 1 ? "#ddd" : "#f3f3f3"
+                printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g s</text>\n", X0 - 4, y + 4, t * f
+            }
         }
         path(p, CS, "#999", "2,4"); path(p, TM, "#000", "6,4")
         path(p, ME, "#1f77b4", ""); path(p, MX, "#d62728", "")
