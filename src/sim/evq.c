@@ -7,8 +7,9 @@
 
 #include "core/fbstd.h"
 
-#define ARITY 4 /* a 4-ary heap: half the levels of a binary one, and siblings share cache lines   \
-                 */
+#define ARITY                                                                                      \
+    4 /* a 4-ary heap: half the levels of a binary one, and siblings share cache lines             \
+       */
 
 int fb_evq_init(fb_evq *q, size_t max)
 {

@@ -105,6 +105,17 @@ static void schedule_tick(sim *s, host *h, uint64_t t)
         h->tick_at = t;
 }
 
+/* Ticks h's engine now and queues the tick it asks for next (at least 1 us ahead, so an engine
+ * cannot spin the clock in place). A tick already queued for later stays: an early tick is
+ * harmless. Called from the run loop only, never from inside an engine callback. */
+static void run_tick(sim *s, host *h)
+{
+    if (!h->e)
+        return;
+    uint64_t at = fb_engine_tick(h->e, now_us(s)) * US;
+    schedule_tick(s, h, at > s->q.now ? at : s->q.now + US);
+}
+
 /* ---- Host callbacks ---- */
 
 static void cb_send(void *ctx, const fb_addr *to, const uint8_t *data, size_t len)
@@ -248,7 +259,7 @@ static void on_flow_done(void *ctx, uint32_t flow)
         return;
     fb_engine_supply(h->e, h->swarm, chunk, s->page.bytes + s->page.chunk_off[chunk],
                      s->page.chunk_len[chunk], now_us(s));
-    schedule_tick(s, h, s->q.now);
+    run_tick(s, h);
 }
 
 /* ---- Nodes ---- */
@@ -289,7 +300,7 @@ static int host_start(sim *s, host *h)
         if (rc)
             return rc;
     }
-    schedule_tick(s, h, s->q.now);
+    run_tick(s, h);
     return 0;
 }
 
@@ -344,7 +355,7 @@ static void on_deliver(void *ctx, const fb_pkt *p)
     fb_addr from;
     fb_addr_set_v4(&from, p->src_ip, p->src_port);
     fb_engine_input(h->e, &from, p->data, p->len, now_us(s));
-    schedule_tick(s, h, s->q.now);
+    run_tick(s, h); /* "call tick after input before sleeping" */
 }
 
 /* ---- Setup ---- */
@@ -755,12 +766,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
             if (ev.t != h->tick_at || !h->e)
                 break; /* superseded by an earlier tick */
             h->tick_at = UINT64_MAX;
-            {
-                uint64_t next = fb_engine_tick(h->e, now_us(s));
-                /* At least 1 us ahead, so an engine cannot spin the clock in place. */
-                uint64_t at = next * US;
-                schedule_tick(s, h, at > s->q.now ? at : s->q.now + US);
-            }
+            run_tick(s, h);
             break;
         case EVK_ARRIVE:
             h = &s->hosts[ev.a];
