@@ -37,6 +37,8 @@ typedef enum fb_event_type {
     FB_EV_PEER_ADDED,         /* a neighbour completed the handshake (peer) */
     FB_EV_PEER_REMOVED,       /* a neighbour left, timed out or was dropped (peer) */
     FB_EV_PEER_BANNED,        /* a neighbour sent a chunk that failed its hash (peer) */
+    FB_EV_SWARM_LEFT,         /* peer role: the engine left the swarm by itself (complete and
+                                 linger_ms over; BYE sent): the host may remove it now */
 } fb_event_type;
 
 typedef enum fb_source {
@@ -86,17 +88,35 @@ typedef struct fb_host {
  * documented default. */
 typedef struct fb_engine_config {
     fb_role role;
-    uint64_t upload_rate;        /* bytes per second the engine may send; 0 = no cap (peers use
-                                    flow control), required for the seed */
-    uint32_t max_swarms;         /* swarms held at once (default 64 seed, 8 peer) */
-    uint32_t max_neighbours;     /* per swarm (default 32) */
-    uint32_t max_tracked_peers;  /* seed: peers remembered per swarm (default 4096) */
-    uint32_t max_inflight;       /* peer: chunks being received at once (default 32) */
-    uint32_t linger_ms;          /* peer: stay and upload this long after completion (default 0) */
-    fb_addr local_addrs[4];      /* peer: this host's own addresses, sent to the seed so peers
-                                    behind the same NAT can reach each other directly */
+    uint64_t upload_rate;       /* bytes per second the engine may send; 0 = no cap (peers use
+                                   flow control), required for the seed */
+    uint32_t max_swarms;        /* swarms held at once (default 64 seed, 8 peer) */
+    uint32_t max_neighbours;    /* per swarm (default 32) */
+    uint32_t max_tracked_peers; /* seed: peers remembered per swarm (default 4096) */
+    uint32_t max_inflight;      /* peer: chunks being received at once (default 32) */
+    uint32_t linger_ms;         /* peer: stay and upload this long after completion (default 0:
+                                   leave at once; FB_LINGER_FOREVER: until swarm_leave) */
+    fb_addr local_addrs[4];     /* peer: this host's own addresses, sent to the seed so peers
+                                   behind the same NAT can reach each other directly */
     uint32_t n_local_addrs;
+    /* Added by the engine (0 = default, as above). */
+    uint32_t max_pending;       /* upload queue: requests queued or in flight (default 64 peer,
+                                   1024 seed) */
+    uint32_t max_candidates;    /* peer: addresses being contacted per swarm (default 32) */
+    uint32_t max_banned;        /* peer: banned addresses remembered per swarm (default 256) */
+    uint32_t max_chunks;        /* manifest caps: chunks (default 65536) */
+    uint32_t max_objects;       /* objects (default 1024) */
+    uint64_t max_page_bytes;    /* bytes of a page (default 1 GiB) */
+    uint64_t tft_credit;        /* peer: bytes a neighbour may download from us beyond what it
+                                   uploaded before tit-for-tat drops its requests (default
+                                   65536; FB_TFT_OFF disables tit-for-tat) */
+    uint32_t datagram_overhead; /* bytes the link adds to every datagram (UDP/IP), counted
+                                   against upload_rate (default 28; FB_OVERHEAD_NONE for 0) */
 } fb_engine_config;
+
+#define FB_LINGER_FOREVER UINT32_MAX
+#define FB_TFT_OFF        UINT64_MAX
+#define FB_OVERHEAD_NONE  UINT32_MAX
 
 /* Creates an engine. Returns NULL if allocation fails or the config is invalid. The host struct
  * is copied. */
@@ -151,11 +171,29 @@ typedef struct fb_engine_stats {
     uint64_t introductions;       /* seed: pairs of peers introduced */
     uint32_t neighbours;          /* current neighbours over all swarms */
     uint32_t tracked_peers;       /* seed: current tracked peers over all swarms */
+    /* Added by the engine. */
+    uint64_t dropped_tft;     /* requests dropped by tit-for-tat */
+    uint64_t dropped_unknown; /* datagrams for a swarm we do not hold, or from a stranger */
+    uint64_t busy_sent;       /* seed: requests refused with BUSY (queue full) */
+    uint64_t origin_requests; /* FB_EV_NEED_ORIGIN events */
+    uint64_t chunks_dup;      /* verified chunks that were already held (endgame) */
+    uint64_t bursts_timeout;  /* bursts that ended by timeout */
+    uint64_t datagrams_out;   /* datagrams sent */
+    uint64_t datagrams_in;    /* datagrams received */
+    uint32_t upload_window;   /* sender window, blocks */
+    uint32_t upload_queue;    /* requests queued or in flight */
 } fb_engine_stats;
 
 void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out);
 
 /* Per-swarm progress: chunks held out of total. */
 void fb_engine_swarm_progress(const fb_engine *e, int swarm, uint32_t *have, uint32_t *total);
+
+/* The swarm's id (SHA-256 of its manifest bytes). Returns 0, or FB_ENOENT for a bad handle. */
+int fb_engine_swarm_id(const fb_engine *e, int swarm, uint8_t out[32]);
+
+/* Fills cfg's zero fields with the documented defaults for its role (fb_engine_new does the
+ * same on its own copy; hosts may call it to see the values). */
+void fb_engine_config_defaults(fb_engine_config *cfg);
 
 #endif

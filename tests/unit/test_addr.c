@@ -34,9 +34,18 @@ static void test_v6_roundtrip(void **state)
 static void test_rejects(void **state)
 {
     (void)state;
-    static const char *bad[] = {"",          "1.2.3.4",      "1.2.3:80",     "1.2.3.256:80",
-                                "1.2.3.4:",  "1.2.3.4:65536", "1.2.3.4:80x", "[::1:80",
-                                "[1::2::3]:80", "[12345::]:1", "[1:2:3:4:5:6:7:8:9]:1", "a.b.c.d:1"};
+    static const char *bad[] = {"",
+                                "1.2.3.4",
+                                "1.2.3:80",
+                                "1.2.3.256:80",
+                                "1.2.3.4:",
+                                "1.2.3.4:65536",
+                                "1.2.3.4:80x",
+                                "[::1:80",
+                                "[1::2::3]:80",
+                                "[12345::]:1",
+                                "[1:2:3:4:5:6:7:8:9]:1",
+                                "a.b.c.d:1"};
     for (size_t i = 0; i < FB_ARRAY_LEN(bad); i++) {
         fb_addr a;
         assert_int_equal(fb_addr_parse(&a, bad[i], strlen(bad[i])), FB_EINVAL);

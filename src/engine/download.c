@@ -1,0 +1,642 @@
+/* The receiving side of the peer role: building requests (bursts) for each sender with the
+ * picker, taking DATA blocks into per-chunk buffers, verifying each chunk's SHA-256 before it is
+ * stored, counted or offered, banning senders of bad chunks, timeouts and the burst-size rule,
+ * the endgame, and the origin fallback (docs/PROTOCOL.md, "Receiving" and "Origin fallback"). */
+#include "engine/internal.h"
+
+static uint16_t nbi(const fb_swarm *s, const fb_nb *n)
+{
+    return (uint16_t)(n - s->nb);
+}
+
+static uint32_t popc(uint32_t x)
+{
+    return (uint32_t)__builtin_popcount(x);
+}
+
+/* The lowest `need` set bits of m. */
+static uint32_t low_bits(uint32_t m, uint32_t need)
+{
+    uint32_t out = 0;
+    while (m && need) {
+        uint32_t b = m & (~m + 1);
+        out |= b;
+        m &= m - 1;
+        need--;
+    }
+    return out;
+}
+
+static fb_flight *fl_alloc(fb_swarm *s, uint16_t *slot)
+{
+    for (uint32_t i = 0; i < s->n_fl; i++)
+        if (!s->fl[i].used) {
+            *slot = (uint16_t)i;
+            return &s->fl[i];
+        }
+    return NULL;
+}
+
+/* Frees a flight; its chunk becomes wanted again unless held or asked of someone else. */
+static void fl_release(fb_swarm *s, fb_flight *f)
+{
+    uint32_t c = f->chunk;
+    if (c != FB_CHUNK_NONE) {
+        if (s->cs[c] & CS_REQ)
+            s->cs[c]--;
+        if (!(s->cs[c] & (CS_REQ | CS_HAVE)) && !fb_bit_get(s->want, c)) {
+            fb_bit_set(s->want, c);
+            s->n_want++;
+        }
+    }
+    f->used = false;
+    f->chunk = FB_CHUNK_NONE;
+    f->got = f->asked = f->full = 0;
+}
+
+static uint64_t rto(const fb_nb *n)
+{
+    return fb_rtt_rto(&n->rtt, BURST_RTO_INIT_US, BURST_RTO_MIN_US, BURST_RTO_MAX_US);
+}
+
+static uint64_t gapto(const fb_nb *n)
+{
+    return FB_MAX(BURST_GAP_MIN_US, 4 * (uint64_t)n->gap_us);
+}
+
+static bool flight_of(const fb_swarm *s, const fb_burst *b, uint32_t i, uint16_t ni)
+{
+    const fb_flight *f = &s->fl[b->slot[i]];
+    return f->used && f->nb == ni && f->chunk == b->chunk[i];
+}
+
+/* Ends burst b of n: releases the blocks that did not come so they can be asked again, applies
+ * the burst-size rule, and queues the acknowledgement. */
+static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeout)
+{
+    uint16_t ni = nbi(s, n);
+    if (timeout)
+        e->st.bursts_timeout++;
+    if (b->arrived > 0 || !timeout)
+        n->burst = fb_flow_next_burst(n->burst, b->blocks, b->arrived);
+    if (timeout && b->arrived == 0)
+        n->fails++;
+    else
+        n->fails = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!flight_of(s, b, i, ni))
+            continue;
+        fb_flight *f = &s->fl[b->slot[i]];
+        f->asked &= ~(b->mask[i] & ~f->got);
+        if (f->chunk == FB_CHUNK_NONE || (timeout && f->got == 0 && f->asked == 0))
+            fl_release(s, f);
+    }
+    n->recent[n->recent_next++ % 4] = b->req_id;
+    if (!n->is_seed) {
+        n->ack_id = b->req_id;
+        n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
+        n->ack_pending = true;
+    } else if (timeout && b->arrived == 0) {
+        /* The seed is saturated or unreachable: back off. */
+        n->backoff_us = FB_MIN(FB_MAX(n->backoff_us * 2, SEED_BACKOFF_MIN_US), SEED_BACKOFF_MAX_US);
+        n->busy_until = e->now + n->backoff_us;
+    } else {
+        n->backoff_us = 0;
+    }
+    b->req_id = 0;
+}
+
+static void add_entry(fb_burst *b, uint16_t slot, uint32_t chunk, uint32_t mask)
+{
+    b->slot[b->n] = slot;
+    b->chunk[b->n] = chunk;
+    b->mask[b->n] = mask;
+    b->n++;
+}
+
+/* Exclusion list for a seed's-choice request: every chunk not wanted (held or in flight),
+ * as intervals (the shortest forgotten if there are too many; the seed may then pick a chunk
+ * we hold, which only wastes a little). Returns the encoded length. */
+static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
+{
+    fb_iv store[256];
+    fb_ivset set;
+    fb_ivset_init(&set, store, 256);
+    uint32_t c = 0, n = s->n_chunks;
+    while (c < n) {
+        /* Skip a run of wanted chunks (ones), then take a run of zeros. Bits past n are zero. */
+        while (c < n) {
+            uint64_t w = s->want[c >> 6] >> (c & 63);
+            if (!(w & 1))
+                break;
+            uint64_t inv = ~w;
+            c += inv ? (uint32_t)__builtin_ctzll(inv) : 64 - (c & 63);
+        }
+        if (c >= n)
+            break;
+        uint32_t start = c;
+        while (c < n) {
+            uint64_t w = s->want[c >> 6] >> (c & 63);
+            if (w & 1)
+                break;
+            c += w ? (uint32_t)__builtin_ctzll(w) : 64 - (c & 63);
+        }
+        fb_ivset_add_lossy(&set, start, FB_MIN(c, n));
+    }
+    return fb_ivset_encode(&set, out, cap, 0xffff, NULL);
+}
+
+/* Builds the next request for n into b. Returns false if there is nothing to ask. */
+static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
+{
+    uint16_t ni = nbi(s, n);
+    uint32_t need = n->burst;
+    memset(b, 0, sizeof(*b));
+    /* 1. Blocks still missing from chunks this sender is already giving us. */
+    for (uint32_t i = 0; i < s->n_fl && need && b->n < FB_WIRE_MAX_REQ; i++) {
+        fb_flight *f = &s->fl[i];
+        if (!f->used || f->nb != ni || f->chunk == FB_CHUNK_NONE)
+            continue;
+        uint32_t rem = f->full & ~f->got & ~f->asked;
+        if (!rem)
+            continue;
+        uint32_t take = low_bits(rem, need);
+        f->asked |= take;
+        add_entry(b, (uint16_t)i, f->chunk, take);
+        need -= popc(take);
+    }
+    /* 2. New chunks. */
+    if (n->is_seed) {
+        bool any_out = false;
+        for (int k = 0; k < NB_BURSTS; k++)
+            any_out |= n->out[k].req_id && n->out[k].any;
+        if (b->n == 0 && s->n_want > 0 && !any_out) {
+            uint16_t slot;
+            fb_flight *f = fl_alloc(s, &slot);
+            if (!f)
+                return false;
+            f->used = true;
+            f->nb = ni;
+            f->chunk = FB_CHUNK_NONE;
+            f->started_us = e->now;
+            b->any = true;
+            add_entry(b, slot, FB_CHUNK_NONE, 0);
+            b->blocks = (uint16_t)(s->map.chunk_size / FB_BLOCK_SIZE);
+            return true;
+        }
+    } else {
+        while (need && b->n < FB_WIRE_MAX_REQ) {
+            fb_pick_query q = {s->n_chunks,
+                               n->complete ? NULL : n->have,
+                               s->want,
+                               s->avail,
+                               s->n_chunks ? fb_eng_rand32(e) % s->n_chunks : 0,
+                               4096};
+            uint32_t c = s->n_want ? fb_pick_rarest(&q) : FB_CHUNK_NONE;
+            bool dup = false;
+            if (c == FB_CHUNK_NONE && s->n_want == 0) {
+                fb_pick_flight cand[64];
+                uint32_t nc = 0;
+                for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
+                    fb_flight *f = &s->fl[i];
+                    if (!f->used || f->chunk == FB_CHUNK_NONE)
+                        continue;
+                    cand[nc].chunk = f->chunk;
+                    cand[nc].remaining = popc(f->full & ~f->got);
+                    cand[nc].dup_ok = f->nb != ni && (s->cs[f->chunk] & CS_REQ) == 1 &&
+                                      !(s->cs[f->chunk] & CS_HAVE);
+                    nc++;
+                }
+                int k = fb_pick_endgame(cand, nc, n->complete ? NULL : n->have);
+                if (k >= 0) {
+                    c = cand[k].chunk;
+                    dup = true;
+                }
+            }
+            if (c == FB_CHUNK_NONE)
+                break;
+            uint16_t slot;
+            fb_flight *f = fl_alloc(s, &slot);
+            if (!f)
+                break;
+            f->used = true;
+            f->nb = ni;
+            f->chunk = c;
+            f->len = fb_chunk_len(&s->map, c);
+            f->full = fb_chunk_full_mask(f->len);
+            f->got = 0;
+            f->started_us = e->now;
+            if (!dup && fb_bit_get(s->want, c)) {
+                fb_bit_clear(s->want, c);
+                s->n_want--;
+            }
+            if ((s->cs[c] & CS_REQ) < CS_REQ)
+                s->cs[c]++;
+            uint32_t take = low_bits(f->full, need);
+            f->asked = take;
+            add_entry(b, slot, c, take);
+            need -= popc(take);
+            if (dup)
+                break; /* one duplicate per request is enough */
+        }
+    }
+    if (!b->n)
+        return false;
+    b->blocks = 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        b->blocks = (uint16_t)(b->blocks + popc(b->mask[i]));
+    return true;
+}
+
+static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
+{
+    fb_wire_msg m;
+    uint8_t iv[FB_WIRE_MAX];
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_REQUEST;
+    if (n->ack_pending) {
+        m.u.request.ack_id = n->ack_id;
+        m.u.request.ack_count = n->ack_count;
+        n->ack_pending = false;
+    }
+    uint32_t id;
+    do
+        id = fb_eng_rand32(e);
+    while (!id);
+    b->req_id = id;
+    m.u.request.req_id = id;
+    m.u.request.n = b->n;
+    for (uint32_t i = 0; i < b->n; i++) {
+        m.u.request.e[i].chunk = b->any ? FB_WIRE_ANY : b->chunk[i];
+        m.u.request.e[i].mask = b->any ? UINT32_MAX : b->mask[i];
+    }
+    if (b->any) {
+        int k = exclusion(s, iv, FB_WIRE_MAX - FB_WIRE_REQUEST_FIXED - 8);
+        m.u.request.iv = iv;
+        m.u.request.iv_len = k > 0 ? (size_t)k : 0;
+    }
+    b->sent_us = e->now;
+    b->deadline_us = e->now + rto(n);
+    b->seq = ++n->burst_seq;
+    fb_eng_send_msg(e, s, &n->addr, &m);
+    n->last_tx_us = e->now;
+    fb_eng_arm(e, b->deadline_us);
+}
+
+static void send_ack(fb_engine *e, fb_swarm *s, fb_nb *n)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_REQUEST;
+    m.u.request.ack_id = n->ack_id;
+    m.u.request.ack_count = n->ack_count;
+    n->ack_pending = false;
+    fb_eng_send_msg(e, s, &n->addr, &m);
+    n->last_tx_us = e->now;
+}
+
+void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
+{
+    if (s->state != SW_ACTIVE || n->state != NB_ACTIVE)
+        return;
+    bool sent = false;
+    if (!s->complete && n->busy_until <= e->now) {
+        for (int k = 0; k < NB_BURSTS; k++) {
+            fb_burst *b = &n->out[k];
+            if (b->req_id)
+                continue;
+            if (!build(e, s, n, b))
+                break;
+            send_request(e, s, n, b);
+            sent = true;
+        }
+    } else if (n->busy_until > e->now) {
+        fb_eng_arm(e, n->busy_until);
+    }
+    if (!sent && n->ack_pending)
+        send_ack(e, s, n);
+}
+
+void fb_dl_pump_all(fb_engine *e, fb_swarm *s)
+{
+    for (uint32_t i = 0; i < s->n_nb; i++)
+        if (s->nb[i].state == NB_ACTIVE)
+            fb_dl_pump(e, s, &s->nb[i]);
+}
+
+/* Another sender finished chunk c: drop our duplicate requests for it. */
+static void cancel_dups(fb_engine *e, fb_swarm *s, uint32_t c)
+{
+    for (uint32_t i = 0; i < s->n_fl; i++) {
+        fb_flight *f = &s->fl[i];
+        if (!f->used || f->chunk != c)
+            continue;
+        fb_nb *o = &s->nb[f->nb];
+        for (int k = 0; k < NB_BURSTS; k++) {
+            fb_burst *b = &o->out[k];
+            if (!b->req_id)
+                continue;
+            bool other = false, mine = false;
+            for (uint32_t j = 0; j < b->n; j++) {
+                if (b->slot[j] == i && b->chunk[j] == c)
+                    mine = true;
+                else
+                    other = true;
+            }
+            if (mine && !other) { /* the request was only for this chunk: cancel it */
+                fb_wire_msg m;
+                memset(&m, 0, sizeof(m));
+                m.type = FB_MSG_CANCEL;
+                m.u.cancel.req_id = b->req_id;
+                fb_eng_send_msg(e, s, &o->addr, &m);
+                o->recent[o->recent_next++ % 4] = b->req_id;
+                b->req_id = 0;
+            }
+        }
+        fl_release(s, f);
+    }
+}
+
+/* A complete chunk: verify, then store and announce, or ban the sender. */
+static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
+{
+    uint8_t h[32];
+    uint32_t c = f->chunk;
+    e->host.sha256(e->host.ctx, f->buf, f->len, h);
+    if (memcmp(h, s->hash[c], 32) != 0) {
+        e->st.chunks_bad++;
+        fl_release(s, f);
+        if (!n->is_seed)
+            fb_peer_nb_remove(e, s, n, true);
+        return;
+    }
+    n->down += f->len;
+    if (s->cs[c] & CS_HAVE) {
+        e->st.chunks_dup++;
+        fl_release(s, f);
+        return;
+    }
+    e->host.chunk_write(e->host.ctx, fb_eng_swarm_index(e, s), c, f->buf, f->len);
+    fl_release(s, f);
+    cancel_dups(e, s, c);
+    fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
+}
+
+void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
+{
+    uint16_t ni = nbi(s, n);
+    uint32_t c = m->u.data.chunk, id = m->u.data.req_id;
+    fb_burst *b = NULL;
+    for (int k = 0; k < NB_BURSTS; k++)
+        if (n->out[k].req_id == id)
+            b = &n->out[k];
+    if (!b) {
+        bool recent = false;
+        for (int k = 0; k < 4; k++)
+            recent |= n->recent[k] == id;
+        if (!recent) {
+            e->st.dropped_unknown++;
+            return;
+        }
+    }
+    if (c >= s->n_chunks) {
+        e->st.dropped_invalid++;
+        return;
+    }
+    fb_flight *f = NULL;
+    uint32_t ent = 0;
+    if (b) {
+        for (uint32_t i = 0; i < b->n && !f; i++) {
+            fb_flight *g = &s->fl[b->slot[i]];
+            if (b->any && b->chunk[i] == FB_CHUNK_NONE && g->used && g->nb == ni &&
+                g->chunk == FB_CHUNK_NONE) {
+                /* The seed named its choice. */
+                g->chunk = c;
+                g->len = fb_chunk_len(&s->map, c);
+                g->full = fb_chunk_full_mask(g->len);
+                g->asked = g->full;
+                b->chunk[i] = c;
+                b->mask[i] = g->full;
+                b->blocks = (uint16_t)popc(g->full);
+                if (fb_bit_get(s->want, c)) {
+                    fb_bit_clear(s->want, c);
+                    s->n_want--;
+                }
+                if ((s->cs[c] & CS_REQ) < CS_REQ)
+                    s->cs[c]++;
+            }
+            if (flight_of(s, b, i, ni) && g->chunk == c) {
+                f = g;
+                ent = i;
+            }
+        }
+    } else {
+        for (uint32_t i = 0; i < s->n_fl && !f; i++)
+            if (s->fl[i].used && s->fl[i].nb == ni && s->fl[i].chunk == c)
+                f = &s->fl[i];
+    }
+    if (!f) {
+        e->st.dropped_unknown++;
+        return;
+    }
+    uint32_t bit = (uint32_t)1 << m->u.data.block;
+    if (!(f->full & bit) || (f->got & bit) || (b && !(b->mask[ent] & bit)))
+        return; /* not asked, or a duplicate */
+    if (m->u.data.len != fb_block_len(f->len, m->u.data.block)) {
+        e->st.dropped_invalid++;
+        return;
+    }
+    if (!f->buf) {
+        f->buf = malloc(s->map.chunk_size);
+        if (!f->buf) {
+            e->st.dropped_cap++;
+            return;
+        }
+    }
+    memcpy(f->buf + (size_t)m->u.data.block * FB_BLOCK_SIZE, m->u.data.payload, m->u.data.len);
+    f->got |= bit;
+    n->last_used_us = e->now;
+    if (n->is_seed)
+        s->seed_last_data_us = e->now;
+    if (b) {
+        if (!b->got_first) {
+            fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
+            b->got_first = true;
+            n->busy_count = 0;
+        } else if (b->last_us) {
+            uint64_t g = e->now - b->last_us;
+            if (g < 1000000)
+                n->gap_us = (uint32_t)((7 * (uint64_t)n->gap_us + g) / 8);
+        }
+        b->last_us = e->now;
+        b->arrived++;
+        /* Senders serve a receiver's requests in order: an older request still incomplete
+         * has lost its missing blocks. */
+        for (int k = 0; k < NB_BURSTS; k++) {
+            fb_burst *o = &n->out[k];
+            if (o != b && o->req_id && o->seq < b->seq && o->arrived < o->blocks)
+                finish(e, s, n, o, true);
+        }
+    }
+    for (int k = 0; k < NB_BURSTS; k++) {
+        fb_burst *o = &n->out[k];
+        if (o->req_id && o->deadline_us < e->now + gapto(n)) {
+            o->deadline_us = e->now + gapto(n);
+            fb_eng_arm(e, o->deadline_us);
+        }
+    }
+    bool burst_done = b && b->arrived >= b->blocks;
+    if (f->got == f->full) {
+        verify(e, s, n, f);
+        if (n->state == NB_FREE || s->state != SW_ACTIVE)
+            return; /* banned */
+    }
+    if (burst_done && b->req_id == id)
+        finish(e, s, n, b, false);
+    fb_dl_pump(e, s, n);
+}
+
+void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
+{
+    uint16_t ni = nbi(s, n);
+    for (int k = 0; k < NB_BURSTS; k++) {
+        fb_burst *b = &n->out[k];
+        if (!b->req_id || b->req_id != m->u.busy.req_id)
+            continue;
+        for (uint32_t i = 0; i < b->n; i++) {
+            if (!flight_of(s, b, i, ni))
+                continue;
+            fb_flight *f = &s->fl[b->slot[i]];
+            f->asked &= ~(b->mask[i] & ~f->got);
+            if (f->chunk == FB_CHUNK_NONE || (f->got == 0 && f->asked == 0))
+                fl_release(s, f);
+        }
+        b->req_id = 0;
+        /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
+         * asking the same sender), with jitter. */
+        uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
+        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 8000 * T_MS);
+        if (n->busy_count < 255)
+            n->busy_count++;
+        wait += fb_eng_rand32(e) % (wait / 2 + 1);
+        n->busy_until = e->now + wait;
+        fb_eng_arm(e, n->busy_until);
+    }
+}
+
+uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
+{
+    uint64_t next = UINT64_MAX;
+    for (int k = 0; k < NB_BURSTS; k++) {
+        fb_burst *b = &n->out[k];
+        if (b->req_id && b->deadline_us <= e->now)
+            finish(e, s, n, b, true);
+    }
+    if (!n->is_seed && n->fails >= 2) {
+        /* A failed re-request (tit-for-tat at the other end, or it is gone): drop it. */
+        fb_peer_nb_remove(e, s, n, false);
+        return UINT64_MAX;
+    }
+    if (!n->is_seed && n->fails == 1 && !n->heard)
+        fb_peer_rehello(e, s, n);
+    fb_dl_pump(e, s, n);
+    for (int k = 0; k < NB_BURSTS; k++)
+        if (n->out[k].req_id)
+            next = FB_MIN(next, n->out[k].deadline_us);
+    if (n->busy_until > e->now)
+        next = FB_MIN(next, n->busy_until);
+    return next;
+}
+
+void fb_dl_release_nb(fb_engine *e, fb_swarm *s, fb_nb *n)
+{
+    (void)e;
+    uint16_t ni = nbi(s, n);
+    for (uint32_t i = 0; i < s->n_fl; i++)
+        if (s->fl[i].used && s->fl[i].nb == ni)
+            fl_release(s, &s->fl[i]);
+    for (int k = 0; k < NB_BURSTS; k++)
+        n->out[k].req_id = 0;
+    n->ack_pending = false;
+}
+
+/* The origin fallback (docs/PROTOCOL.md): when neither the peers nor the seed delivered a
+ * chunk for ORIGIN_STALL_US, ask the host for up to ORIGIN_MAX chunks over HTTP, preferring
+ * chunks no neighbour holds; an unanswered request is re-issued after ORIGIN_EXPIRE_US. */
+uint64_t fb_dl_origin_tick(fb_engine *e, fb_swarm *s)
+{
+    uint64_t now = e->now;
+    if (s->complete || s->state != SW_ACTIVE)
+        return UINT64_MAX;
+    uint32_t outstanding = 0;
+    for (int i = 0; i < ORIGIN_MAX; i++) {
+        if (!s->origin_exp[i])
+            continue;
+        uint32_t c = s->origin_chunk[i];
+        if ((s->cs[c] & CS_HAVE) || now >= s->origin_exp[i]) {
+            s->cs[c] &= (uint8_t)~CS_ORIGIN;
+            s->origin_exp[i] = 0;
+        } else {
+            outstanding++;
+        }
+    }
+    if (now < s->stall_check_us)
+        return s->stall_check_us;
+    s->stall_check_us = now + 1000 * T_MS;
+    bool stalled = now - s->last_progress_us >= ORIGIN_STALL_US &&
+                   now - s->seed_last_data_us >= ORIGIN_STALL_US;
+    if (!stalled || outstanding >= ORIGIN_MAX || !s->n_chunks)
+        return s->stall_check_us;
+    uint32_t start = fb_eng_rand32(e) % s->n_chunks;
+    uint32_t pick = FB_CHUNK_NONE, fallback = FB_CHUNK_NONE;
+    for (uint32_t k = 0; k < s->n_chunks; k++) {
+        uint32_t c = (start + k) % s->n_chunks;
+        if (s->cs[c] & (CS_HAVE | CS_ORIGIN))
+            continue;
+        if (!s->avail[c] && !(s->cs[c] & CS_REQ)) {
+            pick = c;
+            break;
+        }
+        if (fallback == FB_CHUNK_NONE)
+            fallback = c;
+    }
+    if (pick == FB_CHUNK_NONE)
+        pick = fallback;
+    if (pick == FB_CHUNK_NONE)
+        return s->stall_check_us;
+    for (int i = 0; i < ORIGIN_MAX; i++) {
+        if (s->origin_exp[i])
+            continue;
+        s->origin_chunk[i] = pick;
+        s->origin_exp[i] = now + ORIGIN_EXPIRE_US;
+        s->cs[pick] |= CS_ORIGIN;
+        e->st.origin_requests++;
+        uint32_t obj = 0;
+        fb_chunk_locate(&s->map, pick, &obj, NULL, NULL);
+        fb_eng_emit(e, FB_EV_NEED_ORIGIN, fb_eng_swarm_index(e, s), obj, pick, FB_SRC_ORIGIN, NULL);
+        break;
+    }
+    return s->stall_check_us;
+}
+
+int fb_dl_supply(fb_engine *e, fb_swarm *s, uint32_t c, const uint8_t *data, size_t len)
+{
+    if (s->state != SW_ACTIVE || c >= s->n_chunks || len != fb_chunk_len(&s->map, c))
+        return FB_EINVAL;
+    uint8_t h[32];
+    e->host.sha256(e->host.ctx, data, len, h);
+    if (memcmp(h, s->hash[c], 32) != 0) {
+        e->st.chunks_bad++;
+        return FB_EPROTO;
+    }
+    for (int i = 0; i < ORIGIN_MAX; i++)
+        if (s->origin_exp[i] && s->origin_chunk[i] == c)
+            s->origin_exp[i] = 0;
+    s->cs[c] &= (uint8_t)~CS_ORIGIN;
+    if (s->cs[c] & CS_HAVE)
+        return 0;
+    e->host.chunk_write(e->host.ctx, fb_eng_swarm_index(e, s), c, data, len);
+    cancel_dups(e, s, c);
+    fb_peer_chunk_done(e, s, c, FB_SRC_ORIGIN, NULL);
+    return 0;
+}

@@ -1,0 +1,297 @@
+/* Private structures shared by the engine's modules: the engine, its swarms, neighbours, chunks
+ * in flight, upload requests and the seed's tracker. Nothing here is part of the interface
+ * (engine/engine.h); docs/PROTOCOL.md describes the behaviour these tables implement. */
+#ifndef FB_ENGINE_INTERNAL_H
+#define FB_ENGINE_INTERNAL_H
+
+#include "core/chunk.h"
+#include "core/intervals.h"
+#include "core/manifest.h"
+#include "core/wire.h"
+#include "engine/engine.h"
+#include "engine/flow.h"
+#include "engine/picker.h"
+#include "engine/token.h"
+
+/* Timers and policy constants (docs/PROTOCOL.md, "Timers"). Microseconds. */
+#define T_MS                1000ull
+#define JOIN_RTO_US         (500 * T_MS) /* first JOIN retransmission; doubles to 4 s */
+#define JOIN_RTO_MAX_US     (4000 * T_MS)
+#define JOIN_REFRESH_US     (20000 * T_MS) /* re-JOIN as keepalive for the tracker and the NAT */
+#define REJOIN_NODATA_US    (500 * T_MS)   /* no new data this long: ask the seed for neighbours */
+#define REJOIN_MAX_US       (8000 * T_MS)
+#define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
+#define HELLO_TRIES         4
+#define REFER_EVERY_US      (500 * T_MS)   /* ask a neighbour for a referral while below target */
+#define HAVE_FLUSH_US       (50 * T_MS)    /* batch HAVE updates this long */
+#define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
+#define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
+#define BURST_RTO_INIT_US   (1000 * T_MS)
+#define BURST_RTO_MIN_US    (200 * T_MS)
+#define BURST_RTO_MAX_US    (8000 * T_MS)
+#define BURST_GAP_MIN_US    (100 * T_MS)  /* wait at least this long after a block for the next */
+#define UP_ACK_TIMEOUT_US   (3000 * T_MS) /* sender: an unacknowledged burst counts as lost */
+#define SEED_BACKOFF_MIN_US (250 * T_MS)
+#define SEED_BACKOFF_MAX_US (4000 * T_MS)
+#define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
+#define ORIGIN_STALL_US     (4000 * T_MS)  /* no verified chunk this long: consider the origin */
+#define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
+#define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
+#define NB_BURSTS           2              /* requests outstanding per sender */
+#define SEED_PER_PEER       2              /* seed: queued requests per peer */
+#define SEED_QUEUE_US       (300 * T_MS)   /* seed: requests queued at most this long at the cap */
+#define UP_STALE_US         (2000 * T_MS)  /* a request that waited this long is dropped */
+#define TOKEN_TAG_JOIN      1
+#define TOKEN_TAG_HELLO     2
+
+#define NB_NONE 0xffff
+#define NB_SEED 0 /* a peer's neighbour slot 0 is the seed */
+
+enum { NB_FREE = 0, NB_JOINING, NB_ACTIVE };
+enum { SW_FREE = 0, SW_ACTIVE, SW_LEFT };
+enum { UP_FREE = 0, UP_QUEUED, UP_SENDING, UP_SENT };
+
+/* Chunk state byte (peer): bits 0-1 = requests in flight (0..2), CS_ORIGIN = asked of the host,
+ * CS_HAVE = verified and stored. */
+#define CS_REQ    0x03
+#define CS_ORIGIN 0x04
+#define CS_HAVE   0x80
+
+/* A request this engine sent and awaits (receiver side). */
+typedef struct fb_burst {
+    uint32_t req_id; /* 0: slot unused */
+    uint8_t n;
+    bool any; /* the seed's choice: the chunk is known from the first block */
+    bool got_first;
+    uint16_t slot[FB_WIRE_MAX_REQ];  /* flight slots */
+    uint32_t chunk[FB_WIRE_MAX_REQ]; /* their chunks (FB_CHUNK_NONE: the seed's choice) */
+    uint32_t mask[FB_WIRE_MAX_REQ];  /* blocks asked of each */
+    uint16_t blocks, arrived;
+    uint32_t seq; /* order of sending to this neighbour */
+    uint64_t sent_us, last_us, deadline_us;
+} fb_burst;
+
+/* A chunk being received, from exactly one sender. */
+typedef struct fb_flight {
+    bool used;
+    uint16_t nb;    /* the sender's neighbour slot */
+    uint32_t chunk; /* FB_CHUNK_NONE until a seed's-choice burst names it */
+    uint32_t len, full, got, asked;
+    uint8_t *buf; /* chunk_size bytes, allocated at first use, kept for reuse */
+    uint64_t started_us;
+} fb_flight;
+
+typedef struct fb_nb {
+    uint8_t state;
+    bool is_seed;
+    bool complete; /* holds every chunk */
+    bool heard;    /* received anything after the handshake */
+    fb_addr addr;
+    uint32_t hash; /* fb_addr_hash(addr) for quick lookups */
+    uint8_t node[FB_NODE_LEN];
+    uint8_t their_token[FB_TOKEN_LEN];
+    uint64_t *have; /* bitmap (n_words words); unused for the seed */
+    uint32_t have_count;
+    uint64_t up, down; /* bytes sent to it; verified bytes received from it */
+    uint8_t tft_drops; /* consecutive requests dropped by tit-for-tat */
+    uint8_t fails;     /* consecutive bursts that brought nothing */
+    uint16_t burst;    /* receiver's burst size for this sender */
+    uint32_t burst_seq;
+    fb_burst out[NB_BURSTS];
+    uint32_t recent[4]; /* ids of bursts that ended lately: their late blocks are welcome */
+    uint8_t recent_next;
+    uint32_t ack_id; /* last burst finished, to acknowledge */
+    uint8_t ack_count;
+    bool ack_pending;
+    fb_rtt rtt;      /* request -> first block */
+    uint32_t gap_us; /* smoothed gap between blocks of a burst */
+    uint64_t busy_until, backoff_us;
+    uint8_t busy_count; /* consecutive BUSY answers: the backoff doubles with each */
+    uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
+    uint8_t queued; /* our upload entries for it */
+} fb_nb;
+
+/* A peer we were told about and are trying to reach (HELLO to each address). */
+typedef struct fb_cand {
+    bool used;
+    uint8_t n, tries;
+    fb_addr addr[FB_WIRE_MAX_ADDRS];
+    uint64_t next_us;
+} fb_cand;
+
+/* Seed: a peer it tracks. */
+typedef struct fb_tracked {
+    fb_addr addr; /* observed */
+    uint8_t n_local;
+    fb_addr local[FB_WIRE_MAX_LOCAL];
+    uint8_t node[FB_NODE_LEN];
+    bool complete;
+    uint8_t queued; /* requests in the upload queue */
+    uint64_t last_seen_us;
+} fb_tracked;
+
+typedef struct fb_swarm {
+    uint8_t state;
+    uint8_t id[32]; /* SHA-256 of the manifest; the wire carries the first 8 bytes */
+    uint8_t *manifest;
+    size_t manifest_len;
+    fb_chunk_map map;
+    uint64_t *sizes;
+    uint32_t *first;
+    uint8_t (*hash)[32];
+    uint32_t n_chunks, n_words;
+    uint8_t node[FB_NODE_LEN];
+
+    /* Peer role. */
+    uint8_t *cs;      /* chunk state bytes */
+    uint64_t *want;   /* bitmap: missing and not requested */
+    uint32_t n_want;  /* bits set in want */
+    uint64_t *mine;   /* bitmap: verified */
+    fb_ivset mine_iv; /* the same as intervals, for the wire */
+    fb_iv *mine_iv_store;
+    uint32_t have;      /* chunks verified */
+    uint32_t *obj_left; /* chunks still missing per object */
+    uint16_t *avail;    /* neighbours holding each chunk */
+    fb_nb *nb;          /* n_nb slots; slot 0 is the seed */
+    uint32_t n_nb;
+    uint32_t n_active; /* active non-seed neighbours */
+    uint64_t *have_store;
+    fb_flight *fl;
+    uint32_t n_fl; /* slots (cfg.max_inflight) */
+    fb_cand *cand;
+    fb_addr *ban;
+    uint32_t n_ban, ban_next;
+    uint32_t *fresh; /* chunks verified since the last HAVE */
+    uint32_t n_fresh;
+    uint64_t have_flush_us;
+    bool joined; /* the seed accepted a JOIN with our token */
+    bool seed_token_ok;
+    uint8_t seed_token[FB_TOKEN_LEN];
+    uint64_t join_next_us, join_rto_us, join_refresh_us;
+    uint64_t last_progress_us, rejoin_next_us, rejoin_backoff_us;
+    uint64_t refer_next_us;
+    uint64_t seed_last_rx_us;
+    uint64_t seed_last_data_us;
+    uint32_t origin_chunk[ORIGIN_MAX];
+    uint64_t origin_exp[ORIGIN_MAX];
+    uint64_t stall_check_us;
+    bool complete;
+    bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
+    uint64_t leave_at_us; /* UINT64_MAX: stay */
+
+    /* Seed role. */
+    fb_tracked *tp;
+    uint32_t n_tp;
+    uint32_t *tp_idx; /* open addressing: index + 1, 0 = empty */
+    uint32_t tp_mask;
+    uint32_t *served; /* times each chunk was handed out */
+} fb_swarm;
+
+/* A request this engine serves (sender side). */
+typedef struct fb_upreq {
+    uint8_t state;
+    uint16_t swarm;
+    uint16_t nb; /* peer role: neighbour slot; seed role: NB_NONE */
+    fb_addr to;
+    uint32_t req_id;
+    uint8_t n, cur_e, cur_b;
+    fb_wire_req e[FB_WIRE_MAX_REQ];
+    uint32_t len[FB_WIRE_MAX_REQ]; /* chunk lengths */
+    uint16_t blocks;
+    uint64_t queued_us;
+    uint64_t sent_us;
+} fb_upreq;
+
+typedef struct fb_ctrlmsg {
+    fb_addr to;
+    uint16_t len;
+    uint8_t data[FB_WIRE_MAX];
+} fb_ctrlmsg;
+
+struct fb_engine {
+    fb_engine_config cfg;
+    fb_host host;
+    fb_swarm *sw;
+    fb_engine_stats st;
+    fb_token_key key;
+    uint8_t rnd[256];
+    uint32_t rnd_off;
+    uint64_t now;
+    uint64_t next_wake;
+
+    /* Upload queue: entries, and a FIFO ring of entry indices waiting to start. */
+    fb_upreq *up;
+    uint32_t n_up;
+    uint32_t *ring;
+    uint32_t ring_head, ring_len;
+    uint32_t ring_blocks; /* blocks of the requests waiting in the ring */
+    uint32_t up_cur;      /* entry being sent (paced), or UINT32_MAX */
+    uint32_t up_inflight; /* blocks sent and not acknowledged */
+    uint32_t up_used;
+    fb_upwin win;
+    fb_rtt up_rtt;
+    fb_bucket bucket;
+    fb_ctrlmsg *ctrl; /* rate-capped engines: control messages waiting for tokens */
+    uint32_t ctrl_head, ctrl_len, ctrl_cap;
+    uint8_t scratch[FB_WIRE_MAX];
+};
+
+/* engine.c */
+void fb_eng_arm(fb_engine *e, uint64_t t);
+uint32_t fb_eng_rand32(fb_engine *e);
+void fb_eng_randbytes(fb_engine *e, uint8_t *out, size_t n);
+void fb_eng_emit(fb_engine *e, fb_event_type type, int swarm, uint32_t object, uint32_t chunk,
+                 fb_source src, const fb_addr *peer);
+/* Sends a control datagram (subject to the rate cap, queued if tokens are short). */
+void fb_eng_send(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len);
+/* Encodes m (with the swarm's id) and sends it. Returns bytes sent or 0. */
+size_t fb_eng_send_msg(fb_engine *e, fb_swarm *s, const fb_addr *to, fb_wire_msg *m);
+/* Sends a datagram now, bypassing the bucket (data path, already charged). */
+void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len);
+int fb_eng_swarm_index(const fb_engine *e, const fb_swarm *s);
+/* Control datagrams waiting for upload tokens: whether any, and send what tokens allow
+ * (returns the time more tokens are needed, or UINT64_MAX when none wait). */
+bool fb_eng_ctrl_pending(const fb_engine *e);
+uint64_t fb_eng_ctrl_drain(fb_engine *e);
+
+/* peer.c: neighbours, handshakes, referrals, HAVE, joins. */
+void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
+                   size_t len);
+uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s);
+void fb_peer_join(fb_engine *e, fb_swarm *s);
+void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason);
+fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a);
+void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned);
+void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb_nb *from);
+bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a);
+/* Repeats our half of the handshake to n (its token echoed), for a neighbour that has not
+ * answered anything yet: our last HELLO to it may have been lost. */
+void fb_peer_rehello(fb_engine *e, fb_swarm *s, fb_nb *n);
+
+/* download.c: requests, data, verification, the origin fallback. */
+void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n);
+void fb_dl_pump_all(fb_engine *e, fb_swarm *s);
+void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
+void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
+uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n);
+void fb_dl_release_nb(fb_engine *e, fb_swarm *s, fb_nb *n);
+uint64_t fb_dl_origin_tick(fb_engine *e, fb_swarm *s);
+int fb_dl_supply(fb_engine *e, fb_swarm *s, uint32_t c, const uint8_t *data, size_t len);
+
+/* upload.c: the sender side. */
+void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
+                   const fb_wire_msg *m);
+void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id);
+void fb_up_drop_nb(fb_engine *e, int swarm, uint16_t nb);
+void fb_up_drop_swarm(fb_engine *e, int swarm);
+uint64_t fb_up_pump(fb_engine *e);
+uint64_t fb_up_tick(fb_engine *e);
+
+/* seed.c: tracker, introductions, the seed's choice. */
+void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
+                   size_t len);
+fb_tracked *fb_seed_find(fb_swarm *s, const fb_addr *a);
+int fb_seed_swarm_init(fb_engine *e, fb_swarm *s);
+uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m);
+
+#endif

@@ -1,0 +1,736 @@
+/* The peer role's overlay: joining through the seed, candidates and the HELLO handshake with
+ * address validation, the neighbour table, referrals, HAVE updates, bans, leaving, and the
+ * per-swarm timers (docs/PROTOCOL.md, "Peer state machine"). Data transfer is in download.c
+ * (receiving) and upload.c (sending). */
+#include "engine/internal.h"
+
+static uint16_t nb_index(const fb_swarm *s, const fb_nb *n)
+{
+    return (uint16_t)(n - s->nb);
+}
+
+fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a)
+{
+    uint32_t h = fb_addr_hash(a, 0);
+    for (uint32_t i = 0; i < s->n_nb; i++) {
+        fb_nb *n = &s->nb[i];
+        if (n->state != NB_FREE && n->hash == h && fb_addr_eq(&n->addr, a))
+            return n;
+    }
+    return NULL;
+}
+
+bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a)
+{
+    for (uint32_t i = 0; i < s->n_ban; i++)
+        if (fb_addr_eq(&s->ban[i], a))
+            return true;
+    return false;
+}
+
+static void ban_add(fb_engine *e, fb_swarm *s, const fb_addr *a)
+{
+    /* A ring: when full, the oldest ban is forgotten. */
+    s->ban[s->ban_next] = *a;
+    s->ban_next = (s->ban_next + 1) % e->cfg.max_banned;
+    if (s->n_ban < e->cfg.max_banned)
+        s->n_ban++;
+}
+
+static bool is_seed_addr(const fb_swarm *s, const fb_addr *a)
+{
+    return s->nb[NB_SEED].state != NB_FREE && fb_addr_eq(&s->nb[NB_SEED].addr, a);
+}
+
+/* HELLO to `to`. echo: the recipient's token to echo, or NULL. limit: the largest datagram
+ * allowed (the 3x rule for an unvalidated recipient). */
+static void send_hello(fb_engine *e, fb_swarm *s, const fb_addr *to, const uint8_t *echo,
+                       uint8_t flags, size_t limit)
+{
+    fb_wire_msg m;
+    uint8_t iv[FB_WIRE_MAX];
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_HELLO;
+    m.u.hello.flags = flags | (s->complete ? FB_HELLO_COMPLETE : 0);
+    memcpy(m.u.hello.node, s->node, FB_NODE_LEN);
+    fb_token_make(&e->key, to, TOKEN_TAG_HELLO, e->now, m.u.hello.token);
+    if (echo)
+        memcpy(m.u.hello.echo, echo, FB_TOKEN_LEN);
+    m.u.hello.have_count = s->have;
+    if (!s->complete) {
+        size_t room = FB_MIN(limit, (size_t)FB_WIRE_MAX);
+        if (room < FB_WIRE_HELLO_FIXED + 2)
+            return;
+        int n = fb_ivset_encode(&s->mine_iv, iv, room - FB_WIRE_HELLO_FIXED, 0xffff, NULL);
+        if (n < 0)
+            return;
+        m.u.hello.iv = iv;
+        m.u.hello.iv_len = (size_t)n;
+    } else if (limit < FB_WIRE_HELLO_FIXED) {
+        return;
+    }
+    fb_eng_send_msg(e, s, to, &m);
+}
+
+static void send_join(fb_engine *e, fb_swarm *s, uint8_t want)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_JOIN;
+    m.u.join.flags = s->complete ? FB_JOIN_COMPLETE : 0;
+    m.u.join.want = want;
+    memcpy(m.u.join.node, s->node, FB_NODE_LEN);
+    if (s->seed_token_ok)
+        memcpy(m.u.join.echo, s->seed_token, FB_TOKEN_LEN);
+    m.u.join.n_local = (uint8_t)e->cfg.n_local_addrs;
+    for (uint32_t i = 0; i < e->cfg.n_local_addrs; i++)
+        m.u.join.local[i] = e->cfg.local_addrs[i];
+    fb_eng_send_msg(e, s, &s->nb[NB_SEED].addr, &m);
+    s->nb[NB_SEED].last_tx_us = e->now;
+}
+
+static void send_simple(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t type, uint8_t arg)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = type;
+    if (type == FB_MSG_BYE)
+        m.u.bye.reason = arg;
+    else if (type == FB_MSG_REFER)
+        m.u.refer.want = arg;
+    fb_eng_send_msg(e, s, to, &m);
+}
+
+void fb_peer_join(fb_engine *e, fb_swarm *s)
+{
+    fb_nb *seed = &s->nb[NB_SEED];
+    seed->state = NB_JOINING;
+    seed->is_seed = true;
+    seed->complete = true;
+    seed->hash = fb_addr_hash(&seed->addr, 0);
+    seed->burst = FB_BURST_INIT;
+    seed->added_us = e->now;
+    s->joined = false;
+    s->seed_token_ok = false;
+    s->join_rto_us = JOIN_RTO_US;
+    s->join_next_us = e->now + s->join_rto_us;
+    s->last_progress_us = e->now;
+    s->seed_last_rx_us = e->now;
+    s->rejoin_next_us = e->now + REJOIN_NODATA_US;
+    s->rejoin_backoff_us = REJOIN_NODATA_US;
+    s->refer_next_us = e->now + REFER_EVERY_US;
+    s->stall_check_us = e->now + ORIGIN_STALL_US;
+    send_join(e, s, 8);
+    fb_eng_arm(e, s->join_next_us);
+    /* Empty objects own no chunk: they are complete from the start. */
+    int si = fb_eng_swarm_index(e, s);
+    for (uint32_t i = 0; i < s->map.n_objects; i++)
+        if (s->map.first[i + 1] == s->map.first[i] && !s->empty_done)
+            fb_eng_emit(e, FB_EV_OBJECT_COMPLETE, si, i, FB_CHUNK_NONE, FB_SRC_ORIGIN, NULL);
+    s->empty_done = true;
+}
+
+void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason)
+{
+    for (uint32_t i = 0; i < s->n_nb; i++) {
+        fb_nb *n = &s->nb[i];
+        if (n->state == NB_FREE)
+            continue;
+        if (n->state == NB_ACTIVE || n->is_seed)
+            send_simple(e, s, &n->addr, FB_MSG_BYE, reason);
+        fb_dl_release_nb(e, s, n);
+        fb_up_drop_nb(e, fb_eng_swarm_index(e, s), (uint16_t)i);
+        if (!n->is_seed)
+            e->st.neighbours--;
+        n->state = NB_FREE;
+    }
+    s->n_active = 0;
+    s->state = SW_LEFT;
+}
+
+/* Adds a candidate and says HELLO to each of its addresses. */
+static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p)
+{
+    for (uint8_t k = 0; k < p->n; k++)
+        if (fb_peer_is_banned(s, &p->addr[k]) || fb_peer_nb_find(s, &p->addr[k]) ||
+            is_seed_addr(s, &p->addr[k]))
+            return;
+    fb_cand *free_c = NULL;
+    for (uint32_t i = 0; i < e->cfg.max_candidates; i++) {
+        fb_cand *c = &s->cand[i];
+        if (!c->used) {
+            if (!free_c)
+                free_c = c;
+            continue;
+        }
+        if (fb_addr_eq(&c->addr[0], &p->addr[0])) { /* known: just try again now */
+            c->tries = 0;
+            c->next_us = e->now;
+            fb_eng_arm(e, e->now);
+            return;
+        }
+    }
+    if (!free_c) {
+        e->st.dropped_cap++;
+        return;
+    }
+    free_c->used = true;
+    free_c->n = p->n;
+    memcpy(free_c->addr, p->addr, sizeof(fb_addr) * p->n);
+    free_c->tries = 1;
+    free_c->next_us = e->now + HELLO_RTO_US;
+    for (uint8_t k = 0; k < p->n; k++)
+        send_hello(e, s, &p->addr[k], NULL, 0, FB_WIRE_MAX);
+    fb_eng_arm(e, free_c->next_us);
+}
+
+static void cand_drop_addr(fb_engine *e, fb_swarm *s, const fb_addr *a)
+{
+    for (uint32_t i = 0; i < e->cfg.max_candidates; i++) {
+        fb_cand *c = &s->cand[i];
+        if (!c->used)
+            continue;
+        for (uint8_t k = 0; k < c->n; k++)
+            if (fb_addr_eq(&c->addr[k], a)) {
+                c->used = false;
+                return;
+            }
+    }
+}
+
+static uint64_t cand_tick(fb_engine *e, fb_swarm *s)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < e->cfg.max_candidates; i++) {
+        fb_cand *c = &s->cand[i];
+        if (!c->used)
+            continue;
+        if (c->next_us <= e->now) {
+            if (c->tries >= HELLO_TRIES || s->n_active >= e->cfg.max_neighbours) {
+                c->used = false;
+                continue;
+            }
+            for (uint8_t k = 0; k < c->n; k++)
+                send_hello(e, s, &c->addr[k], NULL, 0, FB_WIRE_MAX);
+            c->next_us = e->now + (HELLO_RTO_US << c->tries);
+            c->tries++;
+        }
+        next = FB_MIN(next, c->next_us);
+    }
+    return next;
+}
+
+/* Marks chunk c held by neighbour n (rarity bookkeeping). */
+static void nb_has(fb_swarm *s, fb_nb *n, uint32_t c)
+{
+    if (fb_bit_get(n->have, c))
+        return;
+    fb_bit_set(n->have, c);
+    n->have_count++;
+    if (s->avail[c] < UINT16_MAX)
+        s->avail[c]++;
+    if (n->have_count == s->n_chunks)
+        n->complete = true;
+}
+
+/* Applies an interval list (validated by the decoder) to n's holdings. Returns false if it
+ * names chunks past the end of the page. */
+static bool nb_apply_iv(fb_swarm *s, fb_nb *n, const uint8_t *iv, size_t iv_len)
+{
+    fb_ivwire w;
+    uint32_t a, b;
+    if (fb_ivwire_check(iv, iv_len, s->n_chunks) < 0)
+        return false;
+    fb_ivwire_begin(&w, iv, iv_len);
+    while (fb_ivwire_next(&w, &a, &b))
+        for (uint32_t c = a; c < b; c++)
+            nb_has(s, n, c);
+    return true;
+}
+
+static void nb_set_complete(fb_swarm *s, fb_nb *n)
+{
+    for (uint32_t c = 0; c < s->n_chunks; c++)
+        nb_has(s, n, c);
+    n->complete = true;
+}
+
+void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned)
+{
+    if (n->state == NB_FREE || n->is_seed)
+        return;
+    uint16_t idx = nb_index(s, n);
+    fb_addr addr = n->addr;
+    fb_dl_release_nb(e, s, n);
+    fb_up_drop_nb(e, fb_eng_swarm_index(e, s), idx);
+    for (uint32_t w = 0; w < s->n_words; w++) {
+        uint64_t bits = n->have[w];
+        while (bits) {
+            uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (s->avail[c])
+                s->avail[c]--;
+        }
+        n->have[w] = 0;
+    }
+    uint64_t *have = n->have;
+    bool was_active = n->state == NB_ACTIVE;
+    memset(n, 0, sizeof(*n));
+    n->have = have;
+    if (was_active) {
+        s->n_active--;
+        e->st.neighbours--;
+    }
+    if (banned) {
+        ban_add(e, s, &addr);
+        e->st.bans++;
+        fb_eng_emit(e, FB_EV_PEER_BANNED, fb_eng_swarm_index(e, s), 0, 0, 0, &addr);
+    } else {
+        fb_eng_emit(e, FB_EV_PEER_REMOVED, fb_eng_swarm_index(e, s), 0, 0, 0, &addr);
+    }
+}
+
+static bool node_known(const fb_swarm *s, const uint8_t *node)
+{
+    for (uint32_t i = 1; i < s->n_nb; i++)
+        if (s->nb[i].state == NB_ACTIVE && memcmp(s->nb[i].node, node, FB_NODE_LEN) == 0)
+            return true;
+    return false;
+}
+
+static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_msg *m)
+{
+    fb_nb *n = NULL;
+    for (uint32_t i = 1; i < s->n_nb && !n; i++)
+        if (s->nb[i].state == NB_FREE)
+            n = &s->nb[i];
+    if (!n || s->n_active >= e->cfg.max_neighbours) {
+        e->st.dropped_cap++;
+        return NULL;
+    }
+    uint64_t *have = n->have;
+    memset(n, 0, sizeof(*n));
+    n->have = have;
+    n->state = NB_ACTIVE;
+    n->addr = *a;
+    n->hash = fb_addr_hash(a, 0);
+    memcpy(n->node, m->u.hello.node, FB_NODE_LEN);
+    memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);
+    n->burst = FB_BURST_INIT;
+    n->added_us = e->now;
+    n->last_rx_us = e->now;
+    n->last_tx_us = e->now;
+    n->gap_us = 20000;
+    s->n_active++;
+    e->st.neighbours++;
+    cand_drop_addr(e, s, a);
+    fb_eng_emit(e, FB_EV_PEER_ADDED, fb_eng_swarm_index(e, s), 0, 0, 0, a);
+    return n;
+}
+
+static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
+                     size_t len)
+{
+    if (fb_peer_is_banned(s, from) || is_seed_addr(s, from)) {
+        e->st.dropped_unknown++;
+        return;
+    }
+    if (memcmp(m->u.hello.node, s->node, FB_NODE_LEN) == 0)
+        return; /* ourselves, through some address of ours */
+    bool valid = fb_token_check(&e->key, from, TOKEN_TAG_HELLO, e->now, m->u.hello.echo);
+    fb_nb *n = fb_peer_nb_find(s, from);
+    if (!n && !valid) {
+        /* Stateless answer, at most 3x the bytes received: our token to echo, theirs echoed. */
+        if (s->n_active >= e->cfg.max_neighbours) {
+            e->st.dropped_cap++;
+            return;
+        }
+        send_hello(e, s, from, m->u.hello.token, 0, 3 * len);
+        return;
+    }
+    if (!n) {
+        if (node_known(s, m->u.hello.node))
+            return; /* the same peer through another address: keep the first path */
+        n = nb_add(e, s, from, m);
+        if (!n)
+            return;
+    }
+    n->last_rx_us = e->now;
+    memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);
+    if (m->u.hello.flags & FB_HELLO_COMPLETE) {
+        if (!n->complete)
+            nb_set_complete(s, n);
+    } else if (!nb_apply_iv(s, n, m->u.hello.iv, m->u.hello.iv_len)) {
+        e->st.dropped_invalid++;
+    }
+    if (!(m->u.hello.flags & FB_HELLO_VALIDATED))
+        send_hello(e, s, from, m->u.hello.token, FB_HELLO_VALIDATED, FB_WIRE_MAX);
+    fb_dl_pump(e, s, n);
+}
+
+static void on_peers(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m)
+{
+    bool from_seed = is_seed_addr(s, from);
+    fb_nb *n = from_seed ? NULL : fb_peer_nb_find(s, from);
+    if (!from_seed && (!n || n->state != NB_ACTIVE)) {
+        e->st.dropped_unknown++;
+        return;
+    }
+    if (from_seed) {
+        s->seed_last_rx_us = e->now;
+        if (!s->joined) {
+            s->joined = true;
+            s->nb[NB_SEED].state = NB_ACTIVE;
+            s->join_refresh_us = e->now + JOIN_REFRESH_US;
+            fb_eng_arm(e, s->join_refresh_us);
+            fb_dl_pump(e, s, &s->nb[NB_SEED]);
+        }
+    } else {
+        n->last_rx_us = e->now;
+    }
+    if (s->state != SW_ACTIVE || (s->complete && s->leave_at_us != UINT64_MAX))
+        return;
+    for (uint8_t i = 0; i < m->u.peers.count; i++)
+        cand_add(e, s, &m->u.peers.peer[i]);
+}
+
+static void on_token(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m)
+{
+    if (!is_seed_addr(s, from)) {
+        e->st.dropped_unknown++;
+        return;
+    }
+    s->seed_last_rx_us = e->now;
+    /* Answer at most one TOKEN per half JOIN timeout, so forged TOKENs cannot make us
+     * hammer the seed. */
+    bool fresh = memcmp(s->seed_token, m->u.token.token, FB_TOKEN_LEN) != 0;
+    if (!fresh && e->now - s->nb[NB_SEED].last_tx_us < JOIN_RTO_US / 2)
+        return;
+    memcpy(s->seed_token, m->u.token.token, FB_TOKEN_LEN);
+    s->seed_token_ok = true;
+    send_join(e, s, s->joined ? 4 : 8);
+    s->join_next_us = e->now + s->join_rto_us;
+    fb_eng_arm(e, s->join_next_us);
+}
+
+static void on_have(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
+{
+    if (!nb_apply_iv(s, n, m->u.have.iv, m->u.have.iv_len)) {
+        e->st.dropped_invalid++;
+        return;
+    }
+    fb_dl_pump(e, s, n);
+}
+
+/* A referral: a random pick among our most recently used neighbours (up to 8 of them); we tell
+ * both sides about each other, since only we hold NAT bindings with both. */
+static void on_refer(fb_engine *e, fb_swarm *s, fb_nb *req, const fb_wire_msg *m)
+{
+    uint16_t mru[8];
+    uint32_t k = 0;
+    for (uint32_t i = 1; i < s->n_nb; i++) {
+        fb_nb *n = &s->nb[i];
+        if (n->state != NB_ACTIVE || n == req)
+            continue;
+        /* Insert by last use, most recent first, keeping the top 8. */
+        uint32_t pos = k < 8 ? k : 8;
+        while (pos > 0 && s->nb[mru[pos - 1]].last_used_us < n->last_used_us)
+            pos--;
+        if (pos >= 8)
+            continue;
+        uint32_t end = k < 8 ? k : 7;
+        for (uint32_t j = end; j > pos; j--)
+            mru[j] = mru[j - 1];
+        mru[pos] = (uint16_t)i;
+        if (k < 8)
+            k++;
+    }
+    if (!k)
+        return;
+    fb_wire_msg out, intro;
+    memset(&out, 0, sizeof(out));
+    memset(&intro, 0, sizeof(intro));
+    out.type = FB_MSG_PEERS;
+    intro.type = FB_MSG_PEERS;
+    intro.u.peers.flags = FB_PEERS_INTRO;
+    intro.u.peers.count = 1;
+    intro.u.peers.peer[0].n = 1;
+    intro.u.peers.peer[0].addr[0] = req->addr;
+    uint32_t want = FB_MIN(m->u.refer.want, k);
+    for (uint32_t j = 0; j < want; j++) {
+        uint32_t r = j + fb_eng_rand32(e) % (k - j); /* partial Fisher-Yates */
+        uint16_t t = mru[r];
+        mru[r] = mru[j];
+        mru[j] = t;
+        fb_nb *p = &s->nb[t];
+        out.u.peers.peer[out.u.peers.count].n = 1;
+        out.u.peers.peer[out.u.peers.count].addr[0] = p->addr;
+        out.u.peers.count++;
+        fb_eng_send_msg(e, s, &p->addr, &intro);
+    }
+    fb_eng_send_msg(e, s, &req->addr, &out);
+}
+
+void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m, size_t len)
+{
+    switch (m->type) {
+    case FB_MSG_HELLO:
+        on_hello(e, s, from, m, len);
+        return;
+    case FB_MSG_PEERS:
+        on_peers(e, s, from, m);
+        return;
+    case FB_MSG_TOKEN:
+        on_token(e, s, from, m);
+        return;
+    default:
+        break;
+    }
+    fb_nb *n = fb_peer_nb_find(s, from);
+    if (!n || n->state == NB_FREE) {
+        e->st.dropped_unvalidated++;
+        return;
+    }
+    n->last_rx_us = e->now;
+    n->heard = true;
+    if (n->is_seed) {
+        s->seed_last_rx_us = e->now;
+        switch (m->type) {
+        case FB_MSG_DATA:
+            fb_dl_data(e, s, n, m);
+            break;
+        case FB_MSG_BUSY:
+            fb_dl_busy(e, s, n, m);
+            break;
+        case FB_MSG_BYE: /* the seed dropped us (page gone?): join again later */
+            s->joined = false;
+            s->seed_token_ok = false;
+            n->state = NB_JOINING;
+            fb_dl_release_nb(e, s, n);
+            s->join_next_us = e->now + s->join_rto_us;
+            fb_eng_arm(e, s->join_next_us);
+            break;
+        default:
+            e->st.dropped_unknown++;
+            break;
+        }
+        return;
+    }
+    switch (m->type) {
+    case FB_MSG_HAVE:
+        on_have(e, s, n, m);
+        break;
+    case FB_MSG_REQUEST:
+        fb_up_request(e, s, n, NULL, from, m);
+        break;
+    case FB_MSG_DATA:
+        fb_dl_data(e, s, n, m);
+        break;
+    case FB_MSG_CANCEL:
+        fb_up_cancel(e, fb_eng_swarm_index(e, s), nb_index(s, n), from, m->u.cancel.req_id);
+        break;
+    case FB_MSG_BUSY:
+        fb_dl_busy(e, s, n, m);
+        break;
+    case FB_MSG_REFER:
+        on_refer(e, s, n, m);
+        break;
+    case FB_MSG_BYE:
+        fb_peer_nb_remove(e, s, n, false);
+        break;
+    case FB_MSG_PING:
+        break;
+    default:
+        e->st.dropped_unknown++;
+        break;
+    }
+}
+
+/* Sends the chunks verified since the last flush to every neighbour that lacks some. */
+static void have_flush(fb_engine *e, fb_swarm *s)
+{
+    if (!s->n_fresh)
+        return;
+    fb_iv store[64];
+    fb_ivset set;
+    fb_ivset_init(&set, store, 64);
+    for (uint32_t i = 0; i < s->n_fresh; i++)
+        fb_ivset_add(&set, s->fresh[i], s->fresh[i] + 1);
+    uint8_t iv[FB_WIRE_MAX];
+    int n = fb_ivset_encode(&set, iv, FB_WIRE_MAX - FB_WIRE_HDR, 64, NULL);
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_HAVE;
+    m.u.have.iv = iv;
+    m.u.have.iv_len = (size_t)n;
+    for (uint32_t i = 1; i < s->n_nb; i++) {
+        fb_nb *nb = &s->nb[i];
+        if (nb->state != NB_ACTIVE || nb->complete)
+            continue;
+        bool lacks = false;
+        for (uint32_t k = 0; k < s->n_fresh && !lacks; k++)
+            lacks = !fb_bit_get(nb->have, s->fresh[k]);
+        if (!lacks)
+            continue;
+        fb_eng_send_msg(e, s, &nb->addr, &m);
+        nb->last_tx_us = e->now;
+    }
+    s->n_fresh = 0;
+}
+
+void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb_nb *from)
+{
+    int si = fb_eng_swarm_index(e, s);
+    fb_bit_set(s->mine, c);
+    fb_ivset_add(&s->mine_iv, c, c + 1); /* cannot fail: the cap covers every pattern */
+    s->cs[c] |= CS_HAVE;
+    s->cs[c] &= (uint8_t)~CS_ORIGIN;
+    if (fb_bit_get(s->want, c)) {
+        fb_bit_clear(s->want, c);
+        s->n_want--;
+    }
+    s->have++;
+    s->last_progress_us = e->now;
+    s->rejoin_backoff_us = REJOIN_NODATA_US;
+    s->rejoin_next_us = e->now + REJOIN_NODATA_US;
+    uint32_t len = fb_chunk_len(&s->map, c);
+    if (src == FB_SRC_PEER)
+        e->st.bytes_in_peer += len;
+    else if (src == FB_SRC_SEED)
+        e->st.bytes_in_seed += len;
+    else
+        e->st.bytes_in_origin += len;
+    if (from)
+        from->last_used_us = e->now;
+    if (s->n_fresh >= 64)
+        have_flush(e, s);
+    if (!s->n_fresh) {
+        s->have_flush_us = e->now + HAVE_FLUSH_US;
+        fb_eng_arm(e, s->have_flush_us);
+    }
+    s->fresh[s->n_fresh++] = c;
+    fb_eng_emit(e, FB_EV_CHUNK_VERIFIED, si, 0, c, src, from ? &from->addr : NULL);
+    uint32_t obj;
+    if (fb_chunk_locate(&s->map, c, &obj, NULL, NULL) == 0 && s->obj_left[obj] &&
+        --s->obj_left[obj] == 0)
+        fb_eng_emit(e, FB_EV_OBJECT_COMPLETE, si, obj, c, src, NULL);
+    if (s->have == s->n_chunks && !s->complete) {
+        s->complete = true;
+        have_flush(e, s);
+        fb_eng_emit(e, FB_EV_SWARM_COMPLETE, si, 0, 0, src, NULL);
+        if (s->state != SW_ACTIVE)
+            return; /* the host removed or left the swarm from its event callback */
+        uint32_t linger = e->cfg.linger_ms;
+        s->leave_at_us =
+            linger == FB_LINGER_FOREVER ? UINT64_MAX : e->now + (uint64_t)linger * T_MS;
+        fb_eng_arm(e, s->leave_at_us);
+        /* Tell the seed we are complete, so it can point newcomers at us. */
+        if (s->joined && s->leave_at_us != e->now)
+            send_join(e, s, 0);
+    }
+}
+
+/* Asks a random active neighbour for a referral. */
+static void refer(fb_engine *e, fb_swarm *s)
+{
+    if (!s->n_active)
+        return;
+    uint32_t pick = fb_eng_rand32(e) % s->n_active;
+    for (uint32_t i = 1; i < s->n_nb; i++) {
+        fb_nb *n = &s->nb[i];
+        if (n->state != NB_ACTIVE)
+            continue;
+        if (pick-- == 0) {
+            send_simple(e, s, &n->addr, FB_MSG_REFER, 2);
+            n->last_tx_us = e->now;
+            return;
+        }
+    }
+}
+
+static uint32_t target_neighbours(const fb_engine *e)
+{
+    return FB_MIN(e->cfg.max_neighbours, 16u);
+}
+
+uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
+{
+    uint64_t now = e->now, next = UINT64_MAX;
+    int si = fb_eng_swarm_index(e, s);
+    if (s->complete && s->leave_at_us <= now) {
+        fb_peer_leave(e, s, FB_BYE_DONE);
+        fb_eng_emit(e, FB_EV_SWARM_LEFT, si, 0, 0, 0, NULL);
+        return UINT64_MAX;
+    }
+    if (s->complete)
+        next = FB_MIN(next, s->leave_at_us);
+    fb_nb *seed = &s->nb[NB_SEED];
+    if (seed->state != NB_FREE) {
+        /* JOIN: retransmit until the seed answers, then refresh now and then. */
+        if (!s->joined && now >= s->join_next_us) {
+            send_join(e, s, 8);
+            s->join_rto_us = FB_MIN(s->join_rto_us * 2, JOIN_RTO_MAX_US);
+            s->join_next_us = now + s->join_rto_us;
+        }
+        if (!s->joined)
+            next = FB_MIN(next, s->join_next_us);
+        if (s->joined && now >= s->join_refresh_us) {
+            send_join(e, s, 0);
+            s->join_refresh_us = now + JOIN_REFRESH_US;
+        }
+        if (s->joined)
+            next = FB_MIN(next, s->join_refresh_us);
+        /* No new data for a while: the overlay may be partitioned, ask the seed. */
+        if (s->joined && !s->complete) {
+            if (now - s->last_progress_us >= REJOIN_NODATA_US && now >= s->rejoin_next_us) {
+                send_join(e, s, 4);
+                s->rejoin_backoff_us = FB_MIN(s->rejoin_backoff_us * 2, REJOIN_MAX_US);
+                s->rejoin_next_us = now + s->rejoin_backoff_us;
+            }
+            next = FB_MIN(next, FB_MAX(s->rejoin_next_us, s->last_progress_us + REJOIN_NODATA_US));
+        }
+    }
+    next = FB_MIN(next, cand_tick(e, s));
+    for (uint32_t i = 0; i < s->n_nb; i++) {
+        fb_nb *n = &s->nb[i];
+        if (n->state != NB_ACTIVE)
+            continue;
+        if (!n->is_seed && now - n->last_rx_us >= NB_IDLE_US) {
+            fb_peer_nb_remove(e, s, n, false);
+            continue;
+        }
+        if (!n->is_seed)
+            next = FB_MIN(next, n->last_rx_us + NB_IDLE_US);
+        if (!n->is_seed && now - n->last_tx_us >= NB_PING_US) {
+            send_simple(e, s, &n->addr, FB_MSG_PING, 0);
+            n->last_tx_us = now;
+        }
+        if (!n->is_seed)
+            next = FB_MIN(next, n->last_tx_us + NB_PING_US);
+        next = FB_MIN(next, fb_dl_tick(e, s, n));
+        if (s->state != SW_ACTIVE)
+            return UINT64_MAX;
+    }
+    if (!s->complete && s->joined && s->n_active < target_neighbours(e)) {
+        if (now >= s->refer_next_us) {
+            refer(e, s);
+            s->refer_next_us = now + REFER_EVERY_US;
+        }
+        next = FB_MIN(next, s->refer_next_us);
+    }
+    if (s->n_fresh) {
+        if (now >= s->have_flush_us)
+            have_flush(e, s);
+        else
+            next = FB_MIN(next, s->have_flush_us);
+    }
+    if (seed->state != NB_FREE)
+        next = FB_MIN(next, fb_dl_origin_tick(e, s));
+    return next;
+}
+
+void fb_peer_rehello(fb_engine *e, fb_swarm *s, fb_nb *n)
+{
+    send_hello(e, s, &n->addr, n->their_token, FB_HELLO_VALIDATED, FB_WIRE_MAX);
+    n->last_tx_us = e->now;
+}

@@ -1,0 +1,229 @@
+/* The seed role: tracker and rendezvous (peers validated by an echoed token, kept in a capped
+ * table with an address index), introductions (each side learns the other's observed address,
+ * plus local addresses when both sit behind the same public address), and the seed's choice of
+ * chunk for a request (the one handed out least: super-seeding). Serving itself is upload.c,
+ * paced by the upload cap (docs/PROTOCOL.md, "Seed state machine"). */
+#include "engine/internal.h"
+
+#define FRESH_US (30000 * T_MS) /* only peers heard from within this are introduced */
+
+int fb_seed_swarm_init(fb_engine *e, fb_swarm *s)
+{
+    uint32_t cap = e->cfg.max_tracked_peers;
+    uint32_t size = 1;
+    while (size < 2 * cap)
+        size <<= 1;
+    s->tp = calloc(cap ? cap : 1, sizeof(fb_tracked));
+    s->tp_idx = calloc(size, sizeof(uint32_t));
+    s->served = calloc(s->n_chunks ? s->n_chunks : 1, sizeof(uint32_t));
+    if (!s->tp || !s->tp_idx || !s->served)
+        return FB_ENOMEM;
+    s->tp_mask = size - 1;
+    s->complete = true;
+    s->have = s->n_chunks;
+    return 0;
+}
+
+static uint32_t slot_of(const fb_swarm *s, const fb_addr *a)
+{
+    return fb_addr_hash(a, 0x5eed) & s->tp_mask;
+}
+
+fb_tracked *fb_seed_find(fb_swarm *s, const fb_addr *a)
+{
+    if (!s->tp_idx)
+        return NULL;
+    for (uint32_t i = slot_of(s, a);; i = (i + 1) & s->tp_mask) {
+        uint32_t v = s->tp_idx[i];
+        if (!v)
+            return NULL;
+        if (fb_addr_eq(&s->tp[v - 1].addr, a))
+            return &s->tp[v - 1];
+    }
+}
+
+/* Index slot holding tracked entry k (which must be present). */
+static uint32_t idx_slot(const fb_swarm *s, uint32_t k)
+{
+    uint32_t i = slot_of(s, &s->tp[k].addr);
+    while (s->tp_idx[i] != k + 1)
+        i = (i + 1) & s->tp_mask;
+    return i;
+}
+
+/* Removes tracked entry k: backward-shift deletion in the index, then the last entry moves
+ * into k's place. */
+static void tracked_remove(fb_engine *e, fb_swarm *s, uint32_t k)
+{
+    uint32_t i = idx_slot(s, k);
+    s->tp_idx[i] = 0;
+    for (uint32_t j = (i + 1) & s->tp_mask; s->tp_idx[j]; j = (j + 1) & s->tp_mask) {
+        uint32_t home = slot_of(s, &s->tp[s->tp_idx[j] - 1].addr);
+        /* Move j back to the hole i if its home does not lie cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            s->tp_idx[i] = s->tp_idx[j];
+            s->tp_idx[j] = 0;
+            i = j;
+        }
+    }
+    uint32_t last = s->n_tp - 1;
+    if (k != last) {
+        s->tp_idx[idx_slot(s, last)] = k + 1;
+        s->tp[k] = s->tp[last];
+    }
+    s->n_tp--;
+    e->st.tracked_peers--;
+}
+
+static fb_tracked *tracked_add(fb_engine *e, fb_swarm *s, const fb_addr *a)
+{
+    if (s->n_tp >= e->cfg.max_tracked_peers) {
+        if (!s->n_tp)
+            return NULL;
+        /* Full: evict the stalest of four random entries. */
+        uint32_t victim = fb_eng_rand32(e) % s->n_tp;
+        for (int k = 0; k < 3; k++) {
+            uint32_t j = fb_eng_rand32(e) % s->n_tp;
+            if (s->tp[j].last_seen_us < s->tp[victim].last_seen_us)
+                victim = j;
+        }
+        tracked_remove(e, s, victim);
+        e->st.dropped_cap++;
+    }
+    uint32_t k = s->n_tp++;
+    fb_tracked *t = &s->tp[k];
+    memset(t, 0, sizeof(*t));
+    t->addr = *a;
+    uint32_t i = slot_of(s, a);
+    while (s->tp_idx[i])
+        i = (i + 1) & s->tp_mask;
+    s->tp_idx[i] = k + 1;
+    e->st.tracked_peers++;
+    return t;
+}
+
+static bool same_ip(const fb_addr *a, const fb_addr *b)
+{
+    return a->family == b->family && memcmp(a->ip, b->ip, 16) == 0;
+}
+
+/* The addresses of t to give to `to`: observed first, local ones too when both share a
+ * public address (then they are behind the same NAT and may not reach each other through it). */
+static void entry_of(const fb_tracked *t, const fb_tracked *to, fb_wire_peer *p)
+{
+    p->n = 1;
+    p->addr[0] = t->addr;
+    if (same_ip(&t->addr, &to->addr))
+        for (uint8_t i = 0; i < t->n_local && p->n < FB_WIRE_MAX_ADDRS; i++)
+            p->addr[p->n++] = t->local[i];
+}
+
+static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m)
+{
+    if (!fb_token_check(&e->key, from, TOKEN_TAG_JOIN, e->now, m->u.join.echo)) {
+        /* Not validated: only a token, smaller than the JOIN itself. */
+        fb_wire_msg r;
+        memset(&r, 0, sizeof(r));
+        r.type = FB_MSG_TOKEN;
+        fb_token_make(&e->key, from, TOKEN_TAG_JOIN, e->now, r.u.token.token);
+        r.u.token.observed = *from;
+        e->st.dropped_unvalidated++;
+        fb_eng_send_msg(e, s, from, &r);
+        return;
+    }
+    fb_tracked *t = fb_seed_find(s, from);
+    bool fresh_join = !t;
+    if (!t) {
+        t = tracked_add(e, s, from);
+        if (!t)
+            return;
+    }
+    t->last_seen_us = e->now;
+    t->complete = m->u.join.flags & FB_JOIN_COMPLETE;
+    memcpy(t->node, m->u.join.node, FB_NODE_LEN);
+    t->n_local = m->u.join.n_local;
+    memcpy(t->local, m->u.join.local, sizeof(fb_addr) * t->n_local);
+    if (fresh_join)
+        e->st.joins++;
+    uint32_t want = m->u.join.want;
+    fb_wire_msg out, intro;
+    memset(&out, 0, sizeof(out));
+    memset(&intro, 0, sizeof(intro));
+    out.type = FB_MSG_PEERS;
+    intro.type = FB_MSG_PEERS;
+    intro.u.peers.flags = FB_PEERS_INTRO;
+    intro.u.peers.count = 1;
+    uint32_t picked[FB_WIRE_MAX_PEERS];
+    uint32_t self = (uint32_t)(t - s->tp);
+    for (uint32_t tries = 0; out.u.peers.count < want && tries < 4 * want && s->n_tp > 1; tries++) {
+        uint32_t k = fb_eng_rand32(e) % s->n_tp;
+        fb_tracked *p = &s->tp[k];
+        if (k == self || e->now - p->last_seen_us > FRESH_US)
+            continue;
+        if (memcmp(p->node, t->node, FB_NODE_LEN) == 0)
+            continue;
+        bool dup = false;
+        for (uint32_t j = 0; j < out.u.peers.count; j++)
+            dup |= picked[j] == k;
+        if (dup)
+            continue;
+        picked[out.u.peers.count] = k;
+        entry_of(p, t, &out.u.peers.peer[out.u.peers.count++]);
+        /* Introduce the joiner to p, so both sides punch. A complete peer that lingers is
+         * told too: it uploads. */
+        entry_of(t, p, &intro.u.peers.peer[0]);
+        fb_eng_send_msg(e, s, &p->addr, &intro);
+        e->st.introductions++;
+    }
+    /* Answer every JOIN that wants peers, even with none yet: the PEERS tells the peer it
+     * is tracked (and may request chunks). A JOIN with want 0 is a keepalive. */
+    if (want)
+        fb_eng_send_msg(e, s, from, &out);
+}
+
+uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m)
+{
+    uint32_t start = s->n_chunks ? fb_eng_rand32(e) % s->n_chunks : 0;
+    uint32_t c = fb_pick_least_served(s->served, s->n_chunks, m->u.request.iv, m->u.request.iv_len,
+                                      start, 4096);
+    if (c != FB_CHUNK_NONE)
+        s->served[c]++;
+    return c;
+}
+
+void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m, size_t len)
+{
+    (void)len;
+    if (m->type == FB_MSG_JOIN) {
+        on_join(e, s, from, m);
+        return;
+    }
+    fb_tracked *t = fb_seed_find(s, from);
+    if (!t) {
+        e->st.dropped_unvalidated++;
+        return;
+    }
+    t->last_seen_us = e->now;
+    switch (m->type) {
+    case FB_MSG_REQUEST:
+        fb_up_request(e, s, NULL, t, from, m);
+        break;
+    case FB_MSG_CANCEL:
+        fb_up_cancel(e, fb_eng_swarm_index(e, s), NB_NONE, from, m->u.cancel.req_id);
+        break;
+    case FB_MSG_BYE: {
+        int si = fb_eng_swarm_index(e, s);
+        for (uint32_t i = 0; i < e->n_up; i++)
+            if (e->up[i].state != UP_FREE && e->up[i].swarm == si && fb_addr_eq(&e->up[i].to, from))
+                fb_up_cancel(e, si, NB_NONE, from, e->up[i].req_id);
+        tracked_remove(e, s, (uint32_t)(t - s->tp));
+        break;
+    }
+    case FB_MSG_PING:
+        break;
+    default:
+        e->st.dropped_unknown++;
+        break;
+    }
+}
