@@ -135,7 +135,18 @@ static void cb_event(void *ctx, const fb_event *ev)
         if (h->kind == H_PEER && !h->done) {
             h->done = true;
             h->t_done = s->q.now;
-            fb_evq_push(&s->q, s->q.now + (uint64_t)(s->c->linger_s * SEC), EVK_LEAVE, h->id, 0);
+            /* The engine leaves by itself after linger_ms (FB_EV_SWARM_LEFT). Should it not,
+             * the host makes it leave a second later, and counts it. */
+            fb_evq_push(&s->q, s->q.now + (uint64_t)(s->c->linger_s * SEC) + SEC, EVK_LEAVE, h->id,
+                        1);
+        }
+        break;
+    case FB_EV_SWARM_LEFT:
+        /* It said goodbye already; free it from the run loop, not from inside its callback. */
+        if (h->kind == H_PEER && !h->left) {
+            h->left = true;
+            h->t_leave = s->q.now;
+            fb_evq_push(&s->q, s->q.now, EVK_LEAVE, h->id, 0);
         }
         break;
     case FB_EV_NEED_ORIGIN:
@@ -317,17 +328,24 @@ static void add_stats(sim *s, host *h)
     r->chunks_bad += st.chunks_bad;
 }
 
-static void host_leave(sim *s, host *h, bool goodbye)
+/* h leaves the crowd now: says goodbye through its engine (unless the engine left by itself,
+ * when `forced` is false) and goes dark. */
+static void host_leave(sim *s, host *h, bool forced)
 {
-    if (h->left || !h->e)
+    if (!h->e)
         return;
+    if (forced && h->left)
+        return; /* the engine left by itself in the meantime */
+    if (forced)
+        s->r->forced_leaves++;
     h->left = true;
-    h->t_leave = s->q.now;
+    if (forced)
+        h->t_leave = s->q.now;
     if (h->kind == H_PEER) {
         add_stats(s, h);
         s->peers_left--;
     }
-    if (goodbye && h->kind != H_SEED)
+    if (forced && h->kind != H_SEED)
         fb_engine_swarm_leave(h->e, h->swarm, now_us(s));
     fb_engine_free(h->e);
     h->e = NULL;
@@ -512,8 +530,8 @@ static double pct(const double *v, uint32_t n, double p)
     return v[k ? k - 1 : 0];
 }
 
-/* The overlay's turnover over 10 s windows in 100 ms steps, counting windows that hold at least
- * a tenth of the crowd (docs/SIMULATOR.md). */
+/* The overlay's turnover over 10 s windows in 100 ms steps, counting windows that start with at
+ * least a tenth of the crowd in the overlay (docs/SIMULATOR.md). */
 static void turnover(sim *s)
 {
     uint32_t n = 0;
@@ -782,7 +800,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
             }
             break;
         case EVK_LEAVE:
-            host_leave(s, &s->hosts[ev.a], true);
+            host_leave(s, &s->hosts[ev.a], ev.b != 0);
             break;
         }
     }

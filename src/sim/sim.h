@@ -68,7 +68,8 @@ typedef struct fb_sim_result {
     double max_turnover_10s, turnover_at;
     uint64_t datagrams, udp_wire_bytes, lost, queue_drops, nat_filtered;
     uint64_t events;
-    double end_time; /* virtual seconds when the run ended */
+    uint64_t forced_leaves; /* visitors the host made leave (the engine did not) */
+    double end_time;        /* virtual seconds when the run ended */
     bool time_limit_hit;
     /* --tcp */
     double tcp_share, tcp_rate, tcp_rate_alone, tcp_window_s;

@@ -10,18 +10,16 @@ double fb_turnover_max(const uint64_t *arrive, const uint64_t *leave, uint32_t n
     if (!step)
         return 0;
     for (uint64_t t = 0; t <= end; t += step) {
-        uint32_t m0 = 0, m1 = 0, both = 0;
+        uint32_t m0 = 0, gone = 0;
         for (uint32_t i = 0; i < n; i++) {
-            int in0 = arrive[i] <= t && t < leave[i];
-            int in1 = arrive[i] <= t + w && t + w < leave[i];
-            m0 += (uint32_t)in0;
-            m1 += (uint32_t)in1;
-            both += (uint32_t)(in0 && in1);
+            if (arrive[i] <= t && t < leave[i]) {
+                m0++;
+                gone += leave[i] <= t + w;
+            }
         }
-        uint32_t uni = m0 + m1 - both;
-        if (uni == 0 || uni < min_members)
+        if (m0 == 0 || m0 < min_members)
             continue;
-        double f = (double)(uni - both) / (double)uni;
+        double f = (double)gone / (double)m0;
         if (f > best) {
             best = f;
             *at = t;
