@@ -222,7 +222,9 @@ static int pkt_launch(fb_net *n, uint32_t pi)
         if (rc == 0)
             s->core_head = s->core_tail = pi;
     } else if (((fb_pkt *)fb_pool_ptr(&n->pkts, s->core_tail))->at <= p->at) {
-        ((fb_pkt *)fb_pool_ptr(&n->pkts, s->core_tail))->next = pi;
+        fb_pkt *tail = fb_pool_ptr(&n->pkts, s->core_tail);
+        tail->next = pi;
+        tail->next_at = p->at;
         s->core_tail = pi;
     } else {
         /* Arrives before the sender's last packet (a receiver closer than that one's): it gets
@@ -401,7 +403,9 @@ static void arrive(fb_net *n, uint32_t pi)
         }
         d->down_head = d->down_tail = pi;
     } else {
-        ((fb_pkt *)fb_pool_ptr(&n->pkts, d->down_tail))->next = pi;
+        fb_pkt *tail = fb_pool_ptr(&n->pkts, d->down_tail);
+        tail->next = pi;
+        tail->next_at = left;
         d->down_tail = pi;
     }
     return;
@@ -418,8 +422,7 @@ static uint32_t fifo_pop(fb_net *n, uint32_t *head, uint32_t *tail, unsigned kin
     if (*head == FB_POOL_NONE) {
         *tail = FB_POOL_NONE;
     } else {
-        fb_pkt *nx = fb_pool_ptr(&n->pkts, *head);
-        if (fb_evq_push(n->q, nx->at, kind, node, 0)) {
+        if (fb_evq_push(n->q, p->next_at, kind, node, 0)) {
             /* The event queue is full: the rest of this FIFO is lost. */
             while (*head != FB_POOL_NONE) {
                 uint32_t k = *head;

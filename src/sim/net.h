@@ -64,6 +64,7 @@ typedef struct fb_pkt {
     uint64_t sent_ns;  /* when it entered the sender's uplink */
     uint64_t at;       /* when it reaches the next stage (downlink, or the host) */
     uint32_t next;     /* the next packet in the same FIFO */
+    uint64_t next_at;  /* its `at`, kept here so popping a FIFO touches only its head */
     uint8_t *data;     /* UDP payload (len bytes), owned by a payload pool */
     uint32_t buf;      /* the payload block, FB_POOL_NONE when none */
     uint8_t buf_big;   /* the block is from the big payload pool */

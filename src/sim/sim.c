@@ -74,6 +74,7 @@ struct sim {
     uint32_t words; /* 64-bit words per chunk bitset */
     uint32_t long_flow;
     uint64_t long_start;
+    uint64_t long_engine0; /* the TCP visitor's UDP bytes sent when its flow started */
     bool setup_failed;
 };
 
@@ -355,6 +356,9 @@ static void host_leave(sim *s, host *h, bool forced)
         s->r->tcp_window_s = (double)(s->q.now - s->long_start) / SEC;
         s->r->tcp_rate =
             s->r->tcp_window_s > 0 ? (double)fb_tcp_delivered(f) / s->r->tcp_window_s : 0;
+        /* What the engine sent from the same uplink meanwhile (UDP payload). */
+        uint64_t eng = s->net.nodes[h->id].udp_tx_bytes - s->long_engine0;
+        s->r->tcp_engine_rate = s->r->tcp_window_s > 0 ? (double)eng / s->r->tcp_window_s : 0;
         fb_tcp_close(&s->tcp, s->long_flow);
         s->long_flow = FB_POOL_NONE;
     }
@@ -797,6 +801,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
             if (h->id == s->first_peer && c->tcp) {
                 s->long_flow = fb_tcp_open(&s->tcp, h->id, s->sink, 0, flow_tag(FLOW_LONG, 0, 0));
                 s->long_start = s->q.now;
+                s->long_engine0 = s->net.nodes[h->id].udp_tx_bytes;
             }
             break;
         case EVK_LEAVE:

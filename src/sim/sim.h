@@ -73,6 +73,7 @@ typedef struct fb_sim_result {
     bool time_limit_hit;
     /* --tcp */
     double tcp_share, tcp_rate, tcp_rate_alone, tcp_window_s;
+    double tcp_engine_rate; /* UDP payload rate the visitor's engine sent meanwhile */
     /* --spoof */
     uint64_t spoof_sent_bytes, victim_bytes;
     double spoof_amplification;

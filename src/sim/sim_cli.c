@@ -91,8 +91,8 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
            r->time_limit_hit ? "true" : "false");
     if (c->tcp)
         printf("\"tcp_share\":%.6f,\"tcp_rate\":%.1f,\"tcp_rate_alone\":%.1f,"
-               "\"tcp_window_s\":%.6f,",
-               r->tcp_share, r->tcp_rate, r->tcp_rate_alone, r->tcp_window_s);
+               "\"tcp_window_s\":%.6f,\"tcp_engine_rate\":%.1f,",
+               r->tcp_share, r->tcp_rate, r->tcp_rate_alone, r->tcp_window_s, r->tcp_engine_rate);
     if (c->spoof)
         printf("\"spoof_sent_bytes\":%llu,\"victim_bytes\":%llu,\"spoof_amplification\":%.6f,",
                (unsigned long long)r->spoof_sent_bytes, (unsigned long long)r->victim_bytes,
@@ -128,8 +128,9 @@ static void print_human(const fb_sim_config *c, const fb_sim_result *r)
            (unsigned long long)r->datagrams, (unsigned long long)r->lost,
            (unsigned long long)r->queue_drops, (unsigned long long)r->nat_filtered);
     if (c->tcp)
-        printf("tcp: %.0f B/s with the crowd, %.0f B/s alone over %.2f s: share %.2f\n",
-               r->tcp_rate, r->tcp_rate_alone, r->tcp_window_s, r->tcp_share);
+        printf("tcp: %.0f B/s with the crowd, %.0f B/s alone over %.2f s: share %.2f; the "
+               "engine sent %.0f B/s from the same uplink\n",
+               r->tcp_rate, r->tcp_rate_alone, r->tcp_window_s, r->tcp_share, r->tcp_engine_rate);
     if (c->spoof)
         printf("spoofing: %llu bytes forged, victim received %llu (x%.2f)\n",
                (unsigned long long)r->spoof_sent_bytes, (unsigned long long)r->victim_bytes,

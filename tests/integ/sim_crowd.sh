@@ -10,8 +10,9 @@ check "dsl n=1: the visitor completes" 'completed_fraction == 1 && time_limit_hi
     "$j" completed_fraction time_limit_hit
 check "dsl n=1: makespan >= T_min (F/d = 10.67 s) and within 2x of it" \
     'max >= 0.99 * t_min && max < 2 * t_min && t_min > 10.6 && t_min < 10.7' "$j" max t_min
-check "dsl n=1: every byte from the origin" 'origin_share == 1 && wrong_bytes_delivered == 0' \
-    "$j" origin_share wrong_bytes_delivered
+check "dsl n=1: every chunk byte from the origin, none from visitors" \
+    'data_from_seed + data_from_origin == bytes_per_page && data_from_peers == 0 && wrong_bytes_delivered == 0' \
+    "$j" data_from_seed data_from_origin bytes_per_page data_from_peers wrong_bytes_delivered
 
 j=$(sim_json --n 24 --profile dsl --seed 3)
 check "dsl n=24: all complete, no wrong byte" \
