@@ -4,14 +4,15 @@
 # profile and writes BUILD/bench/sim.json (one object per run) and BUILD/bench/sim.svg.
 # Usage: bench/sim.sh BUILD_DIR
 # Environment: BENCH_SIM_MAX (largest N, default 4096), BENCH_SIM_PROFILES (default
-# "dsl broadband"), BENCH_SIM_SEED (default 1), BENCH_SIM_ARGS (extra flags for every run).
+# "dsl broadband"), BENCH_SIM_SEED (default 1), BENCH_SIM_ARGS (extra flags for every run),
+# BENCH_SIM_OUT (output folder, default BUILD/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 max=${BENCH_SIM_MAX:-4096}
 profiles=${BENCH_SIM_PROFILES:-dsl broadband}
 seed=${BENCH_SIM_SEED:-1}
-out=$build/bench
+out=${BENCH_SIM_OUT:-$build/bench}
 mkdir -p "$out"
 jsonl=$out/sim.jsonl
 : >"$jsonl"

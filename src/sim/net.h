@@ -49,25 +49,27 @@ typedef enum fb_pkt_kind {
 } fb_pkt_kind;
 
 typedef struct fb_pkt {
+    /* The first cache line: what the FIFOs and the queues touch. */
+    uint64_t at;             /* when it reaches the next stage (downlink, or the host) */
+    uint64_t next_at;        /* the next packet's `at`, so popping touches only the head */
+    uint32_t next;           /* the next packet in the same FIFO */
     uint32_t src, dst;       /* sending and receiving node */
     uint32_t wire;           /* bytes on the links (payload + headers) */
     uint16_t len;            /* UDP: payload bytes; TCP: segment payload bytes */
     uint8_t kind;            /* fb_pkt_kind */
     uint8_t forged;          /* UDP: the source address is not the sender's own */
+    uint8_t buf_big;         /* the payload block is from the big pool */
+    uint32_t buf;            /* the payload block, FB_POOL_NONE when none */
     uint32_t src_ip, dst_ip; /* UDP addresses as they appear on the wire (after NAT) */
     uint16_t src_port, dst_port;
-    uint32_t flow;     /* TCP: flow index */
-    uint32_t flow_gen; /* TCP: the flow's generation (a recycled index is not it) */
-    uint64_t seq;      /* TCP: segment number (data) or cumulative ack (ack) */
-    uint64_t tsecr;    /* TCP ack: sent_ns of the segment that caused it */
-    uint64_t sack;     /* TCP ack: the segment that caused it (a one-block SACK) */
+    uint8_t *data; /* UDP payload (len bytes), owned by a payload pool */
+    /* TCP. */
+    uint32_t flow;     /* flow index */
+    uint32_t flow_gen; /* the flow's generation (a recycled index is not it) */
+    uint64_t seq;      /* segment number (data) or cumulative ack (ack) */
+    uint64_t tsecr;    /* ack: sent_ns of the segment that caused it */
+    uint64_t sack;     /* ack: the segment that caused it (a one-block SACK) */
     uint64_t sent_ns;  /* when it entered the sender's uplink */
-    uint64_t at;       /* when it reaches the next stage (downlink, or the host) */
-    uint32_t next;     /* the next packet in the same FIFO */
-    uint64_t next_at;  /* its `at`, kept here so popping a FIFO touches only its head */
-    uint8_t *data;     /* UDP payload (len bytes), owned by a payload pool */
-    uint32_t buf;      /* the payload block, FB_POOL_NONE when none */
-    uint8_t buf_big;   /* the block is from the big payload pool */
 } fb_pkt;
 
 typedef struct fb_link {

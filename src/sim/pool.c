@@ -8,6 +8,8 @@ void fb_pool_init(fb_pool *p, size_t size, uint32_t max)
 {
     memset(p, 0, sizeof(*p));
     p->size = size < 4 ? 4 : (size + 7) & ~(size_t)7;
+    if (p->size > 32)
+        p->size = (p->size + 63) & ~(size_t)63; /* whole cache lines, line-aligned */
     p->max = max;
     p->free_head = FB_POOL_NONE;
 }
@@ -36,9 +38,11 @@ uint32_t fb_pool_get(fb_pool *p)
         if (!ns)
             return FB_POOL_NONE;
         p->slabs = ns;
-        ns[p->n_slabs] = calloc((size_t)1 << FB_POOL_SLAB_SHIFT, p->size);
+        size_t bytes = p->size << FB_POOL_SLAB_SHIFT;
+        ns[p->n_slabs] = aligned_alloc(64, bytes);
         if (!ns[p->n_slabs])
             return FB_POOL_NONE;
+        memset(ns[p->n_slabs], 0, bytes);
         p->n_slabs++;
     }
     i = p->made++;

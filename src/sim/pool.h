@@ -12,7 +12,8 @@
 #define FB_POOL_SLAB_SHIFT 12 /* 4096 blocks per slab */
 
 typedef struct fb_pool {
-    size_t size;        /* bytes per block (at least 4: a free block holds the next index) */
+    size_t size;        /* bytes per block (at least 4: a free block holds the next index;
+                           blocks over 32 bytes are whole 64-byte cache lines) */
     uint32_t max;       /* cap on blocks */
     uint32_t used;      /* blocks handed out */
     uint32_t made;      /* blocks carved from slabs so far */
