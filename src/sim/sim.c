@@ -327,6 +327,10 @@ static void add_stats(sim *s, host *h)
     r->dropped_unvalidated += st.dropped_unvalidated;
     r->dropped_invalid += st.dropped_invalid;
     r->chunks_bad += st.chunks_bad;
+    r->peer_data_sent += st.bytes_out_data;
+    r->chunks_dup += st.chunks_dup;
+    r->dropped_tft += st.dropped_tft;
+    r->bursts_timeout += st.bursts_timeout;
 }
 
 /* h leaves the crowd now: says goodbye through its engine (unless the engine left by itself,
@@ -638,6 +642,12 @@ static void measure(sim *s)
         r->max = ct[k - 1];
     }
     free(ct);
+    if (s->hosts[0].e) {
+        fb_engine_stats st;
+        fb_engine_stats_get(s->hosts[0].e, &st);
+        r->seed_data_sent = st.bytes_out_data;
+        r->seed_busy = st.busy_sent;
+    }
     r->origin_udp_bytes = s->net.nodes[0].udp_tx_bytes;
     r->origin_bytes = r->origin_udp_bytes + r->origin_http_bytes;
     uint64_t all = r->origin_bytes + r->peer_bytes;

@@ -79,6 +79,8 @@ typedef struct fb_sim_result {
     double spoof_amplification;
     /* Engine counters summed over the peers. */
     uint64_t dropped_unvalidated, dropped_invalid, chunks_bad;
+    uint64_t peer_data_sent, chunks_dup, dropped_tft, bursts_timeout;
+    uint64_t seed_data_sent, seed_busy; /* the seed's engine counters */
     double wall_seconds;
 } fb_sim_result;
 

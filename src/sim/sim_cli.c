@@ -75,12 +75,16 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
     printf("\"data_from_peers\":%llu,\"data_from_seed\":%llu,\"data_from_origin\":%llu,"
            "\"wrong_bytes_delivered\":%llu,\"bans\":%llu,\"bans_of_honest\":%llu,"
            "\"corrupt_banned\":%u,\"chunks_bad\":%llu,\"dropped_unvalidated\":%llu,"
-           "\"dropped_invalid\":%llu,",
+           "\"dropped_invalid\":%llu,\"peer_data_sent\":%llu,\"seed_data_sent\":%llu,"
+           "\"chunks_dup\":%llu,\"dropped_tft\":%llu,\"bursts_timeout\":%llu,\"seed_busy\":%llu,",
            (unsigned long long)r->data_from_peers, (unsigned long long)r->data_from_seed,
            (unsigned long long)r->data_from_origin, (unsigned long long)r->wrong_bytes_delivered,
            (unsigned long long)r->bans, (unsigned long long)r->bans_of_honest, r->corrupt_banned,
            (unsigned long long)r->chunks_bad, (unsigned long long)r->dropped_unvalidated,
-           (unsigned long long)r->dropped_invalid);
+           (unsigned long long)r->dropped_invalid, (unsigned long long)r->peer_data_sent,
+           (unsigned long long)r->seed_data_sent, (unsigned long long)r->chunks_dup,
+           (unsigned long long)r->dropped_tft, (unsigned long long)r->bursts_timeout,
+           (unsigned long long)r->seed_busy);
     printf("\"max_turnover_10s\":%.6f,\"turnover_at\":%.1f,\"datagrams\":%llu,"
            "\"udp_wire_bytes\":%llu,\"lost\":%llu,\"queue_drops\":%llu,\"nat_filtered\":%llu,"
            "\"events\":%llu,\"forced_leaves\":%llu,\"end_time\":%.6f,\"time_limit_hit\":%s,",
