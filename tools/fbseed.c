@@ -4,7 +4,9 @@
  * a Flashback-Seed header naming this seed), writes it to a file, then runs the engine in the
  * seed role on a UDP socket with a capped upload rate until SIGTERM or SIGINT. It prints
  * "port N" on stdout once ready, and its counters as one JSON line on stderr at exit.
- * Usage: fbseed [--rate BYTES_PER_S] [--listen ADDR:PORT] [--chunk N] ROOT MANIFEST URL-PATH...
+ * With --corrupt it is a hostile seed: every chunk it sends has one byte flipped.
+ * Usage: fbseed [--rate BYTES_PER_S] [--listen ADDR:PORT] [--chunk N] [--corrupt 1] ROOT MANIFEST
+ *        URL-PATH...
  */
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -33,6 +35,16 @@ static const char *mime(const char *path)
     return "application/octet-stream";
 }
 
+/* --corrupt: reads through the filestore, then flips the first byte of every chunk. */
+static int corrupt_read(void *ctx, int swarm, uint32_t chunk, size_t off, uint8_t *buf, size_t len)
+{
+    int rc = fb_filestore_read(ctx, chunk, off, buf, len);
+    (void)swarm;
+    if (rc == 0 && off == 0 && len > 0)
+        buf[0] ^= 0x5a;
+    return rc;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
@@ -44,6 +56,7 @@ int main(int argc, char **argv)
     uint64_t rate = 10 * 1000 * 1000;
     uint32_t chunk = 16384;
     const char *listen = "127.0.0.1:0";
+    bool corrupt = false;
     int i = 1;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (strcmp(argv[i], "--rate") == 0)
@@ -52,6 +65,8 @@ int main(int argc, char **argv)
             listen = argv[i + 1];
         else if (strcmp(argv[i], "--chunk") == 0)
             chunk = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--corrupt") == 0)
+            corrupt = strcmp(argv[i + 1], "0") != 0;
         else
             break;
     }
@@ -126,6 +141,8 @@ int main(int argc, char **argv)
         return 2;
     }
     hc.store = fb_filestore_as_store(&fs);
+    if (corrupt)
+        hc.store.read = corrupt_read;
     fb_engine_host *h;
     int rc = fb_engine_host_new(&loop, &hc, &h);
     if (rc) {

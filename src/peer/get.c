@@ -39,6 +39,7 @@ enum {
 #define MANIFEST_MAX       (8u << 20) /* bytes of manifest text we accept */
 #define RANGE_CHUNKS       16         /* chunks per HTTP range request at most */
 #define UDP_SILENCE_MS     4000       /* no datagram from anyone this long: fetch over HTTP */
+#define BAD_DATA_CHUNKS    16         /* bad chunks since the last good one: the swarm is hostile */
 #define STALL_MS           5000       /* no progress this long with the origin failing: give up */
 #define ORIGIN_DOWN_FAILS  3          /* consecutive HTTP failures that mean "origin down" */
 #define BACKOFF_MIN_MS     250
@@ -122,6 +123,7 @@ struct get_run {
     uint64_t join_ms, last_progress_ms, retry_at_ms;
     uint32_t backoff_ms, consec_fail;
     bool complete, written, left;
+    uint64_t bad_at_progress; /* the engine's chunks_bad when the last chunk verified */
 
     fb_get_stats stats;
     char err[512];
@@ -299,6 +301,7 @@ static int swarm_start(get_run *r)
 {
     int rc;
     r->complete = r->written = r->left = false;
+    r->bad_at_progress = 0;
     r->all_http = r->o.no_swarm || !r->have_seed;
     r->joined = false;
     r->consec_fail = 0;
@@ -392,6 +395,8 @@ static void on_engine_event(void *ctx, const fb_event *ev)
         if (r->stats.ms_first_byte < 0)
             r->stats.ms_first_byte = (int64_t)now_ms(r);
         r->last_progress_ms = now_ms(r);
+        fb_engine_stats_get(fb_engine_host_engine(r->host), &es);
+        r->bad_at_progress = es.chunks_bad;
         if (ev->chunk < r->m.n_chunks)
             bit_clear(r->want, ev->chunk);
         if (ev->source == FB_SRC_PEER)
@@ -902,6 +907,17 @@ static void step(get_run *r)
             r->all_http = true;
         }
     }
+    if (!r->all_http && r->host) {
+        fb_engine_stats es;
+        fb_engine_stats_get(fb_engine_host_engine(r->host), &es);
+        if (es.chunks_bad - r->bad_at_progress >= BAD_DATA_CHUNKS) {
+            info(r,
+                 "%" PRIu64 " bad chunks from the swarm and none good since: fetching from the "
+                 "origin over HTTP",
+                 es.chunks_bad - r->bad_at_progress);
+            r->all_http = true;
+        }
+    }
     if (!r->all_http && t >= r->o.timeout_ms / 2) {
         info(r, "half of --timeout spent: fetching the rest from the origin over HTTP");
         r->all_http = true;
@@ -909,8 +925,6 @@ static void step(get_run *r)
     if (r->all_http)
         want_all(r);
     if (r->consec_fail >= ORIGIN_DOWN_FAILS && t - r->last_progress_ms >= STALL_MS) {
-        fb_engine_stats es;
-        fb_engine_stats_get(fb_engine_host_engine(r->host), &es);
         finish(r, EXIT_STALLED,
                "stalled: no chunk verified for %u s and the origin is failing (%s); %" PRIu64
                " of %" PRIu64 " bytes verified",

@@ -4,7 +4,8 @@
 # --all` of the demo page. Every file of every peer must be byte-identical to the source, and the
 # origin (HTTP bytes from its access log plus the seed's UDP bytes) must have supplied under 40%
 # of all the bytes the crowd received. Meanwhile a peer is flooded with garbage datagrams (it
-# must still finish) and a peer given a corrupt manifest fails with exit 5. Last, the origin
+# must still finish) and a peer given a corrupt manifest fails with exit 5. A seed that sends
+# only corrupt chunks costs a peer time, never a wrong byte. Last, the origin
 # (HTTP and seed) is killed right after a peer fetched the manifest: exit 6, in bounded time.
 #
 # The origin here is nginx plus tools/fbseed (a stand-in seed built on the same engine and
@@ -57,7 +58,7 @@ for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$
 # manifest of / (naming the seed) and a corrupt manifest for /bad.html. Sets O, SEED_PORT.
 start_origin() {
     local rate=$1 port attempt i
-    "$SEED" --rate "$rate" "$R" "$T/manifest.txt" / $page_objs >"$T/seed.out" 2>"$T/seed.err" &
+    "$SEED" --rate "$rate" ${SEED_ARGS:-} "$R" "$T/manifest.txt" / $page_objs >"$T/seed.out" 2>"$T/seed.err" &
     SEED_PID=$!
     for i in $(seq 50); do
         SEED_PORT=$(awk '/^port /{print $2}' "$T/seed.out")
@@ -91,7 +92,7 @@ EOF
         nginx -p "$T" -c "$T/nginx.conf" 2>>"$T/logs/start.log" &
         NGINX_PID=$!
         for i in $(seq 50); do
-            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html"; then
+            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html?ready"; then
                 O=http://127.0.0.1:$port
                 : >"$T/logs/access.log"
                 return 0
@@ -184,7 +185,7 @@ check "$n_files files identical to the source ($n_diff differ)" test "$n_diff" -
 
 # Where the bytes came from.
 stop_origin
-http_bytes=$(awk '{s += $1} END {print s + 0}' "$T/logs/access.log")
+http_bytes=$(awk '$2 != "/index.html?ready" {s += $1} END {print s + 0}' "$T/logs/access.log")
 seed_udp=$(json "$T/seed.err" udp_bytes_out)
 sum() { local f=$1 s=0 i v; for i in $(seq "$N_PEERS"); do v=$(json "$T/p$i.err" "$f"); s=$((s + ${v:-0})); done; echo $s; }
 peers_peer=$(sum bytes_peers)
@@ -202,6 +203,24 @@ echo "# peers report: $peers_peer bytes from peers, $peers_seed from the seed, $
 check "the origin supplied under 40% of the bytes ($((share / 10)).$((share % 10))%)" test "$share" -lt 400
 check "peers traded among themselves (${peers_peer} bytes)" test "$peers_peer" -gt 0
 check "no peer was banned in an honest crowd" test "$bans" -eq 0
+
+# ---- a hostile seed: every chunk it sends is corrupt ---------------------------------------
+# The peer must ban nothing it cannot, write nothing unverified, and get the page from the
+# origin's HTTP soon after the bad data piles up (docs/PEER.md, fallback policy).
+SEED_ARGS="--corrupt 1"
+start_origin "$SEED_RATE" || { notok "the hostile origin starts"; exit 1; }
+SEED_ARGS=
+t0=$(date +%s%N)
+rc=0
+timeout 60 "$FB" get --stats --timeout 40 -o "$T/hostile.html" "$O/" >/dev/null 2>"$T/hostile.err" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+stop_origin
+E=$T/hostile.err
+check "hostile seed: exit 0 in $ms ms (well before half of --timeout), page identical" \
+    test "$rc" -eq 0 -a "$ms" -lt 15000 -a -n "$(cmp "$T/hostile.html" "$R/index.html" && echo same)"
+check "hostile seed: $(json "$E" chunks_bad) bad chunks refused, none used ($(json "$E" bytes_seed) seed bytes)" \
+    test "$(json "$E" chunks_bad)" -ge 16 -a "$(json "$E" bytes_seed)" = 0 -a \
+    "$(json "$E" bytes_origin_http)" = "$page_bytes"
 
 # ---- the origin dies after the manifest ------------------------------------------------------
 # A slow seed (the page would take ~100 s from it), then HTTP and seed gone 1 s into the run.
