@@ -74,7 +74,7 @@ $(BUILD)/flashback: $(call obj,$(PEER_SRC)) $(NET_LIB) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(CORE_LIB)
+$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(NET_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -14,9 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define HDR_MAX  256
-#define MSG_MAX  512
-#define GROW_MIN 16384
+#define HDR_MAX     256
+#define MSG_MAX     512
+#define GROW_MIN    16384
+#define CAPNAME_MAX 64
 
 typedef struct sockctx {
     uv_poll_t poll;
@@ -47,6 +48,10 @@ struct fb_http_req {
     int64_t cr_total; /* -1 for "*" */
     char etag[HDR_MAX], ctype[HDR_MAX], crange[HDR_MAX];
     bool has_etag, has_ctype, has_crange;
+    char capname[CAPNAME_MAX]; /* capture_header, "" for none */
+    char capval[HDR_MAX];
+    bool has_cap;
+    struct curl_slist *hdrs; /* request headers we add (If-Range) */
     uint8_t *body;
     size_t len, alloc;
     int error;      /* set when one of our callbacks stopped the transfer */
@@ -130,7 +135,7 @@ static void reset_answer(fb_http_req *q)
     q->stream_off = 0;
     q->clen = -1;
     q->have_cr = false;
-    q->has_etag = q->has_ctype = q->has_crange = false;
+    q->has_etag = q->has_ctype = q->has_crange = q->has_cap = false;
     q->len = 0;
 }
 
@@ -290,6 +295,9 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
         copy_value(q->ctype, &q->has_ctype, v, (size_t)(end - v));
     } else if (IS("Content-Range")) {
         copy_value(q->crange, &q->has_crange, v, (size_t)(end - v));
+    } else if (q->capname[0] && (size_t)(colon - p) == strlen(q->capname) &&
+               strncasecmp(p, q->capname, (size_t)(colon - p)) == 0) {
+        copy_value(q->capval, &q->has_cap, v, (size_t)(end - v));
     } else if (IS("Content-Length")) {
         uint64_t cl;
         const char *s = v;
@@ -348,6 +356,7 @@ static void release_req(fb_http_req *q)
 {
     if (q->easy)
         curl_easy_cleanup(q->easy);
+    curl_slist_free_all(q->hdrs);
     free(q->body);
     free(q->url);
     free(q);
@@ -424,6 +433,7 @@ static void report(fb_http_req *q, int cancel_error)
         port = 0;
     r.primary_ip = ip;
     r.primary_port = port;
+    r.captured = q->has_cap ? q->capval : NULL;
     q->reporting = true;
     q->c->dispatching++;
     q->cb(q->ctx, &r);
@@ -647,6 +657,32 @@ uint32_t fb_http_client_pending(const fb_http_client *c)
     return c->n_reqs;
 }
 
+/* An If-Range value we are willing to send: printable, no CR/LF, short. */
+static bool header_value_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= HDR_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* A header name: an RFC 9110 token of 1..CAPNAME_MAX-1 bytes. */
+static bool header_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= CAPNAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return false;
+    }
+    return true;
+}
+
 int fb_http_get(fb_http_client *c, const fb_http_request *req, fb_http_cb cb, void *ctx,
                 fb_http_req **out)
 {
@@ -661,6 +697,10 @@ int fb_http_get(fb_http_client *c, const fb_http_request *req, fb_http_cb cb, vo
         return FB_EINVAL;
     if (req->range &&
         (req->range_first > req->range_last || req->range_last - req->range_first >= req->max_body))
+        return FB_EINVAL;
+    if (req->if_range && !header_value_ok(req->if_range))
+        return FB_EINVAL;
+    if (req->capture_header && !header_name_ok(req->capture_header))
         return FB_EINVAL;
     if (c->n_reqs >= c->max_reqs)
         return FB_ENOSPC;
@@ -701,7 +741,21 @@ int fb_http_get(fb_http_client *c, const fb_http_request *req, fb_http_cb cb, vo
     if (q->range) {
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, q->first, q->last);
         curl_easy_setopt(e, CURLOPT_RANGE, range); /* curl copies it */
+        if (req->if_range) {
+            char line[HDR_MAX + 16];
+            struct curl_slist *l;
+            snprintf(line, sizeof(line), "If-Range: %s", req->if_range);
+            l = curl_slist_append(NULL, line); /* copies the line */
+            if (l == NULL) {
+                release_req(q);
+                return FB_ENOMEM;
+            }
+            q->hdrs = l;
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
+        }
     }
+    if (req->capture_header)
+        snprintf(q->capname, sizeof(q->capname), "%s", req->capture_header);
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         release_req(q);
         return FB_ENOMEM;

@@ -38,6 +38,8 @@ typedef struct fb_http_result {
                                  body, or the "/total" of a Content-Range), else -1 */
     const char *primary_ip;   /* the server's address as connected ("" if no connection) */
     long primary_port;        /* and its port (0 if no connection) */
+    const char *captured;     /* the value of the request's capture_header, NULL when it was
+                                 not asked for, absent, or over 255 bytes */
 } fb_http_result;
 
 /* Called once per request that was not cancelled, from the loop (never from inside
@@ -65,6 +67,13 @@ typedef struct fb_http_request {
                                     (default 30000) */
     uint32_t max_redirects;      /* 0: a 3xx is reported as FB_HTTP_ESTATUS; else follow at
                                     most this many (http and https only) */
+    const char *if_range;        /* with range: an entity tag sent as If-Range (copied), so a
+                                    changed resource answers 200 (whole, then sliced) rather
+                                    than a range of other bytes; NULL for none. At most 255
+                                    bytes, no CR, LF or NUL (else FB_EINVAL) */
+    const char *capture_header;  /* name of one more response header to report as
+                                    result.captured (copied; a token of at most 63 bytes, else
+                                    FB_EINVAL); NULL for none */
 } fb_http_request;
 
 /* Creates a client on `loop`. cfg may be NULL for the defaults. Returns 0 and *out, or

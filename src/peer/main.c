@@ -10,6 +10,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"get", fb_cmd_get, "fetch a page through the swarm, the origin as fallback (like curl)"},
     {"sim", fb_cmd_sim, "run a flash crowd on the deterministic network simulator"},
 };
 

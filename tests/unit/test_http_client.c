@@ -113,8 +113,13 @@ static bool handle(conn *c, const char *req)
     sscanf(req, "GET %255s", path);
     if (r && sscanf(r, "\r\nRange: bytes=%" SCNu64 "-%" SCNu64, &a, &b) == 2)
         has_range = true;
+    /* If-Range: a range is served only while the entity tag still matches ("d1"). */
+    const char *ir = strstr(req, "\r\nIf-Range: ");
+    if (ir && strncmp(ir + 12, "\"d1\"\r\n", 6) != 0)
+        has_range = false;
     if (strcmp(path, "/hello") == 0) {
-        respond(c, 200, "ETag: \"abc\"\r\nContent-Type: text/plain\r\n",
+        respond(c, 200,
+                "ETag: \"abc\"\r\nContent-Type: text/plain\r\nFlashback-Seed: [::1]:4242\r\n",
                 (const uint8_t *)"hello, world", 12);
     } else if (strcmp(path, "/data") == 0 && has_range) {
         if (a >= DATA_LEN) {
@@ -244,8 +249,8 @@ typedef struct got {
     long status;
     uint8_t *body;
     size_t len;
-    bool has_etag, has_ctype;
-    char etag[256], ctype[256], ip[64], msg[512];
+    bool has_etag, has_ctype, has_captured;
+    char etag[256], ctype[256], ip[64], msg[512], captured[256];
     int64_t clen, total;
     long port;
     struct fx *fx;     /* for callbacks that act on the client */
@@ -290,6 +295,8 @@ static void on_result(void *ctx, const fb_http_result *r)
     snprintf(g->ctype, sizeof(g->ctype), "%s", r->content_type ? r->content_type : "");
     snprintf(g->ip, sizeof(g->ip), "%s", r->primary_ip);
     snprintf(g->msg, sizeof(g->msg), "%s", r->message);
+    g->has_captured = r->captured != NULL;
+    snprintf(g->captured, sizeof(g->captured), "%s", r->captured ? r->captured : "");
     g->clen = r->content_length;
     g->total = r->total_size;
     g->port = r->primary_port;
@@ -423,6 +430,67 @@ static void test_range_206(void **state)
     assert_data(&end, DATA_LEN - 10, 10);
     got_free(&g);
     got_free(&end);
+}
+
+/* If-Range: a matching entity tag keeps the range (206); another one makes the server answer
+ * 200 with the whole resource, of which the client keeps the slice asked for. */
+static void test_if_range(void **state)
+{
+    fx *f = *state;
+    got same = {0}, changed = {0};
+    fb_http_request req = {.max_body = 4096,
+                           .range = true,
+                           .range_first = 3000,
+                           .range_last = 3999,
+                           .if_range = "\"d1\""};
+    start(f, "/data", &same, &req);
+    req.if_range = "\"old\"";
+    start(f, "/data", &changed, &req);
+    got *gs[] = {&same, &changed};
+    assert_true(wait_all(f, gs, 2, 5000));
+    assert_int_equal(same.error, 0);
+    assert_int_equal(same.status, 206);
+    assert_data(&same, 3000, 1000);
+    assert_int_equal(changed.error, 0);
+    assert_int_equal(changed.status, 200);
+    assert_data(&changed, 3000, 1000);
+    got_free(&same);
+    got_free(&changed);
+}
+
+/* capture_header reports one more response header, matched without regard to case. */
+static void test_capture_header(void **state)
+{
+    fx *f = *state;
+    got g = {0}, none = {0}, absent = {0};
+    fb_http_request req = {.max_body = 100, .capture_header = "flashback-seed"};
+    start(f, "/hello", &g, &req);
+    start(f, "/hello", &none, NULL);
+    start(f, "/data", &absent,
+          &(fb_http_request){.max_body = DATA_LEN, .capture_header = "Flashback-Seed"});
+    got *gs[] = {&g, &none, &absent};
+    assert_true(wait_all(f, gs, 3, 5000));
+    assert_int_equal(g.error, 0);
+    assert_true(g.has_captured);
+    assert_string_equal(g.captured, "[::1]:4242");
+    assert_false(none.has_captured);
+    assert_int_equal(absent.error, 0);
+    assert_false(absent.has_captured);
+    /* Bad names and values are refused up front. */
+    got x = {0};
+    fb_http_request bad = {.url = "http://127.0.0.1:1/", .max_body = 10, .capture_header = "a:b"};
+    assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
+    bad.capture_header = "";
+    assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
+    bad.capture_header = NULL;
+    bad.range = true;
+    bad.range_last = 5;
+    bad.if_range = "\"a\"\r\nX-Injected: 1";
+    assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
+    assert_int_equal(x.calls, 0);
+    got_free(&g);
+    got_free(&none);
+    got_free(&absent);
 }
 
 static void test_range_from_200(void **state)
@@ -694,6 +762,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plain_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_206, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_from_200, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_if_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_wrong, setup, teardown),
         cmocka_unit_test_setup_teardown(test_404, setup, teardown),
         cmocka_unit_test_setup_teardown(test_over_cap, setup, teardown),

@@ -1,0 +1,84 @@
+/* Binary min-heap of events keyed by (time, sequence). The array is allocated by doubling up to
+ * the cap given at init, so pushing and popping never allocate in the steady state. */
+#include "sim/evq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fbstd.h"
+
+#define ARITY                                                                                      \
+    4 /* a 4-ary heap: half the levels of a binary one, and siblings share cache lines             \
+       */
+
+int fb_evq_init(fb_evq *q, size_t max)
+{
+    memset(q, 0, sizeof(*q));
+    q->max = max;
+    q->cap = max < 1024 ? max : 1024;
+    q->heap = malloc((q->cap ? q->cap : 1) * sizeof(fb_ev));
+    return q->heap ? 0 : FB_ENOMEM;
+}
+
+void fb_evq_fini(fb_evq *q)
+{
+    free(q->heap);
+    memset(q, 0, sizeof(*q));
+}
+
+static inline int before(const fb_ev *x, const fb_ev *y)
+{
+    return x->t < y->t || (x->t == y->t && x->seqkind < y->seqkind);
+}
+
+int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
+{
+    if (q->len == q->cap) {
+        if (q->cap >= q->max)
+            return FB_ENOSPC;
+        size_t ncap = q->cap * 2 > q->max ? q->max : q->cap * 2;
+        fb_ev *nh = realloc(q->heap, ncap * sizeof(fb_ev));
+        if (!nh)
+            return FB_ENOMEM;
+        q->heap = nh;
+        q->cap = ncap;
+    }
+    fb_ev e = {t < q->now ? q->now : t, q->seq++ << 8 | (kind & 0xff), a, b};
+    q->pushed++;
+    size_t i = q->len++;
+    while (i > 0) {
+        size_t parent = (i - 1) / ARITY;
+        if (!before(&e, &q->heap[parent]))
+            break;
+        q->heap[i] = q->heap[parent];
+        i = parent;
+    }
+    q->heap[i] = e;
+    return 0;
+}
+
+int fb_evq_pop(fb_evq *q, fb_ev *out)
+{
+    if (q->len == 0)
+        return FB_ENOENT;
+    *out = q->heap[0];
+    q->now = out->t;
+    fb_ev last = q->heap[--q->len];
+    size_t n = q->len, i = 0;
+    for (;;) {
+        size_t c = ARITY * i + 1;
+        if (c >= n)
+            break;
+        size_t end = c + ARITY < n ? c + ARITY : n, best = c;
+        for (size_t k = c + 1; k < end; k++)
+            if (before(&q->heap[k], &q->heap[best]))
+                best = k;
+        if (!before(&q->heap[best], &last))
+            break;
+        q->heap[i] = q->heap[best];
+        i = best;
+    }
+    if (n)
+        q->heap[i] = last;
+    return 0;
+}

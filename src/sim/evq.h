@@ -1,0 +1,49 @@
+/* The simulator's virtual clock and event queue: a binary min-heap of small fixed-size events
+ * ordered by (time, sequence number). The sequence number is given at push time, so events due at
+ * the same instant run in the order they were scheduled, and a run never depends on heap layout.
+ * Times are nanoseconds of virtual time. */
+#ifndef FB_SIM_EVQ_H
+#define FB_SIM_EVQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fb_ev {
+    uint64_t t;       /* due time, ns */
+    uint64_t seqkind; /* sequence number << 8 | kind: orders ties, and says what to do */
+    uint32_t a, b;    /* the kind's arguments (a node, a packet, a flow and a generation...) */
+} fb_ev;
+
+static inline unsigned fb_ev_kind(const fb_ev *e)
+{
+    return (unsigned)(e->seqkind & 0xff);
+}
+
+typedef struct fb_evq {
+    fb_ev *heap;
+    size_t len, cap, max; /* cap: allocated; max: the hard cap given at init */
+    uint64_t seq;         /* next sequence number */
+    uint64_t now;         /* the virtual clock: the time of the last popped event */
+    uint64_t pushed;      /* events pushed so far (a statistic) */
+} fb_evq;
+
+/* Initializes an empty queue at time 0 that may hold up to max events (the array grows by
+ * doubling up to it). Returns 0 or FB_ENOMEM. */
+int fb_evq_init(fb_evq *q, size_t max);
+void fb_evq_fini(fb_evq *q);
+
+/* Schedules an event of `kind` (0..255) at time t (clamped to now, so time never goes back).
+ * Returns 0, or FB_ENOSPC when the queue holds `max` events already. */
+int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b);
+
+/* Removes the earliest event into *out and advances the clock to its time. Returns 0, or
+ * FB_ENOENT when the queue is empty. */
+int fb_evq_pop(fb_evq *q, fb_ev *out);
+
+/* The time of the earliest event, or UINT64_MAX when empty. */
+static inline uint64_t fb_evq_peek_time(const fb_evq *q)
+{
+    return q->len ? q->heap[0].t : UINT64_MAX;
+}
+
+#endif

@@ -1,0 +1,169 @@
+/* The simulated network: nodes with an uplink and a downlink (a rate and a drop-tail queue each),
+ * a one-way latency per node, random loss, and NAT in front of peers. A packet leaves its sender
+ * through the sender's uplink queue, crosses the core (the two nodes' half-latencies), may be
+ * lost, waits in the receiver's downlink queue, and then passes the receiver's NAT filter. UDP
+ * datagrams carry engine bytes and 28 bytes of UDP/IP overhead on the links; TCP segments and
+ * ACKs (sim/tcp.c) carry only sizes and use the same queues. Everything is driven by the event
+ * queue of sim/evq.h, which holds only the head of each FIFO (a sender's packets in the core, a
+ * receiver's downlink), so it stays small; nothing here allocates per packet in the steady
+ * state. */
+#ifndef FB_SIM_NET_H
+#define FB_SIM_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "sim/evq.h"
+#include "sim/pool.h"
+#include "sim/rng.h"
+
+#define FB_NET_UDP_OVERHEAD 28          /* IPv4 + UDP headers */
+#define FB_NET_TCP_OVERHEAD 40          /* IPv4 + TCP headers */
+#define FB_NET_IP_BASE      0xc6120001u /* node i has the address 198.18.0.1 + i */
+#define FB_NET_PORT         4433        /* every node's UDP port (before NAT) */
+#define FB_NET_SYM_PORT0    20000       /* first external port a symmetric NAT hands out */
+#define FB_NET_SMALL        160         /* payloads up to this size use the small pool */
+#define FB_NET_MAX_PAYLOAD  1472        /* the largest UDP payload in a 1500-byte MTU */
+
+/* Event kinds owned by the network (the host's kinds start at FB_NET_EVK_END). */
+enum {
+    FB_NET_EVK_ARRIVE = 1, /* a packet reaches its receiver's downlink queue (a = packet) */
+    FB_NET_EVK_CORE,       /* the head of a sender's in-flight FIFO arrives (a = sender) */
+    FB_NET_EVK_DELIVER,    /* the head of a node's downlink FIFO leaves it (a = node) */
+    FB_NET_EVK_END,
+};
+
+typedef enum fb_nat_type {
+    FB_NAT_NONE = 0,      /* public address: accepts anything sent to its port */
+    FB_NAT_CONE = 1,      /* port-restricted cone: one external port for every destination;
+                             inbound from X passes only after the node sent to X */
+    FB_NAT_SYMMETRIC = 2, /* a new external port per destination; inbound on a port passes
+                             only from the destination that port was made for */
+} fb_nat_type;
+
+typedef enum fb_pkt_kind {
+    FB_PKT_UDP = 0,
+    FB_PKT_TCP_DATA = 1,
+    FB_PKT_TCP_ACK = 2,
+} fb_pkt_kind;
+
+typedef struct fb_pkt {
+    /* The first cache line: what the FIFOs and the queues touch. */
+    uint64_t at;             /* when it reaches the next stage (downlink, or the host) */
+    uint64_t next_at;        /* the next packet's `at`, so popping touches only the head */
+    uint32_t next;           /* the next packet in the same FIFO */
+    uint32_t src, dst;       /* sending and receiving node */
+    uint32_t wire;           /* bytes on the links (payload + headers) */
+    uint16_t len;            /* UDP: payload bytes; TCP: segment payload bytes */
+    uint8_t kind;            /* fb_pkt_kind */
+    uint8_t forged;          /* UDP: the source address is not the sender's own */
+    uint8_t buf_big;         /* the payload block is from the big pool */
+    uint32_t buf;            /* the payload block, FB_POOL_NONE when none */
+    uint32_t src_ip, dst_ip; /* UDP addresses as they appear on the wire (after NAT) */
+    uint16_t src_port, dst_port;
+    uint8_t *data; /* UDP payload (len bytes), owned by a payload pool */
+    /* TCP. */
+    uint32_t flow;     /* flow index */
+    uint32_t flow_gen; /* the flow's generation (a recycled index is not it) */
+    uint64_t seq;      /* segment number (data) or cumulative ack (ack) */
+    uint64_t tsecr;    /* ack: sent_ns of the segment that caused it */
+    uint64_t sack;     /* ack: the segment that caused it (a one-block SACK) */
+    uint64_t sent_ns;  /* when it entered the sender's uplink */
+} fb_pkt;
+
+typedef struct fb_link {
+    uint64_t rate;       /* bytes per second; 0 = infinite */
+    uint64_t cap;        /* queue cap in bytes (including the packet on the wire) */
+    uint64_t busy_until; /* ns: when everything queued has left */
+    uint64_t bytes, pkts, drops, bytes_dropped;
+} fb_link;
+
+typedef struct fb_natmap {
+    uint64_t *keys; /* 0 = empty slot */
+    uint32_t *vals;
+    uint32_t cap, len;
+} fb_natmap;
+
+typedef struct fb_net_node {
+    fb_link up, down;
+    uint64_t half_lat;     /* ns: one-way latency of this node's access link */
+    uint8_t nat;           /* fb_nat_type */
+    bool alive;            /* packets to a node that is not alive are dropped */
+    uint16_t next_port;    /* symmetric NAT: the next external port */
+    fb_natmap map;         /* cone: destinations sent to; symmetric: dest <-> external port */
+    uint64_t udp_to_bytes; /* UDP payload bytes sent to this node's ip */
+    uint64_t udp_rx_bytes, udp_rx_pkts; /* UDP payload bytes that reached the downlink */
+    uint64_t udp_tx_bytes, udp_tx_pkts; /* UDP payload bytes handed to the uplink */
+    uint64_t forged_tx_bytes;           /* of which sent with a forged source address */
+    uint64_t nat_filtered;              /* inbound datagrams the NAT dropped */
+    /* Packets in order of their next stage, so that only each FIFO's head is in the event
+     * queue: in the core (sent by this node, by arrival time) and in the downlink. */
+    uint32_t core_head, core_tail, down_head, down_tail;
+} fb_net_node;
+
+typedef struct fb_net_config {
+    double loss;          /* probability that a packet is lost in the core */
+    uint64_t seed;        /* the run's seed (the network draws from its own stream) */
+    uint32_t max_nodes;   /* cap on nodes */
+    uint32_t max_packets; /* cap on packets in flight at once */
+    uint32_t max_nat;     /* cap on NAT entries per node */
+} fb_net_config;
+
+/* Called when a packet passes the receiver's NAT. The packet (and its data) is valid for the
+ * duration of the call only; the network frees it afterwards. */
+typedef void (*fb_net_deliver_fn)(void *ctx, const fb_pkt *p);
+
+typedef struct fb_net {
+    fb_evq *q;
+    fb_net_config cfg;
+    fb_rng rng;
+    fb_net_deliver_fn deliver;
+    void *ctx;
+    fb_net_node *nodes;
+    uint32_t n_nodes;
+    fb_pool pkts;  /* fb_pkt headers */
+    fb_pool small; /* payloads of up to FB_NET_SMALL bytes */
+    fb_pool big;   /* payloads of up to FB_NET_MAX_PAYLOAD bytes */
+    /* Totals. */
+    uint64_t lost, dropped_dead, dropped_noroute, dropped_pool, dropped_nat_full;
+    uint64_t udp_pkts, udp_wire_bytes, tcp_pkts, tcp_wire_bytes;
+} fb_net;
+
+/* Initializes a network with no node, scheduling on q; deliver(ctx, packet) receives every packet
+ * that reaches its destination. Returns 0 or FB_ENOMEM. */
+int fb_net_init(fb_net *n, fb_evq *q, const fb_net_config *cfg, fb_net_deliver_fn deliver,
+                void *ctx);
+void fb_net_fini(fb_net *n);
+
+/* Adds a node (not alive yet) with the given link rates (bytes/s, 0 = infinite), queue caps in
+ * bytes, one-way half latency in ns and NAT type. Returns its index, or FB_ENOSPC. */
+int fb_net_node_add(fb_net *n, uint64_t up_rate, uint64_t up_cap, uint64_t down_rate,
+                    uint64_t down_cap, uint64_t half_lat_ns, fb_nat_type nat);
+
+/* The node's address as its own engine knows it (ip, FB_NET_PORT). */
+void fb_net_node_addr(const fb_net *n, uint32_t node, fb_addr *out);
+
+/* The node whose address this is (by ip), or -1. */
+int fb_net_node_of(const fb_net *n, const fb_addr *a);
+
+/* Sends a UDP datagram of len <= FB_NET_MAX_PAYLOAD bytes from node `from` to `to`, now. The NAT
+ * in front of the sender picks the source port; `forged`, if not NULL, replaces the source
+ * address instead (a spoofing node). Returns 0 when the packet entered the uplink queue, or a
+ * negative code when it was dropped (dead sender, full queue, no route, pool exhausted): like
+ * UDP, a drop is silent to the protocol. */
+int fb_net_send_udp(fb_net *n, uint32_t from, const fb_addr *forged, const fb_addr *to,
+                    const uint8_t *data, size_t len);
+
+/* Sends a TCP segment (kind FB_PKT_TCP_DATA with `len` payload bytes, or FB_PKT_TCP_ACK) of flow
+ * `flow` from node `from` to node `to`. TCP packets pass NATs (the connection is tracked). */
+int fb_net_send_tcp(fb_net *n, uint32_t from, uint32_t to, fb_pkt_kind kind, uint32_t flow,
+                    uint32_t flow_gen, uint64_t seq, uint64_t tsecr, uint64_t sack, uint16_t len);
+
+/* Handles an event of a network kind (below FB_NET_EVK_END). */
+void fb_net_event(fb_net *n, const fb_ev *ev);
+
+/* Bytes queued on a link at time now (ns), including the packet being sent. */
+uint64_t fb_link_backlog(const fb_link *l, uint64_t now);
+
+#endif

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# `flashback get` in a real swarm on loopback: an origin serving the demo site (site/) with its
+# manifest and a seed capped at SEED_RATE, and a crowd of N_PEERS concurrent `flashback get
+# --all` of the demo page. Every file of every peer must be byte-identical to the source, and the
+# origin (HTTP bytes from its access log plus the seed's UDP bytes) must have supplied under 40%
+# of all the bytes the crowd received. Meanwhile a peer is flooded with garbage datagrams (it
+# must still finish) and a peer given a corrupt manifest fails with exit 5. A seed that sends
+# only corrupt chunks costs a peer time, never a wrong byte. Last, the origin
+# (HTTP and seed) is killed right after a peer fetched the manifest: exit 6, in bounded time.
+#
+# The origin here is nginx plus tools/fbseed (a stand-in seed built on the same engine and
+# filestore) until flashbackd serves manifests and seeds itself (docs/PEER.md).
+set -u
+root=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FB_BUILD:-$root/build}
+FB=$build/flashback
+SEED=$build/tools/fbseed
+SC=$build/tools/sitecheck
+N_PEERS=${N_PEERS:-50}
+SEED_RATE=${SEED_RATE:-2000000} # bytes per second
+T=$(mktemp -d /tmp/fbswarm.$$.XXXXXX)
+NGINX_PID=
+SEED_PID=
+cleanup() {
+    [ -n "$SEED_PID" ] && kill "$SEED_PID" 2>/dev/null
+    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+failed=0
+ok() { echo "ok - $*"; }
+notok() {
+    echo "not ok - $*"
+    failed=1
+}
+check() { # description command...
+    local d=$1
+    shift
+    if "$@"; then ok "$d"; else notok "$d"; fi
+}
+json() { grep -o "\"$2\":[0-9a-z]*" "$1" | head -n1 | cut -d: -f2; }
+
+for b in "$FB" "$SEED" "$SC"; do
+    [ -x "$b" ] || { notok "$b is built"; exit 1; }
+done
+command -v nginx >/dev/null || { notok "nginx is installed (scripts/deps.sh test)"; exit 1; }
+
+R=$T/root
+mkdir -p "$R" "$T/logs" "$T/tmp"
+cp -r "$root/site/." "$R/"
+rm -f "$R/img/.stamp"
+page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
+page_bytes=0
+for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
+
+# start_origin RATE: the seed (capped at RATE bytes/s) and nginx serving the files, the
+# manifest of / (naming the seed) and a corrupt manifest for /bad.html. Sets O, SEED_PORT.
+start_origin() {
+    local rate=$1 port attempt i
+    "$SEED" --rate "$rate" ${SEED_ARGS:-} "$R" "$T/manifest.txt" / $page_objs >"$T/seed.out" 2>"$T/seed.err" &
+    SEED_PID=$!
+    for i in $(seq 50); do
+        SEED_PORT=$(awk '/^port /{print $2}' "$T/seed.out")
+        [ -n "$SEED_PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$SEED_PORT" ] || return 1
+    sed '5s/^./g/' "$T/manifest.txt" >"$T/bad.txt"
+    : >"$T/logs/access.log"
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        cat >"$T/nginx.conf" <<EOF
+daemon off; master_process off; worker_processes 1;
+pid $T/nginx.pid; error_log $T/logs/error.log;
+events { worker_connections 1024; }
+http {
+  log_format bytes '\$body_bytes_sent \$request_uri';
+  access_log $T/logs/access.log bytes;
+  client_body_temp_path $T/tmp; proxy_temp_path $T/tmp; fastcgi_temp_path $T/tmp;
+  uwsgi_temp_path $T/tmp; scgi_temp_path $T/tmp;
+  server {
+    listen 127.0.0.1:$port backlog=1024;
+    root $R;
+    location = /.flashback/manifest/ { root $T; try_files /manifest.txt =404;
+                                       add_header Flashback-Seed $SEED_PORT; }
+    location = /.flashback/manifest/bad.html { root $T; try_files /bad.txt =404;
+                                               add_header Flashback-Seed $SEED_PORT; }
+  }
+}
+EOF
+        nginx -p "$T" -c "$T/nginx.conf" 2>>"$T/logs/start.log" &
+        NGINX_PID=$!
+        for i in $(seq 50); do
+            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html?ready"; then
+                O=http://127.0.0.1:$port
+                : >"$T/logs/access.log"
+                return 0
+            fi
+            kill -0 "$NGINX_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$NGINX_PID" 2>/dev/null
+        wait "$NGINX_PID" 2>/dev/null
+        NGINX_PID=
+    done
+    return 1
+}
+stop_origin() {
+    kill "$NGINX_PID" "$SEED_PID" 2>/dev/null
+    wait "$NGINX_PID" "$SEED_PID" 2>/dev/null
+    NGINX_PID=
+    SEED_PID=
+}
+
+start_origin "$SEED_RATE" || { notok "the origin starts"; cat "$T/logs/start.log" "$T/seed.err"; exit 1; }
+ok "origin on $O, seed on UDP port $SEED_PORT at $SEED_RATE B/s, page $page_bytes bytes"
+
+# ---- the crowd -------------------------------------------------------------------------------
+t0=$(date +%s%N)
+pids=()
+for i in $(seq "$N_PEERS"); do
+    "$FB" get --quiet --stats --timeout 90 --all "$T/p$i" "$O/" >"$T/p$i.out" 2>"$T/p$i.err" &
+    pids+=($!)
+done
+# A peer that stays 2 s after completion to upload.
+"$FB" get --quiet --stats --timeout 90 --linger 2 -o "$T/linger.html" "$O/" >/dev/null \
+    2>"$T/linger.err" &
+lingerer=$!
+# A peer on a known port, flooded with garbage datagrams while it downloads.
+flood_port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+"$FB" get --quiet --stats --timeout 90 --bind "127.0.0.1:$flood_port" --all "$T/flooded" "$O/" \
+    >"$T/flooded.out" 2>"$T/flooded.err" &
+flooded=$!
+(
+    for i in $(seq 3000); do
+        kill -0 "$flooded" 2>/dev/null || break
+        printf 'FB\x01garbage %d %s' "$i" "$RANDOM$RANDOM$RANDOM" >/dev/udp/127.0.0.1/$flood_port
+    done
+) 2>/dev/null &
+flooder=$!
+# A peer given a corrupt manifest, in the middle of the crowd.
+rc=0
+timeout 30 "$FB" get --quiet --all "$T/bad" "$O/bad.html" >/dev/null 2>"$T/bad.err" || rc=$?
+check "corrupt manifest during the crowd: exit 5 ($(head -c 160 "$T/bad.err"))" \
+    test "$rc" -eq 5 -a ! -e "$T/bad"
+
+codes=()
+for pid in "${pids[@]}"; do
+    rc=0
+    wait "$pid" || rc=$?
+    codes+=("$rc")
+done
+makespan_ms=$((($(date +%s%N) - t0) / 1000000))
+rc=0
+wait "$lingerer" || rc=$?
+stayed=$(($(json "$T/linger.err" ms_total) - $(json "$T/linger.err" ms_complete)))
+check "--linger 2: exit 0, stayed ${stayed} ms after completion, uploaded $(json "$T/linger.err" bytes_uploaded) bytes" \
+    test "$rc" -eq 0 -a "$stayed" -ge 1900 -a "$stayed" -le 5500
+check "--linger: the page is identical" cmp -s "$T/linger.html" "$R/index.html"
+rc=0
+wait "$flooded" || rc=$?
+wait "$flooder" 2>/dev/null
+check "flooded peer: exit 0 despite $(json "$T/flooded.err" udp_dropped) garbage datagrams dropped" \
+    test "$rc" -eq 0 -a "$(json "$T/flooded.err" udp_dropped)" -gt 0
+n_fail=0
+for c in "${codes[@]}"; do [ "$c" -eq 0 ] || n_fail=$((n_fail + 1)); done
+check "$N_PEERS peers: all exit 0 ($n_fail failed: ${codes[*]})" test "$n_fail" -eq 0
+[ "$n_fail" -eq 0 ] || for i in $(seq "$N_PEERS"); do
+    [ "${codes[$((i - 1))]}" -eq 0 ] || sed "s/^/#   p$i: /" "$T/p$i.err" | head -n 3
+done
+
+# Every file of every peer, byte for byte.
+n_diff=0
+n_files=0
+for i in $(seq "$N_PEERS") flooded; do
+    d=$T/p$i
+    [ "$i" = flooded ] && d=$T/flooded
+    for p in /index.html $page_objs; do
+        n_files=$((n_files + 1))
+        cmp -s "$d$p" "$R$p" || n_diff=$((n_diff + 1))
+    done
+done
+check "$n_files files identical to the source ($n_diff differ)" test "$n_diff" -eq 0
+
+# Where the bytes came from.
+stop_origin
+http_bytes=$(awk '$2 != "/index.html?ready" {s += $1} END {print s + 0}' "$T/logs/access.log")
+seed_udp=$(json "$T/seed.err" udp_bytes_out)
+sum() { local f=$1 s=0 i v; for i in $(seq "$N_PEERS"); do v=$(json "$T/p$i.err" "$f"); s=$((s + ${v:-0})); done; echo $s; }
+peers_peer=$(sum bytes_peers)
+peers_seed=$(sum bytes_seed)
+peers_http=$(sum bytes_origin_http)
+uploaded=$(sum bytes_uploaded)
+bans=$(sum bans)
+mean_ms=$(($(sum ms_complete) / N_PEERS))
+received=$(((N_PEERS + 2) * page_bytes))
+origin=$((http_bytes + ${seed_udp:-0}))
+share=$((origin * 1000 / received))
+echo "# crowd of $N_PEERS (+1 flooded, +1 lingering): makespan ${makespan_ms} ms, mean completion ${mean_ms} ms"
+echo "# origin: HTTP $http_bytes bytes (manifests included) + seed UDP $seed_udp bytes = $origin of $received received ($((share / 10)).$((share % 10))%)"
+echo "# peers report: $peers_peer bytes from peers, $peers_seed from the seed, $peers_http over HTTP; $uploaded uploaded; $bans bans"
+check "the origin supplied under 40% of the bytes ($((share / 10)).$((share % 10))%)" test "$share" -lt 400
+check "peers traded among themselves (${peers_peer} bytes)" test "$peers_peer" -gt 0
+check "no peer was banned in an honest crowd" test "$bans" -eq 0
+
+# ---- a hostile seed: every chunk it sends is corrupt ---------------------------------------
+# The peer must ban nothing it cannot, write nothing unverified, and get the page from the
+# origin's HTTP soon after the bad data piles up (docs/PEER.md, fallback policy).
+SEED_ARGS="--corrupt 1"
+start_origin "$SEED_RATE" || { notok "the hostile origin starts"; exit 1; }
+SEED_ARGS=
+t0=$(date +%s%N)
+rc=0
+timeout 60 "$FB" get --stats --timeout 40 -o "$T/hostile.html" "$O/" >/dev/null 2>"$T/hostile.err" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+stop_origin
+E=$T/hostile.err
+check "hostile seed: exit 0 in $ms ms (well before half of --timeout), page identical" \
+    test "$rc" -eq 0 -a "$ms" -lt 15000 -a -n "$(cmp "$T/hostile.html" "$R/index.html" && echo same)"
+check "hostile seed: $(json "$E" chunks_bad) bad chunks refused, none used ($(json "$E" bytes_seed) seed bytes)" \
+    test "$(json "$E" chunks_bad)" -ge 16 -a "$(json "$E" bytes_seed)" = 0 -a \
+    "$(json "$E" bytes_origin_http)" = "$page_bytes"
+
+# ---- the origin dies after the manifest ------------------------------------------------------
+# A slow seed (the page would take ~100 s from it), then HTTP and seed gone 1 s into the run.
+start_origin 20000 || { notok "the origin restarts"; exit 1; }
+(
+    sleep 1
+    kill "$NGINX_PID" "$SEED_PID"
+) &
+killer=$!
+t0=$(date +%s%N)
+rc=0
+timeout 60 "$FB" get --stats --timeout 45 -o "$T/dead.html" "$O/" >/dev/null 2>"$T/dead.err" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$killer"
+wait "$NGINX_PID" "$SEED_PID" 2>/dev/null
+NGINX_PID=
+SEED_PID=
+check "origin killed after the manifest: exit 6 in $ms ms, before --timeout ($(grep -v '^{' "$T/dead.err" | tail -n1 | head -c 200))" \
+    test "$rc" -eq 6 -a "$ms" -lt 20000 -a ! -e "$T/dead.html"
+check "killed origin: the manifest had been fetched" grep -q '"ms_manifest":[0-9]' "$T/dead.err"
+
+exit $failed

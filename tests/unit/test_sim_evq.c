@@ -1,0 +1,149 @@
+/* Unit tests for sim/evq (the event heap and virtual clock), sim/rng and sim/pool. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "sim/evq.c"
+#include "sim/pool.c"
+#include "sim/rng.c"
+
+static void test_order_and_ties(void **state)
+{
+    (void)state;
+    fb_evq q;
+    assert_int_equal(fb_evq_init(&q, 100), 0);
+    assert_int_equal(fb_evq_push(&q, 50, 1, 0, 0), 0);
+    assert_int_equal(fb_evq_push(&q, 10, 2, 1, 0), 0);
+    assert_int_equal(fb_evq_push(&q, 50, 3, 2, 0), 0);
+    assert_int_equal(fb_evq_push(&q, 10, 4, 3, 0), 0);
+    assert_int_equal(fb_evq_push(&q, 30, 5, 4, 0), 0);
+    /* Ties at 10 and 50 come out in push order. */
+    static const uint32_t want[] = {1, 3, 4, 0, 2};
+    static const uint64_t wt[] = {10, 10, 30, 50, 50};
+    fb_ev e;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(fb_evq_pop(&q, &e), 0);
+        assert_int_equal(e.a, want[i]);
+        assert_int_equal(e.t, wt[i]);
+        assert_int_equal(q.now, wt[i]);
+    }
+    assert_int_equal(fb_evq_pop(&q, &e), FB_ENOENT);
+    /* The clock never goes back: a push into the past is due now. */
+    assert_int_equal(fb_evq_push(&q, 5, 7, 9, 0), 0);
+    assert_int_equal(fb_evq_pop(&q, &e), 0);
+    assert_int_equal(e.t, 50);
+    assert_int_equal(fb_ev_kind(&e), 7);
+    fb_evq_fini(&q);
+}
+
+static void test_cap(void **state)
+{
+    (void)state;
+    fb_evq q;
+    assert_int_equal(fb_evq_init(&q, 3), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fb_evq_push(&q, (uint64_t)i, 1, 0, 0), 0);
+    assert_int_equal(fb_evq_push(&q, 9, 1, 0, 0), FB_ENOSPC);
+    fb_evq_fini(&q);
+}
+
+/* Against a reference: 20000 random pushes interleaved with pops come out sorted by
+ * (time, push order), and the array grows past its first allocation. */
+static void test_random_against_sort(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    fb_evq q;
+    fb_rng r;
+    fb_rng_seed(&r, 42, 0);
+    assert_int_equal(fb_evq_init(&q, N), 0);
+    uint64_t last_t = 0, last_seq = 0;
+    int popped = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(fb_evq_push(&q, q.now + fb_rng_below(&r, 100), 1, i, 0), 0);
+        if (fb_rng_below(&r, 3) == 0) {
+            fb_ev e;
+            assert_int_equal(fb_evq_pop(&q, &e), 0);
+            assert_true(e.t > last_t || (e.t == last_t && (e.seqkind >> 8) > last_seq) ||
+                        popped == 0);
+            last_t = e.t;
+            last_seq = e.seqkind >> 8;
+            popped++;
+        }
+    }
+    fb_ev e;
+    while (fb_evq_pop(&q, &e) == 0) {
+        assert_true(e.t > last_t || (e.t == last_t && (e.seqkind >> 8) > last_seq));
+        last_t = e.t;
+        last_seq = e.seqkind >> 8;
+        popped++;
+    }
+    assert_int_equal(popped, N);
+    assert_true(q.cap > 1024);
+    fb_evq_fini(&q);
+}
+
+static void test_rng(void **state)
+{
+    (void)state;
+    fb_rng a, b, c;
+    fb_rng_seed(&a, 1, 0);
+    fb_rng_seed(&b, 1, 0);
+    fb_rng_seed(&c, 1, 1);
+    int same_c = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = fb_rng_next(&a), y = fb_rng_next(&b), z = fb_rng_next(&c);
+        assert_true(x == y);
+        same_c += x == z;
+    }
+    assert_int_equal(same_c, 0);
+    /* Uniformity, roughly: 100000 draws below 10 land 10000 +- 500 in each bucket. */
+    int hist[10] = {0};
+    double sum = 0;
+    for (int i = 0; i < 100000; i++) {
+        hist[fb_rng_below(&a, 10)]++;
+        double u = fb_rng_unit(&a);
+        assert_true(u >= 0 && u < 1);
+        sum += fb_rng_exp(&a, 2.0);
+    }
+    for (int i = 0; i < 10; i++)
+        assert_true(hist[i] > 9500 && hist[i] < 10500);
+    assert_true(sum / 100000 > 1.95 && sum / 100000 < 2.05);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    fb_pool p;
+    fb_pool_init(&p, 24, 5000);
+    uint32_t ids[5000];
+    for (int i = 0; i < 5000; i++) {
+        ids[i] = fb_pool_get(&p);
+        assert_int_equal(ids[i], (uint32_t)i);
+        uint64_t *blk = fb_pool_ptr(&p, ids[i]);
+        assert_int_equal(blk[1], 0); /* fresh blocks are zeroed */
+        blk[1] = (uint64_t)i;
+    }
+    assert_int_equal(fb_pool_get(&p), FB_POOL_NONE); /* the cap */
+    fb_pool_put(&p, ids[17]);
+    fb_pool_put(&p, ids[4200]);
+    assert_int_equal(p.used, 4998);
+    assert_int_equal(fb_pool_get(&p), 4200); /* LIFO reuse */
+    assert_int_equal(fb_pool_get(&p), 17);
+    assert_int_equal(((uint64_t *)fb_pool_ptr(&p, 17))[1], 17); /* beyond the link: kept */
+    assert_int_equal(((uint64_t *)fb_pool_ptr(&p, 4999))[1], 4999);
+    fb_pool_fini(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order_and_ties),
+        cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_random_against_sort),
+        cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_pool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
