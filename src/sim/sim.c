@@ -655,7 +655,10 @@ static void measure(sim *s)
     r->datagrams = s->net.udp_pkts;
     r->udp_wire_bytes = s->net.udp_wire_bytes;
     r->lost = s->net.lost;
+    r->dropped_dead = s->net.dropped_dead;
     for (uint32_t i = 0; i < s->n_nodes; i++) {
+        r->uplink_drops += s->net.nodes[i].up.drops;
+        r->downlink_drops += s->net.nodes[i].down.drops;
         r->queue_drops += s->net.nodes[i].up.drops + s->net.nodes[i].down.drops;
         r->nat_filtered += s->net.nodes[i].nat_filtered;
     }

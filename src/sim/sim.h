@@ -67,6 +67,8 @@ typedef struct fb_sim_result {
     uint32_t corrupt_banned; /* corrupting peers banned by at least one peer */
     double max_turnover_10s, turnover_at;
     uint64_t datagrams, udp_wire_bytes, lost, queue_drops, nat_filtered;
+    uint64_t uplink_drops, downlink_drops; /* queue_drops by where */
+    uint64_t dropped_dead;                 /* packets that reached a node that had left */
     uint64_t events;
     uint64_t forced_leaves; /* visitors the host made leave (the engine did not) */
     double end_time;        /* virtual seconds when the run ended */
