@@ -130,6 +130,8 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
         }
         break;
     case FB_MSG_HELLO:
+        m->u.hello.iv = NULL;
+        m->u.hello.iv_len = 0;
         m->u.hello.flags = u8(&r);
         bytes(&r, m->u.hello.node, FB_NODE_LEN);
         bytes(&r, m->u.hello.token, FB_TOKEN_LEN);
@@ -143,6 +145,8 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
         ivlist(&r, &m->u.have.iv, &m->u.have.iv_len);
         break;
     case FB_MSG_REQUEST:
+        m->u.request.iv = NULL;
+        m->u.request.iv_len = 0;
         m->u.request.ack_id = u32(&r);
         m->u.request.ack_count = u8(&r);
         m->u.request.req_id = u32(&r);

@@ -129,7 +129,8 @@ typedef struct fb_wire_msg {
 #define FB_WIRE_REQUEST_FIXED (FB_WIRE_HDR + 4 + 1 + 4 + 1)
 #define FB_WIRE_DATA_FIXED    (FB_WIRE_HDR + 4 + 4 + 1)
 
-/* Decodes len bytes. Returns 0 and fills *m, or FB_EINVAL for anything malformed: wrong version
+/* Decodes len bytes. Returns 0 and fills the header and the union member of m's type (views
+ * that are absent, like a HELLO's list with FB_HELLO_COMPLETE, are NULL with length 0), or FB_EINVAL for anything malformed: wrong version
  * or type, a short or long datagram, a bad address family, a count over its cap, a bad interval
  * list, nonzero padding. */
 int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m);
