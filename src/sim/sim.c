@@ -114,6 +114,7 @@ static void run_tick(sim *s, host *h)
     if (!h->e)
         return;
     uint64_t at = fb_engine_tick(h->e, now_us(s)) * US;
+    s->r->engine_ticks++;
     schedule_tick(s, h, at > s->q.now ? at : s->q.now + US);
 }
 
@@ -381,6 +382,7 @@ static void on_deliver(void *ctx, const fb_pkt *p)
     fb_addr from;
     fb_addr_set_v4(&from, p->src_ip, p->src_port);
     fb_engine_input(h->e, &from, p->data, p->len, now_us(s));
+    s->r->engine_inputs++;
     run_tick(s, h); /* "call tick after input before sleeping" */
 }
 

@@ -70,8 +70,9 @@ typedef struct fb_sim_result {
     uint64_t uplink_drops, downlink_drops; /* queue_drops by where */
     uint64_t dropped_dead;                 /* packets that reached a node that had left */
     uint64_t events;
-    uint64_t forced_leaves; /* visitors the host made leave (the engine did not) */
-    double end_time;        /* virtual seconds when the run ended */
+    uint64_t engine_inputs, engine_ticks; /* calls of fb_engine_input and fb_engine_tick */
+    uint64_t forced_leaves;               /* visitors the host made leave (the engine did not) */
+    double end_time;                      /* virtual seconds when the run ended */
     bool time_limit_hit;
     /* --tcp */
     double tcp_share, tcp_rate, tcp_rate_alone, tcp_window_s;

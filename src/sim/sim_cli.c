@@ -88,12 +88,14 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
     printf("\"max_turnover_10s\":%.6f,\"turnover_at\":%.1f,\"datagrams\":%llu,"
            "\"udp_wire_bytes\":%llu,\"lost\":%llu,\"queue_drops\":%llu,\"uplink_drops\":%llu,"
            "\"downlink_drops\":%llu,\"dropped_dead\":%llu,\"nat_filtered\":%llu,"
-           "\"events\":%llu,\"forced_leaves\":%llu,\"end_time\":%.6f,\"time_limit_hit\":%s,",
+           "\"events\":%llu,\"engine_inputs\":%llu,\"engine_ticks\":%llu,\"forced_leaves\":%llu,"
+           "\"end_time\":%.6f,\"time_limit_hit\":%s,",
            r->max_turnover_10s, r->turnover_at, (unsigned long long)r->datagrams,
            (unsigned long long)r->udp_wire_bytes, (unsigned long long)r->lost,
            (unsigned long long)r->queue_drops, (unsigned long long)r->uplink_drops,
            (unsigned long long)r->downlink_drops, (unsigned long long)r->dropped_dead,
            (unsigned long long)r->nat_filtered, (unsigned long long)r->events,
+           (unsigned long long)r->engine_inputs, (unsigned long long)r->engine_ticks,
            (unsigned long long)r->forced_leaves, r->end_time, r->time_limit_hit ? "true" : "false");
     if (c->tcp)
         printf("\"tcp_share\":%.6f,\"tcp_rate\":%.1f,\"tcp_rate_alone\":%.1f,"
