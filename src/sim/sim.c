@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/fbstd.h"
+#include "core/wire.h"
 #include "engine/engine.h"
 #include "sim/bound.h"
 #include "sim/evq.h"
@@ -379,6 +380,18 @@ static void on_deliver(void *ctx, const fb_pkt *p)
     host *h = &s->hosts[p->dst];
     if (!h->e)
         return; /* sinks, victims, and nodes gone */
+    /* Audit of the data blocks (the host's view, not the engine's): where they came from, and
+     * whether the chunk was held already when the block arrived (a redundant transfer). */
+    fb_wire_msg m;
+    if (p->len && fb_wire_decode(p->data, p->len, &m) == 0 && m.type == FB_MSG_DATA) {
+        bool from_seed = p->src == 0;
+        if (from_seed)
+            s->r->data_rx_seed += m.u.data.len;
+        else
+            s->r->data_rx_peers += m.u.data.len;
+        if (m.u.data.chunk < s->page.n_chunks && bit_get(h->held, m.u.data.chunk))
+            s->r->data_rx_redundant += m.u.data.len;
+    }
     fb_addr from;
     fb_addr_set_v4(&from, p->src_ip, p->src_port);
     fb_engine_input(h->e, &from, p->data, p->len, now_us(s));

@@ -61,6 +61,8 @@ typedef struct fb_sim_result {
     uint64_t peer_bytes; /* UDP payload bytes sent by visitors */
     double origin_share; /* origin_bytes / (origin_bytes + peer_bytes) */
     uint64_t data_from_peers, data_from_seed, data_from_origin; /* verified chunk bytes */
+    uint64_t data_rx_peers, data_rx_seed; /* DATA block payload that reached visitors' engines */
+    uint64_t data_rx_redundant;           /* of which for chunks the visitor held already */
     uint64_t http_fetches;
     uint64_t wrong_bytes_delivered;
     uint64_t bans, bans_of_honest;

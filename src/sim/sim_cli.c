@@ -72,6 +72,9 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
            (unsigned long long)r->origin_bytes, (unsigned long long)r->origin_udp_bytes,
            (unsigned long long)r->origin_http_bytes, (unsigned long long)r->http_fetches,
            (unsigned long long)r->peer_bytes, r->origin_share);
+    printf("\"data_rx_peers\":%llu,\"data_rx_seed\":%llu,\"data_rx_redundant\":%llu,",
+           (unsigned long long)r->data_rx_peers, (unsigned long long)r->data_rx_seed,
+           (unsigned long long)r->data_rx_redundant);
     printf("\"data_from_peers\":%llu,\"data_from_seed\":%llu,\"data_from_origin\":%llu,"
            "\"wrong_bytes_delivered\":%llu,\"bans\":%llu,\"bans_of_honest\":%llu,"
            "\"corrupt_banned\":%u,\"chunks_bad\":%llu,\"dropped_unvalidated\":%llu,"
