@@ -25,7 +25,7 @@ for p in $profiles; do
     n=1
     while [ "$n" -le "$max" ]; do
         # Bounded: the simulator stops at its virtual time limit, and the wall clock is capped.
-        if ! timeout 1200 "$bin" sim --n "$n" --profile "$p" --seed "$seed" \
+        if ! timeout 1800 "$bin" sim --n "$n" --profile "$p" --seed "$seed" --time-limit-x 20 \
             ${BENCH_SIM_ARGS:-} --json >>"$jsonl"; then
             echo "bench-sim: run n=$n profile=$p failed" >&2
         fi

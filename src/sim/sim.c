@@ -793,7 +793,10 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
     r->t_client_server =
         fb_bound_client_server(F, (double)c->origin_up, c->n, (double)c->peer_down);
 
-    uint64_t limit = (uint64_t)(c->time_limit_s * SEC);
+    double limit_s = c->time_limit_s;
+    if (c->time_limit_x > 0 && c->time_limit_x * r->t_min + 60 < limit_s)
+        limit_s = c->time_limit_x * r->t_min + 60;
+    uint64_t limit = (uint64_t)(limit_s * SEC);
     fb_ev ev;
     while (s->peers_left > 0 && fb_evq_pop(&s->q, &ev) == 0) {
         if (ev.t > limit) {

@@ -38,6 +38,7 @@ typedef struct fb_sim_config {
     bool tcp;            /* run a competing long TCP flow on peer 1's uplink */
     uint32_t spoof;      /* spoofing nodes forging a victim's source address */
     double time_limit_s; /* virtual seconds; the run stops there */
+    double time_limit_x; /* if > 0: stop at min(time_limit_s, x * t_min + 60 s) instead */
     double queue_ms;     /* drop-tail queue size in ms of the link's rate */
     uint32_t chunk_size; /* 0 = the engine's default */
     double seed_rate;    /* the seed's upload cap as a fraction of the origin uplink */

@@ -28,6 +28,7 @@ static void usage(FILE *f)
                "                     its throughput against the same flow alone\n"
                "  --spoof K          add K nodes that forge a victim's source address\n"
                "  --time-limit S     stop at S virtual seconds (default 900)\n"
+               "  --time-limit-x K   stop sooner, at K x T_min + 60 s, if that is less\n"
                "  --queue-ms MS      drop-tail queues hold MS ms of their link (default 250)\n"
                "  --chunk-size B     chunk size in bytes (default: the engine's)\n"
                "  --seed-rate F      the seed's upload cap as a fraction of the origin uplink\n"
@@ -237,6 +238,9 @@ int fb_cmd_sim(int argc, char **argv)
             c.spoof = (uint32_t)d;
         } else if (strcmp(a, "--time-limit") == 0) {
             if (num(a, v, 0.001, 86400, &c.time_limit_s))
+                return 2;
+        } else if (strcmp(a, "--time-limit-x") == 0) {
+            if (num(a, v, 1, 1000, &c.time_limit_x))
                 return 2;
         } else if (strcmp(a, "--queue-ms") == 0) {
             if (num(a, v, 1, 10000, &c.queue_ms))
