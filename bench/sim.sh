@@ -20,6 +20,8 @@ jsonl=$out/sim.jsonl
 bin=$(mktemp /tmp/flashback-bench.XXXXXX)
 trap 'rm -f "$bin"' EXIT
 cp "$build/flashback" "$bin"
+chmod 755 "$bin"
+"$bin" sim --help >/dev/null || { echo "bench-sim: $build/flashback does not run" >&2; exit 1; }
 
 for p in $profiles; do
     n=1
