@@ -27,18 +27,18 @@ void free(void *p);
 /* Error codes shared by every layer: 0 is success, negative values are failures. */
 enum {
     FB_OK = 0,
-    FB_EINVAL = -22, /* malformed input or bad argument */
-    FB_ENOMEM = -12, /* allocation failed */
-    FB_ENOSPC = -28, /* a configured cap was reached */
-    FB_ENOENT = -2,  /* no such item */
-    FB_EAGAIN = -11, /* not yet: partial input, try again with more */
-    FB_E2BIG = -7,   /* input larger than the limit */
-    FB_EEXIST = -17, /* already present */
-    FB_EPROTO = -71, /* protocol violation by the remote side */
+    FB_EINVAL = -22,   /* malformed input or bad argument */
+    FB_ENOMEM = -12,   /* allocation failed */
+    FB_ENOSPC = -28,   /* a configured cap was reached */
+    FB_ENOENT = -2,    /* no such item */
+    FB_EAGAIN = -11,   /* not yet: partial input, try again with more */
+    FB_E2BIG = -7,     /* input larger than the limit */
+    FB_EEXIST = -17,   /* already present */
+    FB_EPROTO = -71,   /* protocol violation by the remote side */
 };
 
 #define FB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define FB_MIN(a, b)    ((a) < (b) ? (a) : (b))
-#define FB_MAX(a, b)    ((a) > (b) ? (a) : (b))
+#define FB_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FB_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #endif
