@@ -383,7 +383,8 @@ static void on_deliver(void *ctx, const fb_pkt *p)
     /* Audit of the data blocks (the host's view, not the engine's): where they came from, and
      * whether the chunk was held already when the block arrived (a redundant transfer). */
     fb_wire_msg m;
-    if (p->len && fb_wire_decode(p->data, p->len, &m) == 0 && m.type == FB_MSG_DATA) {
+    if (p->len > 1 && p->data[1] == FB_MSG_DATA && fb_wire_decode(p->data, p->len, &m) == 0 &&
+        m.type == FB_MSG_DATA) {
         bool from_seed = p->src == 0;
         if (from_seed)
             s->r->data_rx_seed += m.u.data.len;
