@@ -38,12 +38,18 @@ uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi)
  * clock offsets cancel). Once per period (twice the acknowledgement round trip, 50 to 400 ms):
  * - a loss cuts the rate to 3/4;
  * - else a delay above the target shrinks it by (delay - target) / target / 4 of itself;
- * - else, if the sender had more to send than the pace allowed, it grows by
- *   (target - delay) / target / 16 of itself (/ 4 when the queue is empty), or doubles in the
+ * - else if the period had 3 arrival reports or more and even the fastest arrived under 9/10 of
+ *   the pace, the pace becomes that arrival rate (the path does not carry more; a quarter less
+ *   at most);
+ * - else, if the sender had more to send than the pace allowed and the fastest report arrived at
+ *   19/20 of the pace at least (or there were too few to tell), it grows by
+ *   (target - delay) / target / 16 of itself (/ 8 when the queue is empty), or doubles in the
  *   start phase (until the first signal).
- * The start phase also takes the first low arrival report at once (an uplink slower than the
- * initial guess is found within a round trip). A competing TCP flow takes a share of the
- * uplink, so reports show a lower arrival rate and a standing queue, and the sender yields. */
+ * The start phase ends when the fastest report of a period arrived under 4/5 of the pace (the
+ * pace becomes that), and takes an arrival report under a quarter of the pace at once (an uplink
+ * slower than the initial guess is found within a round trip). A competing TCP flow takes a share
+ * of the uplink, so reports show a lower arrival rate and a standing queue, and the sender yields.
+ */
 #define FB_RATE_TARGET_US 60000
 
 typedef struct fb_rate {
@@ -55,6 +61,7 @@ typedef struct fb_rate {
     uint64_t qd_sum;   /* reported delays in this period, us */
     uint32_t qd_n;
     uint64_t arrival_max; /* fastest arrival rate reported in this period */
+    uint32_t arrival_n;   /* reports with an arrival rate in this period */
     uint64_t period_start_us;
     uint32_t period_us;
 } fb_rate;
