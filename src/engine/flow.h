@@ -36,7 +36,10 @@ uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi)
  * arrived (count over the spread from first to last), whether some were lost, and the smallest
  * one-way queueing delay its blocks met (against the smallest delay seen from this sender, so
  * clock offsets cancel). Once per period (twice the acknowledgement round trip, 50 to 400 ms):
- * - a loss cuts the rate to 3/4;
+ * - losses in half the reports or more (two at least), or with a queueing delay over half the
+ *   target, cut the
+ *   rate to 3/4 (scattered losses without a queue are the path's own loss rate: slowing down
+ *   would not cure them);
  * - else a delay above the target shrinks it by (delay - target) / target / 4 of itself;
  * - else if the period had 3 arrival reports or more and even the fastest arrived under 9/10 of
  *   the pace, the pace becomes that arrival rate (the path does not carry more; a quarter less
@@ -58,6 +61,7 @@ typedef struct fb_rate {
     bool start;        /* start phase */
     bool limited;      /* the pace held data back in this period */
     bool loss;         /* a report in this period had losses */
+    uint32_t loss_n;   /* reports with losses in this period */
     uint64_t qd_sum;   /* reported delays in this period, us */
     uint32_t qd_n;
     uint64_t arrival_max; /* fastest arrival rate reported in this period */
