@@ -74,10 +74,22 @@ static void test_rate(void **state)
         fb_rate_report(&r, T, false, p / 2, t + 1 + (uint64_t)i);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p / 4 * 3);
     p = p / 4 * 3;
-    /* A loss: 3/4. */
+    /* One lossy report among several, without a queue: the path's own loss, no cut. */
     t += 100001;
     fb_rate_report(&r, 0, true, 0, t + 1);
+    fb_rate_report(&r, 0, false, 0, t + 2);
+    fb_rate_report(&r, 0, false, 0, t + 3);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p);
+    /* Losses in most reports: congestion, 3/4. */
+    t += 100001;
+    fb_rate_report(&r, 0, true, 0, t + 1);
+    fb_rate_report(&r, 0, true, 0, t + 2);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4);
+    /* A loss with a standing queue: congestion too. */
+    t += 100001;
+    fb_rate_report(&r, T, true, 0, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4 * 3 / 4);
+    p = p * 3 / 4 * 3 / 4 * 4 / 3; /* the checks below expect p * 3 / 4 */
     /* No report in a period: no change. */
     t += 100001;
     assert_int_equal(fb_rate_pace(&r, t + 300000), p * 3 / 4);
@@ -85,6 +97,7 @@ static void test_rate(void **state)
     for (int i = 0; i < 100; i++) {
         t += 100001;
         fb_rate_report(&r, 0, true, 0, t + 1);
+        fb_rate_report(&r, 0, true, 0, t + 2);
         fb_rate_pace(&r, t + 100001);
     }
     assert_int_equal(fb_rate_pace(&r, t + 200002), 4096);
