@@ -35,7 +35,6 @@
 #define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
 #define SEED_BACKOFF_MIN_US (250 * T_MS)
 #define SEED_BACKOFF_MAX_US (1000 * T_MS)
-#define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
 #define ORIGIN_STALL_US     (4000 * T_MS)  /* no verified chunk this long: consider the origin */
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
