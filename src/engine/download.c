@@ -113,7 +113,9 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
         n->ack_qd = (uint16_t)FB_MIN(b->arrived ? b->qd_min / 1000 : 0, 65535u);
-        n->ack_flags = b->arrived < b->blocks ? FB_ACK_LOSS : 0;
+        /* Loss: a block after a missing one came (senders send in order). A missing tail may
+         * be slow, cancelled or lost: the queueing delay tells the sender about congestion. */
+        n->ack_flags = b->seq_max > b->arrived ? FB_ACK_LOSS : 0;
         n->ack_spread =
             b->arrived >= 2 ? (uint32_t)FB_MIN(b->last_us - b->first_us, (uint64_t)UINT32_MAX) : 0;
         n->ack_pending = true;
@@ -169,6 +171,26 @@ static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
     return fb_ivset_encode(&set, out, cap, 0xffff, NULL);
 }
 
+/* The endgame's choice for sender ni (holding `theirs`, NULL: all): a chunk in flight from
+ * someone else, asked of nobody else yet, with the most blocks still to come; or -1. */
+static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs)
+{
+    fb_pick_flight cand[64];
+    uint32_t nc = 0;
+    for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
+        const fb_flight *f = &s->fl[i];
+        if (!f->used || f->chunk == FB_CHUNK_NONE)
+            continue;
+        cand[nc].chunk = f->chunk;
+        cand[nc].remaining = popc(f->full & ~f->got);
+        cand[nc].dup_ok =
+            f->nb != ni && (s->cs[f->chunk] & CS_REQ) == 1 && !(s->cs[f->chunk] & CS_HAVE);
+        nc++;
+    }
+    int k = fb_pick_endgame(cand, nc, theirs);
+    return k < 0 ? -1 : (int)cand[k].chunk;
+}
+
 /* Builds the next request for n into b. Returns false if there is nothing to ask. */
 static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
 {
@@ -190,7 +212,30 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
     }
     /* 2. New chunks. */
     if (n->is_seed) {
-        if (b->n == 0 && s->n_want > 0) {
+        if (b->n == 0 && s->n_want == 0) {
+            /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
+             * chunk with the most blocks still to come (a straggler's neighbours may be
+             * leaving). */
+            int k = endgame(s, ni, NULL);
+            if (k < 0)
+                return false;
+            uint16_t slot;
+            fb_flight *f = fl_alloc(s, &slot);
+            if (!f)
+                return false;
+            uint32_t c = (uint32_t)k;
+            f->used = true;
+            f->nb = ni;
+            f->chunk = c;
+            f->len = fb_chunk_len(&s->map, c);
+            f->full = fb_chunk_full_mask(f->len);
+            f->got = 0;
+            f->asked = f->full;
+            f->started_us = e->now;
+            if ((s->cs[c] & CS_REQ) < CS_REQ)
+                s->cs[c]++;
+            add_entry(b, slot, c, f->full);
+        } else if (b->n == 0 && s->n_want > 0) {
             uint16_t slot;
             fb_flight *f = fl_alloc(s, &slot);
             if (!f)
@@ -215,21 +260,9 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             uint32_t c = s->n_want ? fb_pick_rarest(&q) : FB_CHUNK_NONE;
             bool dup = false;
             if (c == FB_CHUNK_NONE && s->n_want == 0) {
-                fb_pick_flight cand[64];
-                uint32_t nc = 0;
-                for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
-                    fb_flight *f = &s->fl[i];
-                    if (!f->used || f->chunk == FB_CHUNK_NONE)
-                        continue;
-                    cand[nc].chunk = f->chunk;
-                    cand[nc].remaining = popc(f->full & ~f->got);
-                    cand[nc].dup_ok = f->nb != ni && (s->cs[f->chunk] & CS_REQ) == 1 &&
-                                      !(s->cs[f->chunk] & CS_HAVE);
-                    nc++;
-                }
-                int k = fb_pick_endgame(cand, nc, n->complete ? NULL : n->have);
+                int k = endgame(s, ni, n->complete ? NULL : n->have);
                 if (k >= 0) {
-                    c = cand[k].chunk;
+                    c = (uint32_t)k;
                     dup = true;
                 }
             }
@@ -640,7 +673,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 8000 * T_MS);
+        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 2000 * T_MS);
         if (n->busy_count < 255)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);

@@ -27,7 +27,7 @@ void fb_engine_config_defaults(fb_engine_config *c)
     if (!c->max_page_bytes)
         c->max_page_bytes = (uint64_t)1 << 30;
     if (!c->tft_credit)
-        c->tft_credit = 65536;
+        c->tft_credit = 262144;
     if (!c->datagram_overhead)
         c->datagram_overhead = 28;
 }
@@ -63,6 +63,8 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     e->host = *host;
     e->now = now_us;
     e->next_wake = UINT64_MAX;
+    e->timer_wake = UINT64_MAX;
+    e->up_wake = UINT64_MAX;
     e->rnd_off = sizeof(e->rnd);
     uint8_t secret[32];
     fb_eng_randbytes(e, secret, sizeof(secret));
@@ -75,14 +77,6 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
         goto err;
     e->up_cur = UINT32_MAX;
     fb_up_init(e);
-#ifdef FB_RATE_DEBUG
-    {
-        extern void *dbg_eng;
-        static int k;
-        if (++k == 7)
-            dbg_eng = e;
-    }
-#endif
     if (e->cfg.upload_rate) {
         /* A hard cap: control datagrams wait for tokens too (queued, in order, before data);
          * the queue holds about one answer per request the engine may hold. */
@@ -143,6 +137,16 @@ void fb_engine_free(fb_engine *e)
 
 void fb_eng_arm(fb_engine *e, uint64_t t)
 {
+    if (t < e->timer_wake)
+        e->timer_wake = t;
+    if (t < e->next_wake)
+        e->next_wake = t;
+}
+
+void fb_eng_arm_up(fb_engine *e, uint64_t t)
+{
+    if (t < e->up_wake)
+        e->up_wake = t;
     if (t < e->next_wake)
         e->next_wake = t;
 }
@@ -220,7 +224,7 @@ void fb_eng_send(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
     c->to = *to;
     c->len = (uint16_t)len;
     memcpy(c->data, buf, len);
-    fb_eng_arm(e, fb_bucket_when(&e->bucket, len + overhead(e), e->now));
+    fb_eng_arm_up(e, fb_bucket_when(&e->bucket, len + overhead(e), e->now));
 }
 
 /* Sends queued control datagrams while tokens last. Returns the next time it needs, or
@@ -461,15 +465,25 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
         e->now = now_us;
     if (e->now < e->next_wake)
         return e->next_wake;
-    e->next_wake = UINT64_MAX;
-    if (e->cfg.role == FB_ROLE_PEER)
-        for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
-            if (e->sw[i].state == SW_ACTIVE)
-                fb_eng_arm(e, fb_peer_tick(e, &e->sw[i]));
-    fb_eng_arm(e, ctrl_drain(e));
-    fb_eng_arm(e, fb_up_tick(e));
-    if (e->next_wake <= e->now)
-        e->next_wake = e->now + 1;
+    /* Two clocks: protocol timers (handshakes, bursts, joins...) scan the swarms; pacing only
+     * runs the upload queue, which is due far more often (every few blocks). */
+    if (e->now >= e->timer_wake) {
+        e->timer_wake = UINT64_MAX;
+        if (e->cfg.role == FB_ROLE_PEER)
+            for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+                if (e->sw[i].state == SW_ACTIVE)
+                    fb_eng_arm(e, fb_peer_tick(e, &e->sw[i]));
+    }
+    if (e->now >= e->up_wake) {
+        e->up_wake = UINT64_MAX;
+        fb_eng_arm_up(e, ctrl_drain(e));
+        fb_eng_arm_up(e, fb_up_tick(e));
+    }
+    if (e->timer_wake <= e->now)
+        e->timer_wake = e->now + 1;
+    if (e->up_wake <= e->now)
+        e->up_wake = e->now + 1;
+    e->next_wake = FB_MIN(e->timer_wake, e->up_wake);
     return e->next_wake;
 }
 

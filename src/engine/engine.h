@@ -109,7 +109,7 @@ typedef struct fb_engine_config {
     uint64_t max_page_bytes;    /* bytes of a page (default 1 GiB) */
     uint64_t tft_credit;        /* peer: bytes a neighbour may download from us beyond what it
                                    uploaded before tit-for-tat drops its requests (default
-                                   65536; FB_TFT_OFF disables tit-for-tat) */
+                                   262144; FB_TFT_OFF disables tit-for-tat) */
     uint32_t datagram_overhead; /* bytes the link adds to every datagram (UDP/IP), counted
                                    against upload_rate (default 28; FB_OVERHEAD_NONE for 0) */
 } fb_engine_config;

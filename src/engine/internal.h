@@ -30,18 +30,18 @@
 #define BURST_RTO_MIN_US    (100 * T_MS)
 #define BURST_RTO_MAX_US    (8000 * T_MS)
 #define BURST_GAP_MIN_US    (100 * T_MS) /* wait at least this long after a block for the next */
-#define UP_RATE_INIT        262144       /* first pacing rate, bytes/s: early reports correct it */
+#define UP_RATE_INIT        1000000      /* first pacing rate, bytes/s: early reports correct it */
 #define UP_RATE_MIN         4096
 #define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
 #define SEED_BACKOFF_MIN_US (250 * T_MS)
-#define SEED_BACKOFF_MAX_US (4000 * T_MS)
-#define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
+#define SEED_BACKOFF_MAX_US (1000 * T_MS)
 #define ORIGIN_STALL_US     (4000 * T_MS)  /* no verified chunk this long: consider the origin */
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
 #define NB_BURSTS           2              /* requests outstanding per sender */
-#define SEED_PER_PEER       2              /* seed: queued requests per peer */
-#define UP_STALE_US         (2000 * T_MS)  /* a request that waited this long is dropped */
+#define DRAIN_MAX_US        (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
+#define SEED_PER_PEER       2            /* seed: queued requests per peer */
+#define UP_STALE_US         (2000 * T_MS) /* a request that waited this long is dropped */
 #define TOKEN_TAG_JOIN      1
 #define TOKEN_TAG_HELLO     2
 
@@ -120,7 +120,8 @@ typedef struct fb_nb {
     uint64_t busy_until, backoff_us;
     uint8_t busy_count; /* consecutive BUSY answers: the backoff doubles with each */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
-    uint8_t queued; /* our upload entries for it */
+    uint8_t queued;        /* our upload entries for it */
+    uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
 } fb_nb;
 
 /* A peer we were told about and are trying to reach (HELLO to each address). */
@@ -178,7 +179,9 @@ typedef struct fb_swarm {
     uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
     uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
     uint64_t have_flush_us;
-    bool joined; /* the seed accepted a JOIN with our token */
+    uint64_t last_verify_us;
+    uint32_t verify_gap_us; /* smoothed time between verified chunks (HAVE batching) */
+    bool joined;            /* the seed accepted a JOIN with our token */
     bool seed_token_ok;
     uint8_t seed_token[FB_TOKEN_LEN];
     uint64_t join_next_us, join_rto_us, join_refresh_us;
@@ -192,6 +195,7 @@ typedef struct fb_swarm {
     bool complete;
     bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
     uint64_t leave_at_us; /* UINT64_MAX: stay */
+    bool draining;        /* complete and leaving: serving what was queued, nothing new */
 
     /* Seed role. */
     fb_tracked *tp;
@@ -240,7 +244,9 @@ struct fb_engine {
     uint8_t rnd[256];
     uint32_t rnd_off;
     uint64_t now;
-    uint64_t next_wake;
+    uint64_t next_wake;  /* min of the two below */
+    uint64_t timer_wake; /* protocol timers (peer role: fb_peer_tick) */
+    uint64_t up_wake;    /* pacing of the upload queue */
 
     /* Upload queue: entries, and a FIFO ring of entry indices waiting to start. */
     fb_upreq *up;
@@ -262,7 +268,9 @@ struct fb_engine {
 };
 
 /* engine.c */
+/* Asks for a tick at t for protocol timers (fb_peer_tick), or for the upload pacing only. */
 void fb_eng_arm(fb_engine *e, uint64_t t);
+void fb_eng_arm_up(fb_engine *e, uint64_t t);
 uint32_t fb_eng_rand32(fb_engine *e);
 void fb_eng_randbytes(fb_engine *e, uint8_t *out, size_t n);
 void fb_eng_emit(fb_engine *e, fb_event_type type, int swarm, uint32_t object, uint32_t chunk,
@@ -311,6 +319,8 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
 void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id);
 void fb_up_drop_nb(fb_engine *e, int swarm, uint16_t nb);
 void fb_up_drop_swarm(fb_engine *e, int swarm);
+/* Requests of the swarm queued or being sent. */
+uint32_t fb_up_pending(const fb_engine *e, int swarm);
 uint64_t fb_up_pump(fb_engine *e);
 uint64_t fb_up_tick(fb_engine *e);
 

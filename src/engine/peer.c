@@ -608,10 +608,20 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         e->st.bytes_in_origin += len;
     if (from)
         from->last_used_us = e->now;
+    /* HAVE batching: wait about three chunk arrivals (10 to 200 ms), so a fast peer tells its
+     * neighbours quickly and a slow one does not flood them. */
+    if (s->last_verify_us) {
+        uint64_t g = FB_MIN(e->now - s->last_verify_us, (uint64_t)HAVE_FLUSH_US);
+        s->verify_gap_us = (uint32_t)((3 * (uint64_t)s->verify_gap_us + g) / 4);
+    } else {
+        s->verify_gap_us = HAVE_FLUSH_US / 3;
+    }
+    s->last_verify_us = e->now;
     if (s->n_fresh >= 64)
         have_flush(e, s);
     if (!s->n_fresh) {
-        s->have_flush_us = e->now + HAVE_FLUSH_US;
+        uint64_t d = FB_MIN(FB_MAX(3 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
+        s->have_flush_us = e->now + d;
         fb_eng_arm(e, s->have_flush_us);
     }
     s->fresh[s->n_fresh++] = c;
@@ -629,9 +639,15 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         uint32_t linger = e->cfg.linger_ms;
         s->leave_at_us =
             linger == FB_LINGER_FOREVER ? UINT64_MAX : e->now + (uint64_t)linger * T_MS;
+        if (!linger) {
+            /* Leave once the requests already accepted are served (DRAIN_MAX_US at most):
+             * cutting them off would waste what their receivers already have of them. */
+            s->draining = true;
+            s->leave_at_us = e->now + DRAIN_MAX_US;
+        }
         fb_eng_arm(e, s->leave_at_us);
         /* Tell the seed we are complete, so it can point newcomers at us. */
-        if (s->joined && s->leave_at_us != e->now)
+        if (s->joined && !s->draining)
             send_join(e, s, 0);
     }
 }
@@ -677,13 +693,13 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
 {
     uint64_t now = e->now, next = UINT64_MAX;
     int si = fb_eng_swarm_index(e, s);
-    if (s->complete && s->leave_at_us <= now) {
+    if (s->complete && (s->leave_at_us <= now || (s->draining && !fb_up_pending(e, si)))) {
         fb_peer_leave(e, s, FB_BYE_DONE);
         fb_eng_emit(e, FB_EV_SWARM_LEFT, si, 0, 0, 0, NULL);
         return UINT64_MAX;
     }
     if (s->complete)
-        next = FB_MIN(next, s->leave_at_us);
+        next = FB_MIN(next, s->draining ? FB_MIN(s->leave_at_us, now + 20 * T_MS) : s->leave_at_us);
     fb_nb *seed = &s->nb[NB_SEED];
     if (seed->state != NB_FREE) {
         /* JOIN: retransmit until the seed answers, then refresh now and then. */

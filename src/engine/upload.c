@@ -135,8 +135,15 @@ static void on_ack(fb_engine *e, int si, const fb_addr *from, const fb_wire_msg 
         return;
     uint32_t arrived = m->u.request.ack_count;
     uint64_t arrival = 0;
-    if (arrived >= 4 && m->u.request.ack_spread)
+    if (arrived >= 4 && m->u.request.ack_spread) {
         arrival = (uint64_t)(arrived - 1) * block_wire(e) * 1000000 / m->u.request.ack_spread;
+        /* The pace carries control datagrams too: scale the data arrival rate by all bytes
+         * sent over data bytes sent, so it compares with the pace. */
+        uint64_t all = e->st.bytes_out_total + e->st.datagrams_out * overhead(e);
+        uint64_t data = e->st.msgs_out[FB_MSG_DATA] * block_wire(e);
+        if (data > 0 && all > data)
+            arrival = arrival * FB_MIN(all, 2 * data) / data;
+    }
     fb_rate_report(&e->rate, (uint32_t)m->u.request.ack_qd * 1000,
                    m->u.request.ack_flags & FB_ACK_LOSS, arrival, e->now);
     set_pace(e);
@@ -199,12 +206,21 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         fb_up_pump(e);
         return;
     }
+    if (s->draining) {
+        send_busy(e, s, from, m->u.request.req_id); /* leaving: finishing, taking nothing new */
+        return;
+    }
     /* Tit-for-tat (Roulette): a neighbour too far in deficit is ignored while others wait;
      * a second refusal in a row removes it. A complete peer has nothing to gain and gives. */
     if (n && !s->complete && e->cfg.tft_credit != FB_TFT_OFF) {
         uint64_t deficit = n->up > n->down ? n->up - n->down : 0;
         bool contention = e->ring_len > 0 || e->up_cur != UP_NONE;
-        if (deficit > e->cfg.tft_credit && contention) {
+        /* The rest of a chunk we were giving it is not new credit: refusing it would waste
+         * the blocks it already has. */
+        bool continues = false;
+        for (uint8_t i = 0; i < m->u.request.n; i++)
+            continues |= n->served_chunk && m->u.request.e[i].chunk == n->served_chunk - 1;
+        if (deficit > e->cfg.tft_credit && contention && !continues) {
             e->st.dropped_tft++;
             if (++n->tft_drops >= 2) {
                 fb_wire_msg bye;
@@ -280,6 +296,14 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     fb_up_pump(e);
 }
 
+uint32_t fb_up_pending(const fb_engine *e, int swarm)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < e->n_up; i++)
+        n += e->up[i].state != UP_FREE && e->up[i].swarm == swarm;
+    return n;
+}
+
 void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id)
 {
     (void)nb;
@@ -328,6 +352,7 @@ static bool send_block(fb_engine *e, fb_upreq *u, uint32_t ei, uint32_t b)
     if (u->nb != NB_NONE && u->nb < s->n_nb) {
         fb_nb *n = &s->nb[u->nb];
         n->up += blen;
+        n->served_chunk = chunk + 1;
         n->last_used_us = e->now;
         n->last_tx_us = e->now;
     }
@@ -371,7 +396,7 @@ uint64_t fb_up_pump(fb_engine *e)
     uint64_t ovh = overhead(e);
     uint64_t t = fb_eng_ctrl_drain(e);
     if (t != UINT64_MAX) {
-        fb_eng_arm(e, t);
+        fb_eng_arm_up(e, t);
         return t;
     }
     for (;;) {
@@ -403,7 +428,7 @@ uint64_t fb_up_pump(fb_engine *e)
                 u->cur_b = save_b;
                 fb_rate_limited(&e->rate);
                 t = fb_bucket_when(&e->bucket, bytes, e->now);
-                fb_eng_arm(e, t);
+                fb_eng_arm_up(e, t);
                 return t;
             }
             if (!send_block(e, u, ei, b)) {
