@@ -109,7 +109,7 @@ typedef struct fb_engine_config {
     uint64_t max_page_bytes;    /* bytes of a page (default 1 GiB) */
     uint64_t tft_credit;        /* peer: bytes a neighbour may download from us beyond what it
                                    uploaded before tit-for-tat drops its requests (default
-                                   65536; FB_TFT_OFF disables tit-for-tat) */
+                                   262144; FB_TFT_OFF disables tit-for-tat) */
     uint32_t datagram_overhead; /* bytes the link adds to every datagram (UDP/IP), counted
                                    against upload_rate (default 28; FB_OVERHEAD_NONE for 0) */
 } fb_engine_config;
@@ -178,9 +178,12 @@ typedef struct fb_engine_stats {
     uint64_t origin_requests; /* FB_EV_NEED_ORIGIN events */
     uint64_t chunks_dup;      /* verified chunks that were already held (endgame) */
     uint64_t bursts_timeout;  /* bursts that ended by timeout */
+    uint64_t blocks_unused;   /* DATA blocks that arrived but could not be used (late, a
+                                 duplicate, or for a request given up) */
     uint64_t datagrams_out;   /* datagrams sent */
     uint64_t datagrams_in;    /* datagrams received */
-    uint32_t upload_window;   /* sender window, blocks */
+    uint64_t upload_rate;     /* current pacing rate, bytes/s (the cap for the seed) */
+    uint64_t msgs_out[16];    /* datagrams sent, by message type (docs/PROTOCOL.md) */
     uint32_t upload_queue;    /* requests queued or in flight */
 } fb_engine_stats;
 

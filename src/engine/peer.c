@@ -502,6 +502,9 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
         case FB_MSG_BUSY:
             fb_dl_busy(e, s, n, m);
             break;
+        case FB_MSG_QUEUED:
+            fb_dl_queued(e, s, n, m);
+            break;
         case FB_MSG_BYE: /* the seed dropped us (page gone?): join again later */
             s->joined = false;
             s->seed_token_ok = false;
@@ -531,6 +534,9 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
         break;
     case FB_MSG_BUSY:
         fb_dl_busy(e, s, n, m);
+        break;
+    case FB_MSG_QUEUED:
+        fb_dl_queued(e, s, n, m);
         break;
     case FB_MSG_REFER:
         on_refer(e, s, n, m);
@@ -602,10 +608,20 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         e->st.bytes_in_origin += len;
     if (from)
         from->last_used_us = e->now;
+    /* HAVE batching: wait about three chunk arrivals (10 to 200 ms), so a fast peer tells its
+     * neighbours quickly and a slow one does not flood them. */
+    if (s->last_verify_us) {
+        uint64_t g = FB_MIN(e->now - s->last_verify_us, (uint64_t)HAVE_FLUSH_US);
+        s->verify_gap_us = (uint32_t)((3 * (uint64_t)s->verify_gap_us + g) / 4);
+    } else {
+        s->verify_gap_us = HAVE_FLUSH_US / 3;
+    }
+    s->last_verify_us = e->now;
     if (s->n_fresh >= 64)
         have_flush(e, s);
     if (!s->n_fresh) {
-        s->have_flush_us = e->now + HAVE_FLUSH_US;
+        uint64_t d = FB_MIN(FB_MAX(3 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
+        s->have_flush_us = e->now + d;
         fb_eng_arm(e, s->have_flush_us);
     }
     s->fresh[s->n_fresh++] = c;
@@ -623,9 +639,15 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         uint32_t linger = e->cfg.linger_ms;
         s->leave_at_us =
             linger == FB_LINGER_FOREVER ? UINT64_MAX : e->now + (uint64_t)linger * T_MS;
+        if (!linger) {
+            /* Leave once the requests already accepted are served (DRAIN_MAX_US at most):
+             * cutting them off would waste what their receivers already have of them. */
+            s->draining = true;
+            s->leave_at_us = e->now + DRAIN_MAX_US;
+        }
         fb_eng_arm(e, s->leave_at_us);
         /* Tell the seed we are complete, so it can point newcomers at us. */
-        if (s->joined && s->leave_at_us != e->now)
+        if (s->joined && !s->draining)
             send_join(e, s, 0);
     }
 }
@@ -650,20 +672,34 @@ static void refer(fb_engine *e, fb_swarm *s)
 
 static uint32_t target_neighbours(const fb_engine *e)
 {
-    return FB_MIN(e->cfg.max_neighbours, 16u);
+    return FB_MIN(e->cfg.max_neighbours, 12u);
+}
+
+/* Does some neighbour hold a chunk we still want? */
+static bool useful_neighbour(const fb_swarm *s)
+{
+    for (uint32_t i = 1; i < s->n_nb; i++) {
+        const fb_nb *n = &s->nb[i];
+        if (n->state != NB_ACTIVE)
+            continue;
+        for (uint32_t w = 0; w < s->n_words; w++)
+            if (n->have[w] & s->want[w])
+                return true;
+    }
+    return false;
 }
 
 uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
 {
     uint64_t now = e->now, next = UINT64_MAX;
     int si = fb_eng_swarm_index(e, s);
-    if (s->complete && s->leave_at_us <= now) {
+    if (s->complete && (s->leave_at_us <= now || (s->draining && !fb_up_pending(e, si)))) {
         fb_peer_leave(e, s, FB_BYE_DONE);
         fb_eng_emit(e, FB_EV_SWARM_LEFT, si, 0, 0, 0, NULL);
         return UINT64_MAX;
     }
     if (s->complete)
-        next = FB_MIN(next, s->leave_at_us);
+        next = FB_MIN(next, s->draining ? FB_MIN(s->leave_at_us, now + 20 * T_MS) : s->leave_at_us);
     fb_nb *seed = &s->nb[NB_SEED];
     if (seed->state != NB_FREE) {
         /* JOIN: retransmit until the seed answers, then refresh now and then. */
@@ -682,12 +718,14 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
             next = FB_MIN(next, s->join_refresh_us);
         /* No new data for a while: the overlay may be partitioned, ask the seed. */
         if (s->joined && !s->complete) {
-            if (now - s->last_progress_us >= REJOIN_NODATA_US && now >= s->rejoin_next_us) {
+            if (now - s->last_progress_us >= REJOIN_NODATA_US && now >= s->rejoin_next_us &&
+                (s->n_active < target_neighbours(e) || !useful_neighbour(s))) {
                 send_join(e, s, 4);
                 s->rejoin_backoff_us = FB_MIN(s->rejoin_backoff_us * 2, REJOIN_MAX_US);
                 s->rejoin_next_us = now + s->rejoin_backoff_us;
             }
-            next = FB_MIN(next, FB_MAX(s->rejoin_next_us, s->last_progress_us + REJOIN_NODATA_US));
+            uint64_t due = FB_MAX(s->rejoin_next_us, s->last_progress_us + REJOIN_NODATA_US);
+            next = FB_MIN(next, due > now ? due : now + REJOIN_NODATA_US);
         }
     }
     next = FB_MIN(next, cand_tick(e, s));
