@@ -314,6 +314,7 @@ static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         m.u.request.ack_spread = n->ack_spread;
         m.u.request.ack_flags = n->ack_flags;
         n->ack_pending = false;
+        n->last_ack_us = e->now;
     }
     uint32_t id;
     do
@@ -352,6 +353,7 @@ static void send_ack(fb_engine *e, fb_swarm *s, fb_nb *n)
     m.u.request.ack_spread = n->ack_spread;
     m.u.request.ack_flags = n->ack_flags;
     n->ack_pending = false;
+    n->last_ack_us = e->now;
     fb_eng_send_msg(e, s, &n->addr, &m);
     n->last_tx_us = e->now;
 }
@@ -369,6 +371,7 @@ static void early_ack(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_burst *b)
     m.u.request.ack_spread = (uint32_t)FB_MIN(b->last_us - b->first_us, (uint64_t)UINT32_MAX);
     m.u.request.ack_flags = FB_ACK_PARTIAL | (b->seq_max > b->arrived ? FB_ACK_LOSS : 0);
     fb_eng_send_msg(e, s, &n->addr, &m);
+    n->last_ack_us = e->now;
     n->last_tx_us = e->now;
 }
 
@@ -617,7 +620,10 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         }
         b->last_us = e->now;
         b->arrived++;
-        if (b->arrived == 4 && !n->is_seed && b->blocks > 8)
+        /* An early report when this sender has had none lately (a new sender, or a long
+         * silence): it learns its path's rate within a round trip. */
+        if (b->arrived == 4 && !n->is_seed && b->blocks > 8 &&
+            e->now - n->last_ack_us >= EARLY_ACK_EVERY_US)
             early_ack(e, s, n, b);
         /* Senders serve a receiver's requests in order: an older request still incomplete
          * has lost its missing blocks. */
