@@ -173,13 +173,13 @@ static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
 
 /* The endgame's choice for sender ni (holding `theirs`, NULL: all): a chunk in flight from
  * someone else, asked of nobody else yet, with the most blocks still to come; or -1. */
-static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs)
+static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint64_t stalled_since)
 {
     fb_pick_flight cand[64];
     uint32_t nc = 0;
     for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
         const fb_flight *f = &s->fl[i];
-        if (!f->used || f->chunk == FB_CHUNK_NONE)
+        if (!f->used || f->chunk == FB_CHUNK_NONE || f->last_us > stalled_since)
             continue;
         cand[nc].chunk = f->chunk;
         cand[nc].remaining = popc(f->full & ~f->got);
@@ -216,7 +216,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
              * chunk with the most blocks still to come (a straggler's neighbours may be
              * leaving). */
-            int k = endgame(s, ni, NULL);
+            int k = e->now > ENDGAME_SEED_US ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US) : -1;
             if (k < 0)
                 return false;
             uint16_t slot;
@@ -232,6 +232,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             f->got = 0;
             f->asked = f->full;
             f->started_us = e->now;
+            f->last_us = e->now;
             if ((s->cs[c] & CS_REQ) < CS_REQ)
                 s->cs[c]++;
             add_entry(b, slot, c, f->full);
@@ -260,7 +261,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             uint32_t c = s->n_want ? fb_pick_rarest(&q) : FB_CHUNK_NONE;
             bool dup = false;
             if (c == FB_CHUNK_NONE && s->n_want == 0) {
-                int k = endgame(s, ni, n->complete ? NULL : n->have);
+                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX);
                 if (k >= 0) {
                     c = (uint32_t)k;
                     dup = true;
@@ -279,6 +280,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             f->full = fb_chunk_full_mask(f->len);
             f->got = 0;
             f->started_us = e->now;
+            f->last_us = e->now;
             if (!dup && fb_bit_get(s->want, c)) {
                 fb_bit_clear(s->want, c);
                 s->n_want--;
@@ -464,6 +466,26 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
 }
 
+/* The seed named its choice c for entry i of ANY burst b (in QUEUED or the first DATA): the
+ * flight takes it, and nobody else is asked for it. */
+static void name_any(fb_swarm *s, fb_burst *b, uint32_t i, uint32_t c)
+{
+    fb_flight *g = &s->fl[b->slot[i]];
+    g->chunk = c;
+    g->len = fb_chunk_len(&s->map, c);
+    g->full = fb_chunk_full_mask(g->len);
+    g->asked = g->full;
+    b->chunk[i] = c;
+    b->mask[i] = g->full;
+    b->blocks = (uint16_t)popc(g->full);
+    if (fb_bit_get(s->want, c)) {
+        fb_bit_clear(s->want, c);
+        s->n_want--;
+    }
+    if ((s->cs[c] & CS_REQ) < CS_REQ)
+        s->cs[c]++;
+}
+
 /* A block for request `id`, which we gave up on lately (its answer was lost or slow), turns
  * up: if its chunk is still wanted and nobody else is asked for it, the request comes back to
  * life for the whole chunk instead of wasting what the sender is sending. */
@@ -533,22 +555,8 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         for (uint32_t i = 0; i < b->n && !f; i++) {
             fb_flight *g = &s->fl[b->slot[i]];
             if (b->any && b->chunk[i] == FB_CHUNK_NONE && g->used && g->nb == ni &&
-                g->chunk == FB_CHUNK_NONE) {
-                /* The seed named its choice. */
-                g->chunk = c;
-                g->len = fb_chunk_len(&s->map, c);
-                g->full = fb_chunk_full_mask(g->len);
-                g->asked = g->full;
-                b->chunk[i] = c;
-                b->mask[i] = g->full;
-                b->blocks = (uint16_t)popc(g->full);
-                if (fb_bit_get(s->want, c)) {
-                    fb_bit_clear(s->want, c);
-                    s->n_want--;
-                }
-                if ((s->cs[c] & CS_REQ) < CS_REQ)
-                    s->cs[c]++;
-            }
+                g->chunk == FB_CHUNK_NONE)
+                name_any(s, b, i, c);
             if (flight_of(s, b, i, ni) && g->chunk == c) {
                 f = g;
                 ent = i;
@@ -581,6 +589,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
     }
     memcpy(f->buf + (size_t)m->u.data.block * FB_BLOCK_SIZE, m->u.data.payload, m->u.data.len);
     f->got |= bit;
+    f->last_us = e->now;
     n->last_used_us = e->now;
     if (n->is_seed)
         s->seed_last_data_us = e->now;
@@ -690,7 +699,6 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 
 void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 {
-    (void)s;
     for (int k = 0; k < NB_BURSTS; k++) {
         fb_burst *b = &n->out[k];
         if (!b->req_id || b->req_id != m->u.queued.req_id || b->got_first)
@@ -699,6 +707,10 @@ void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
             b->answered = true;
         }
+        uint32_t c = m->u.queued.chunk;
+        if (b->any && b->n == 1 && b->chunk[0] == FB_CHUNK_NONE && c < s->n_chunks &&
+            s->fl[b->slot[0]].used && s->fl[b->slot[0]].chunk == FB_CHUNK_NONE)
+            name_any(s, b, 0, c);
         /* Accepted behind others: wait what the sender expects, and some more. */
         uint64_t wait = (uint64_t)m->u.queued.wait_ms * T_MS;
         uint64_t d = e->now + wait + wait / 2 + rto(n);

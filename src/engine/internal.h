@@ -30,7 +30,7 @@
 #define BURST_RTO_MIN_US    (100 * T_MS)
 #define BURST_RTO_MAX_US    (8000 * T_MS)
 #define BURST_GAP_MIN_US    (100 * T_MS) /* wait at least this long after a block for the next */
-#define UP_RATE_INIT        1000000      /* first pacing rate, bytes/s: early reports correct it */
+#define UP_RATE_INIT        2500000      /* first pacing rate, bytes/s: early reports correct it */
 #define UP_RATE_MIN         4096
 #define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
 #define SEED_BACKOFF_MIN_US (250 * T_MS)
@@ -39,6 +39,8 @@
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
 #define NB_BURSTS           2              /* requests outstanding per sender */
+#define ENDGAME_SEED_US                                                                            \
+    (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
 #define EARLY_ACK_EVERY_US                                                                         \
     (500 * T_MS)                     /* early acknowledgements to one sender at most this often */
 #define DRAIN_MAX_US    (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
@@ -88,6 +90,7 @@ typedef struct fb_flight {
     uint32_t len, full, got, asked;
     uint8_t *buf; /* chunk_size bytes, allocated at first use, kept for reuse */
     uint64_t started_us;
+    uint64_t last_us; /* when its last block came (or it started) */
 } fb_flight;
 
 typedef struct fb_nb {

@@ -172,7 +172,7 @@ static uint32_t cur_left(const fb_engine *e)
 }
 
 static void send_answer(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t type, uint32_t req_id,
-                        uint16_t ms)
+                        uint16_t ms, uint32_t chunk)
 {
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
@@ -184,6 +184,7 @@ static void send_answer(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t ty
     } else {
         m.u.queued.req_id = req_id;
         m.u.queued.wait_ms = ms;
+        m.u.queued.chunk = chunk;
     }
     fb_eng_send_msg(e, s, to, &m);
 }
@@ -193,7 +194,8 @@ static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req
     uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     uint64_t over = ahead > queue_limit(e) / 2 ? ahead - queue_limit(e) / 2 : 0;
     uint16_t ms = drain_ms(e, over);
-    send_answer(e, s, to, FB_MSG_BUSY, req_id, (uint16_t)FB_MIN(FB_MAX(ms, 50u), 8000u));
+    send_answer(e, s, to, FB_MSG_BUSY, req_id, (uint16_t)FB_MIN(FB_MAX(ms, 50u), 8000u),
+                FB_CHUNK_NONE);
 }
 
 void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
@@ -256,7 +258,7 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
                 return; /* only the seed chooses */
             c = fb_seed_choose(e, s, m);
             if (c == FB_CHUNK_NONE) {
-                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, 4000);
+                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, 4000, FB_CHUNK_NONE);
                 return;
             }
             mask = UINT32_MAX;
@@ -290,9 +292,11 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     e->up_used++;
     (*count)++;
     ring_push(e, idx);
-    /* Behind others: say so, with the expected wait, so the receiver does not time out. */
+    /* Behind others: say so, with the expected wait, so the receiver does not time out, and
+     * name the seed's choice at once, so the receiver does not ask someone else for it. */
     if (ahead)
-        send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead));
+        send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead),
+                    m->u.request.e[0].chunk == FB_WIRE_ANY ? u.e[0].chunk : FB_CHUNK_NONE);
     fb_up_pump(e);
 }
 
