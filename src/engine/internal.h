@@ -185,6 +185,7 @@ typedef struct fb_swarm {
     uint32_t *fresh; /* chunks verified since the last HAVE */
     uint32_t n_fresh;
     uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
+    fb_rtt answer_rtt;   /* request -> first answer, over all senders (for new ones) */
     uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
     uint64_t have_flush_us;
     uint64_t last_verify_us;
@@ -224,6 +225,7 @@ typedef struct fb_upreq {
     fb_wire_req e[FB_WIRE_MAX_REQ];
     uint32_t len[FB_WIRE_MAX_REQ]; /* chunk lengths */
     uint16_t blocks, sent;
+    uint32_t prio; /* chunks the requester holds: the fewest are served first */
     uint64_t queued_us;
     uint64_t sent_us;
 } fb_upreq;
