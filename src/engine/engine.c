@@ -9,7 +9,7 @@ void fb_engine_config_defaults(fb_engine_config *c)
     if (!c->max_swarms)
         c->max_swarms = seed ? 64 : 8;
     if (!c->max_neighbours)
-        c->max_neighbours = 32;
+        c->max_neighbours = 16;
     if (!c->max_tracked_peers)
         c->max_tracked_peers = 4096;
     if (!c->max_inflight)
@@ -70,10 +70,11 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     fb_eng_randbytes(e, secret, sizeof(secret));
     fb_token_key_init(&e->key, secret, host->sha256, host->ctx);
     e->sw = calloc(e->cfg.max_swarms, sizeof(*e->sw));
+    e->swid = calloc(e->cfg.max_swarms, sizeof(*e->swid));
     e->n_up = e->cfg.max_pending;
     e->up = calloc(e->n_up, sizeof(*e->up));
     e->ring = calloc(e->n_up, sizeof(*e->ring));
-    if (!e->sw || !e->up || !e->ring)
+    if (!e->sw || !e->swid || !e->up || !e->ring)
         goto err;
     e->up_cur = UINT32_MAX;
     fb_up_init(e);
@@ -88,6 +89,7 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     return e;
 err:
     free(e->sw);
+    free(e->swid);
     free(e->up);
     free(e->ring);
     free(e->ctrl);
@@ -111,6 +113,7 @@ static void swarm_free(fb_swarm *s)
     free(s->obj_left);
     free(s->avail);
     free(s->nb);
+    free(s->nb_hash);
     free(s->have_store);
     free(s->fl);
     free(s->cand);
@@ -129,6 +132,7 @@ void fb_engine_free(fb_engine *e)
     for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
         swarm_free(&e->sw[i]);
     free(e->sw);
+    free(e->swid);
     free(e->up);
     free(e->ring);
     free(e->ctrl);
@@ -264,11 +268,9 @@ size_t fb_eng_send_msg(fb_engine *e, fb_swarm *s, const fb_addr *to, fb_wire_msg
 
 static fb_swarm *swarm_by_wire_id(fb_engine *e, const uint8_t *id)
 {
-    for (uint32_t i = 0; i < e->cfg.max_swarms; i++) {
-        fb_swarm *s = &e->sw[i];
-        if (s->state != SW_FREE && memcmp(s->id, id, FB_SWARM_ID_LEN) == 0)
-            return s;
-    }
+    for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+        if (memcmp(e->swid[i], id, FB_SWARM_ID_LEN) == 0 && e->sw[i].state != SW_FREE)
+            return &e->sw[i];
     return NULL;
 }
 
@@ -291,6 +293,7 @@ static int peer_tables(fb_engine *e, fb_swarm *s)
     s->avail = calloc(n ? n : 1, sizeof(uint16_t));
     s->n_nb = e->cfg.max_neighbours + 1;
     s->nb = calloc(s->n_nb, sizeof(fb_nb));
+    s->nb_hash = calloc(s->n_nb, sizeof(uint32_t));
     s->have_store = calloc((size_t)s->n_nb * (w ? w : 1), sizeof(uint64_t));
     s->n_fl = e->cfg.max_inflight;
     s->fl = calloc(s->n_fl, sizeof(fb_flight));
@@ -298,7 +301,7 @@ static int peer_tables(fb_engine *e, fb_swarm *s)
     s->ban = calloc(e->cfg.max_banned, sizeof(fb_addr));
     s->fresh = calloc(64, sizeof(uint32_t));
     if (!s->cs || !s->want || !s->mine || !s->mine_iv_store || !s->obj_left || !s->avail ||
-        !s->nb || !s->have_store || !s->fl || !s->cand || !s->ban || !s->fresh)
+        !s->nb || !s->nb_hash || !s->have_store || !s->fl || !s->cand || !s->ban || !s->fresh)
         return FB_ENOMEM;
     fb_ivset_init(&s->mine_iv, s->mine_iv_store, n / 2 + 1);
     for (uint32_t i = 0; i < s->n_nb; i++)
@@ -373,6 +376,7 @@ int fb_engine_swarm_add(fb_engine *e, const uint8_t *manifest, size_t len, uint6
             goto nomem;
     }
     s->state = SW_ACTIVE;
+    memcpy(e->swid[slot], id, FB_SWARM_ID_LEN);
     return slot;
 nomem:
     swarm_free(s);
@@ -395,6 +399,7 @@ void fb_engine_swarm_remove(fb_engine *e, int swarm)
     if (e->cfg.role == FB_ROLE_SEED)
         e->st.tracked_peers -= s->n_tp;
     swarm_free(s);
+    memset(e->swid[swarm], 0, FB_SWARM_ID_LEN);
 }
 
 int fb_engine_swarm_join(fb_engine *e, int swarm, const fb_addr *seed, uint64_t now_us)

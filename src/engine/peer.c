@@ -11,13 +11,20 @@ static uint16_t nb_index(const fb_swarm *s, const fb_nb *n)
 
 fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a)
 {
-    uint32_t h = fb_addr_hash(a, 0);
+    uint32_t h = fb_addr_hash(a, 0) | 1; /* never 0, which marks a free slot */
     for (uint32_t i = 0; i < s->n_nb; i++) {
+        if (s->nb_hash[i] != h)
+            continue;
         fb_nb *n = &s->nb[i];
-        if (n->state != NB_FREE && n->hash == h && fb_addr_eq(&n->addr, a))
+        if (n->state != NB_FREE && fb_addr_eq(&n->addr, a))
             return n;
     }
     return NULL;
+}
+
+void fb_peer_nb_index(fb_swarm *s, fb_nb *n)
+{
+    s->nb_hash[n - s->nb] = n->state == NB_FREE ? 0 : fb_addr_hash(&n->addr, 0) | 1;
 }
 
 bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a)
@@ -110,6 +117,7 @@ void fb_peer_join(fb_engine *e, fb_swarm *s)
     seed->hash = fb_addr_hash(&seed->addr, 0);
     seed->burst = FB_BURST_INIT;
     seed->added_us = e->now;
+    fb_peer_nb_index(s, seed);
     s->joined = false;
     s->seed_token_ok = false;
     s->join_rto_us = JOIN_RTO_US;
@@ -143,6 +151,7 @@ void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason)
         if (!n->is_seed)
             e->st.neighbours--;
         n->state = NB_FREE;
+        fb_peer_nb_index(s, n);
     }
     s->n_active = 0;
     s->state = SW_LEFT;
@@ -277,6 +286,7 @@ void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned)
     bool was_active = n->state == NB_ACTIVE;
     memset(n, 0, sizeof(*n));
     n->have = have;
+    fb_peer_nb_index(s, n);
     if (was_active) {
         s->n_active--;
         e->st.neighbours--;
@@ -314,6 +324,7 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     n->state = NB_ACTIVE;
     n->addr = *a;
     n->hash = fb_addr_hash(a, 0);
+    fb_peer_nb_index(s, n);
     memcpy(n->node, m->u.hello.node, FB_NODE_LEN);
     memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);
     n->burst = FB_BURST_INIT;
@@ -608,19 +619,19 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         e->st.bytes_in_origin += len;
     if (from)
         from->last_used_us = e->now;
-    /* HAVE batching: wait about three chunk arrivals (10 to 200 ms), so a fast peer tells its
+    /* HAVE batching: wait about four chunk arrivals (10 to 500 ms), so a fast peer tells its
      * neighbours quickly and a slow one does not flood them. */
     if (s->last_verify_us) {
         uint64_t g = FB_MIN(e->now - s->last_verify_us, (uint64_t)HAVE_FLUSH_US);
         s->verify_gap_us = (uint32_t)((3 * (uint64_t)s->verify_gap_us + g) / 4);
     } else {
-        s->verify_gap_us = HAVE_FLUSH_US / 3;
+        s->verify_gap_us = 5 * T_MS; /* the first chunks are announced at once */
     }
     s->last_verify_us = e->now;
     if (s->n_fresh >= 64)
         have_flush(e, s);
     if (!s->n_fresh) {
-        uint64_t d = FB_MIN(FB_MAX(3 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
+        uint64_t d = FB_MIN(FB_MAX(4 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
         s->have_flush_us = e->now + d;
         fb_eng_arm(e, s->have_flush_us);
     }
