@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "net/http_client.h"
+#include "peer/cliargs.h"
 #include "peer/commands.h"
 #include "peer/getstats.h"
 #include "peer/outpath.h"
@@ -236,11 +237,11 @@ static void plain_deadline_cb(uv_timer_t *t)
 
 static void fetch_plain(get_run *r, const char *why)
 {
-    fb_http_request req = {.url = r->o.url,
-                           .max_body = (size_t)r->o.max_size,
-                           .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(r)),
-                           .timeout_ms = remaining_ms(r),
-                           .max_redirects = 5};
+    fb_http_client_request req = {.url = r->o.url,
+                                  .max_body = (size_t)r->o.max_size,
+                                  .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(r)),
+                                  .timeout_ms = remaining_ms(r),
+                                  .max_redirects = 5};
     r->stats.mode = "plain";
     info(r, "no manifest service at the origin (%s): plain HTTP download", why);
     uv_timer_start(&r->deadline, plain_deadline_cb, remaining_ms(r), 0);
@@ -377,45 +378,6 @@ static void usage(FILE *f)
             "  9  the page or its manifest is over a cap (--max-size)\n");
 }
 
-/* Parses seconds (decimal, fraction allowed) into milliseconds in [min_ms, 86400000]. */
-static bool parse_seconds(const char *s, uint32_t min_ms, uint32_t *out)
-{
-    char *end;
-    double v;
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !(v >= 0) || v > 86400)
-        return false;
-    uint64_t ms = (uint64_t)(v * 1000 + 0.5);
-    if (ms < min_ms)
-        return false;
-    *out = (uint32_t)ms;
-    return true;
-}
-
-static bool parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    uint64_t mult = 1;
-    if (*s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return false;
-    if (*end == 'K' || *end == 'k')
-        mult = 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        mult = 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g')
-        mult = 1024ull * 1024 * 1024, end++;
-    if (*end != '\0' || v == 0 || v > ((uint64_t)1 << 40) / mult)
-        return false;
-    *out = v * mult;
-    return true;
-}
-
 /* Returns -1 to go on, or an exit code (0 after --help). */
 static int parse_args(int argc, char **argv, get_opts *o)
 {
@@ -493,18 +455,18 @@ static int parse_args(int argc, char **argv, get_opts *o)
             }
             o->all_dir = v;
         } else if (strcmp(name, "--linger") == 0) {
-            if (!parse_seconds(v, 0, &o->linger_ms)) {
+            if (!fb_cli_seconds(v, 0, &o->linger_ms)) {
                 fprintf(stderr, "flashback get: --linger: not a number of seconds: '%s'\n", v);
                 return EXIT_USAGE;
             }
         } else if (strcmp(name, "--timeout") == 0) {
-            if (!parse_seconds(v, 1, &o->timeout_ms)) {
+            if (!fb_cli_seconds(v, 1, &o->timeout_ms)) {
                 fprintf(stderr,
                         "flashback get: --timeout: not a positive number of seconds: '%s'\n", v);
                 return EXIT_USAGE;
             }
         } else if (strcmp(name, "--max-size") == 0) {
-            if (!parse_size(v, &o->max_size)) {
+            if (!fb_cli_size(v, &o->max_size)) {
                 fprintf(stderr, "flashback get: --max-size: not a size: '%s'\n", v);
                 return EXIT_USAGE;
             }
@@ -563,9 +525,9 @@ int fb_cmd_get(int argc, char **argv)
     uv_timer_init(&loop, &r->deadline);
     r->deadline.data = r;
 
-    fb_http_config hc = {.max_requests = 64,
-                         .max_connections = o.origin_conns + 2,
-                         .max_host_connections = o.origin_conns + 1};
+    fb_http_client_config hc = {.max_requests = 64,
+                                .max_connections = o.origin_conns + 2,
+                                .max_host_connections = o.origin_conns + 1};
     fb_page_config pc = {.url = o.url,
                          .bind = o.bind,
                          .name = "flashback get",

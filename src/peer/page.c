@@ -96,6 +96,7 @@ struct fb_page {
     uint64_t join_ms, last_progress_ms, retry_at_ms;
     uint32_t backoff_ms, consec_fail;
     bool complete, complete_told, left;
+    bool reusing; /* in fb_page_reuse: verified chunks are our own copies, not the origin's */
     uint64_t bad_at_progress; /* the engine's chunks_bad when the last chunk verified */
 
     fb_get_stats stats;
@@ -371,7 +372,7 @@ static void on_engine_event(void *ctx, const fb_event *ev)
             p->stats.chunks_peers++;
         else if (ev->source == FB_SRC_SEED)
             p->stats.chunks_seed++;
-        else
+        else if (!p->reusing)
             p->stats.chunks_origin++;
         break;
     case FB_EV_OBJECT_COMPLETE:
@@ -409,7 +410,7 @@ static void on_engine_event(void *ctx, const fb_event *ev)
 
 static void on_http(void *ctx, const fb_http_result *res);
 
-static int start_fetch(fb_page *p, int kind, const fb_http_request *req, uint32_t first,
+static int start_fetch(fb_page *p, int kind, const fb_http_client_request *req, uint32_t first,
                        uint32_t count)
 {
     page_fetch *f = calloc(1, sizeof(*f));
@@ -457,11 +458,11 @@ static void cancel_fetches(fb_page *p)
 
 static int fetch_manifest(fb_page *p)
 {
-    fb_http_request req = {.url = p->murl,
-                           .max_body = MANIFEST_MAX,
-                           .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
-                           .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
-                           .capture_header = "Flashback-Seed"};
+    fb_http_client_request req = {.url = p->murl,
+                                  .max_body = MANIFEST_MAX,
+                                  .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
+                                  .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
+                                  .capture_header = "Flashback-Seed"};
     return start_fetch(p, FETCH_MANIFEST, &req, 0, 0);
 }
 
@@ -731,14 +732,15 @@ static void pump_origin(fb_page *p)
             count++;
         uint64_t first = p->ms.off[c] - o->page_off;
         uint64_t len = p->ms.off[c + count] - p->ms.off[c];
-        fb_http_request req = {.url = o->url,
-                               .max_body = (size_t)len,
-                               .range = true,
-                               .range_first = first,
-                               .range_last = first + len - 1,
-                               .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
-                               .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
-                               .if_range = o->if_range};
+        fb_http_client_request req = {.url = o->url,
+                                      .max_body = (size_t)len,
+                                      .range = true,
+                                      .range_first = first,
+                                      .range_last = first + len - 1,
+                                      .connect_timeout_ms =
+                                          FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
+                                      .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
+                                      .if_range = o->if_range};
         if (start_fetch(p, FETCH_RANGE, &req, c, count) != 0)
             return;
         p->inflight++;
@@ -1060,7 +1062,30 @@ void fb_page_hurry(fb_page *p, uint32_t i)
     kick(p);
 }
 
-void fb_page_focus(fb_page *p, uint32_t i)
+uint64_t fb_page_reuse(fb_page *p, uint32_t i, const uint8_t *data, uint64_t size)
 {
-    (void)p, (void)i; /* filled in with the engine's focus */
+    uint64_t taken = 0;
+    if (p->finished || p->st != ST_SWARM || p->host == NULL || i >= p->n_objs ||
+        size != p->objs[i].size || p->complete)
+        return 0;
+    const page_obj *o = &p->objs[i];
+    fb_engine *e = fb_engine_host_engine(p->host);
+    p->reusing = true;
+    for (uint32_t c = o->first_chunk; c < o->first_chunk + o->n_chunks; c++) {
+        if (fb_memstore_has(&p->ms, c))
+            continue;
+        uint64_t off = p->ms.off[c] - o->page_off, len = p->ms.off[c + 1] - p->ms.off[c];
+        if (fb_engine_supply(e, p->swarm, c, data + off, (size_t)len, fb_engine_host_now()) != 0)
+            break; /* another version: the swarm will deliver this one */
+        bit_clear(p->want, c);
+        taken += len;
+        if (p->finished)
+            break;
+    }
+    p->reusing = false;
+    if (taken && !p->finished) {
+        fb_engine_host_kick(p->host);
+        kick(p);
+    }
+    return taken;
 }

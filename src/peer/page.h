@@ -114,11 +114,14 @@ int fb_page_find(const fb_page *p, const char *path, size_t len);
 bool fb_page_complete(const fb_page *p);
 
 /* Asks for object i now: its missing chunks are fetched over HTTP ranges, and the engine is
- * asked to pick its chunks first from peers (fb_engine_swarm_focus). For a reader waiting on
- * it. No-op when the object is ready or out of range, or before the swarm started. */
+ * For a reader waiting on it. No-op when the object is ready or out of range, or before the
+ * swarm started. */
 void fb_page_hurry(fb_page *p, uint32_t i);
 
-/* Points the engine at object i first (no HTTP), for a reader who just asked for it. */
-void fb_page_focus(fb_page *p, uint32_t i);
+/* Hands in a verified copy of object i held elsewhere (another page listing the same object):
+ * each missing chunk is given to the engine, which hashes it like any chunk, so a copy that is
+ * not the manifest's version is refused at its first chunk. Returns the bytes taken. For a page
+ * whose objects overlap with one already downloaded; 0 before the swarm started. */
+uint64_t fb_page_reuse(fb_page *p, uint32_t i, const uint8_t *data, uint64_t size);
 
 #endif
