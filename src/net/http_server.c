@@ -153,6 +153,7 @@ void fb_http_config_default(fb_http_config *c)
     c->max_conns = 10000;
     c->read_buf = 16 * 1024;
     c->defer_timeout_ms = 60000;
+    c->server_name = "flashbackd";
 }
 
 static int64_t now_sec(fb_http_server *s)
@@ -547,7 +548,9 @@ void fb_http_reply_send(fb_http_exchange *x, const fb_http_reply *r)
     fb_wbuf_u64(&b, (uint64_t)r->status);
     fb_wbuf_puts(&b, " ");
     fb_wbuf_puts(&b, fb_http_reason(r->status));
-    fb_wbuf_puts(&b, "\r\nServer: flashbackd\r\nDate: ");
+    fb_wbuf_puts(&b, "\r\nServer: ");
+    fb_wbuf_puts(&b, s->cfg.server_name ? s->cfg.server_name : "flashbackd");
+    fb_wbuf_puts(&b, "\r\nDate: ");
     fb_wbuf_put(&b, s->date, FB_HTTP_DATE_LEN);
     fb_wbuf_puts(&b, "\r\n");
     if (r->headers)

@@ -968,6 +968,7 @@ static int start(open_app *a)
     }
     fb_http_config_default(&sc);
     sc.max_conns = 1024;
+    sc.server_name = "flashback";
     sc.defer_timeout_ms = a->o.timeout_ms + 30000; /* a page's timeout, then the proxy's */
     a->srv = fb_http_server_new(a->loop, &sc, handle, a);
     if (a->srv == NULL)
