@@ -12,7 +12,8 @@
 #   none       plain routing: hosts keep their 10.0.X.Y address; every public host gets a route.
 # Every namespace name starts with NS_TAG (fb<pid>x<random>), so concurrent runs never clash;
 # interfaces are created directly inside their namespaces, so their names are local.
-# ns_init installs a trap that tears everything down on exit, error or signal.
+# ns_init installs a trap that tears everything down on exit, error or signal. Bash runs a trap
+# only after the foreground command ends: wait for long commands with `cmd & wait $!`.
 #
 #   ns_init                      check prerequisites, pick NS_TAG, install the teardown trap
 #   ns_public                    the public namespace with bridge br0 = 192.0.2.1/24
@@ -24,6 +25,12 @@
 #   ns_exec NAME CMD...          run CMD inside NAME
 #   ns_bg NAME CMD...            start CMD inside NAME in the background; pid in NS_LAST_PID,
 #                                killed at teardown
+#   ns_stop PID                  stop a process started with ns_bg (TERM, then KILL after 5 s)
+#   ns_killall NAME              send TERM to every process inside NAME (all were started by
+#                                this run: the namespace is ours)
+#   ns_port NAME                 print the bridge port (in the public namespace) of a public
+#                                host or router: its rx counts what NAME sent, its tx what NAME
+#                                received
 #   ns_cap NAME DEV RATE [tbf|htb]   cap DEV's egress (RATE as tc takes it: 10mbit)
 #   ns_uncap NAME DEV            remove the cap
 #   ns_loss NAME DEV PCT [udp|tcp|all]   drop PCT% of packets arriving on DEV (nft numgen)
@@ -38,7 +45,7 @@
 
 NS_PUBNET=192.0.2
 declare -a NS_LIST=() NS_PIDS=() NS_EXIT_HOOKS=()
-declare -A NS_IP=() NS_KIND=()
+declare -A NS_IP=() NS_KIND=() NS_PORT=()
 NS_TAG=""
 NS_PUB=""
 NS_NEXT_IP=2
@@ -97,6 +104,31 @@ ns_bg() {
 
 ns_at_exit() { NS_EXIT_HOOKS+=("$1"); }
 
+ns_stop() {
+    local p=$1 i
+    kill "$p" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    for i in "${!NS_PIDS[@]}"; do
+        [ "${NS_PIDS[$i]}" = "$p" ] && unset 'NS_PIDS[i]'
+    done
+    return 0
+}
+
+ns_port() {
+    [ -n "${NS_PORT[$1]:-}" ] || { _ns_die "'$1' is not plugged into the public bridge"; return 1; }
+    printf '%s\n' "${NS_PORT[$1]}"
+}
+
+ns_killall() {
+    local p
+    for p in $(ip netns pids "$NS_TAG-$1" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+}
+
 # Creates namespace NAME (loopback up) and records it for teardown.
 _ns_add() {
     local ns="$NS_TAG-$1"
@@ -120,6 +152,7 @@ _ns_plug() {
     local port="v$NS_PORT_SEQ"
     _ns_do ip link add "$dev" netns "$ns" type veth peer name "$port" netns "$NS_PUB" || return 1
     _ns_do ip -n "$NS_PUB" link set "$port" master br0 up || return 1
+    NS_PORT[$1]=$port
     _ns_do ip -n "$ns" addr add "$ip/24" dev "$dev" || return 1
     _ns_do ip -n "$ns" link set "$dev" up
 }
@@ -351,5 +384,6 @@ ns_teardown() {
     NS_PUB=""
     NS_IP=()
     NS_KIND=()
+    NS_PORT=()
     NS_ROUTES=()
 }
