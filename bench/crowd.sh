@@ -131,7 +131,17 @@ for ((i = 1; i <= maxn; i++)); do
     ns_public_host "c$i" || die "cannot build crowd host $i"
     if [ "$UP" -gt 0 ]; then ns_cap "c$i" eth0 "$CROWD_PEER_UP" tbf || die "cannot cap host $i"; fi
 done
+# Permanent ARP entries for every pair: the kernel's neighbour table is shared by all namespaces
+# and overflows at 1024 dynamic entries, which stalls a crowd of 100 hosts (tests/lib/netns.sh).
+ns_pin_neighbours || die "cannot pin the neighbour tables"
 PUBNS=$(ns_name pub)
+
+# Prints the kernel's count of neighbour-table overflows (machine-wide).
+table_fulls() {
+    local h
+    h=$(awk 'NR == 2 { print $NF }' /proc/net/stat/arp_cache 2>/dev/null)
+    echo $((16#${h:-0}))
+}
 
 # Prints "port rx tx" for every bridge port (one exec for all of them).
 port_bytes() {
@@ -169,10 +179,10 @@ while IFS= read -r u; do args+=(-o /dev/null "$u"); done <"$urls"
 echo "$i" >>"$out/ready"
 read -r _ <"$fifo"
 start=$EPOCHREALTIME
-bytes=$(curl -sS --fail --max-time "$tmax" -w '%{size_download}\n' "${args[@]}" 2>"$out/err$i" |
-    awk '{ s += $1 } END { print s + 0 }')
-rc=${PIPESTATUS[0]}
+curl -sS --fail --max-time "$tmax" -w '%{size_download}\n' "${args[@]}" >"$out/sizes$i" 2>"$out/err$i"
+rc=$?
 end=$EPOCHREALTIME
+bytes=$(awk '{ s += $1 } END { print s + 0 }' "$out/sizes$i")
 echo "$i $start $end $rc $bytes" >"$out/c$i"
 EOF
 
@@ -187,7 +197,8 @@ read -r _ <"$fifo"
 start=$EPOCHREALTIME
 CROWD_DONE=$out/t$i aria2c --dir="$dl" --seed-time=0 --enable-dht=false --enable-dht6=false \
     --bt-enable-lpd=false --disable-ipv6=true --file-allocation=none --summary-interval=0 \
-    --console-log-level=warn --on-bt-download-complete="$hook" "$torrent" >"$out/log$i" 2>&1
+    --console-log-level=warn --on-bt-download-complete="$hook" ${CROWD_DEBUG:+--log=$out/alog$i --log-level=info} \
+    "$torrent" >"$out/log$i" 2>&1
 rc=$?
 end=$(cat "$out/t$i" 2>/dev/null) || { end=-; [ $rc -ne 0 ] || rc=99; }
 echo "$i $start $end $rc -" >"$out/c$i"
@@ -222,7 +233,7 @@ run_crowd() {
     local sys=$1 n=$2 tmax=$3
     shift 3
     local out=$work/run i
-    rm -rf "$out"
+    rm -rf "$out" "$OUT/crowd-runs/$sys-$n"
     mkdir -p "$out"
     mkfifo "$out/go"
     for ((i = 1; i <= n; i++)); do
@@ -239,14 +250,21 @@ run_crowd() {
     sleep 0.3
     RUN_T0=$EPOCHREALTIME
     exec 7>&-
-    local deadline=$((SECONDS + tmax)) done=0
+    local deadline=$((SECONDS + tmax)) done=0 fulls0
+    fulls0=$(table_fulls)
     while [ $SECONDS -lt $deadline ]; do
         done=$(find "$out" -maxdepth 1 -name 'c*' | wc -l)
         [ "$done" -ge "$n" ] && break
         sleep 0.5
     done
     [ "$done" -ge "$n" ] || echo "crowd: $sys N=$n: $((n - done)) clients still running after ${tmax}s; stopped" >&2
+    [ "$(table_fulls)" = "$fulls0" ] ||
+        echo "crowd: warning: the kernel's neighbour table overflowed during this run" >&2
     for ((i = 1; i <= n; i++)); do ns_killall "c$i"; done
+    sleep 1
+    for ((i = 1; i <= n; i++)); do
+        for p in $(ip netns pids "$(ns_name "c$i")" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    done
     for p in "${NS_PIDS[@]}"; do
         [ "$p" = "${SERVER_PID:-}" ] || [ "$p" = "${SEEDER_PID:-}" ] || [ "$p" = "${TRACKER_PID:-}" ] ||
             ns_stop "$p"
@@ -258,14 +276,21 @@ run_crowd() {
 # A client counts as completed when its status is 0, its end time is known and its bytes are
 # right (VERIFY is a function given the client's number that returns 0 when they are).
 summarise() {
-    local sys=$1 n=$2 verify=$3 bytes=$4 i good=0 line
+    local sys=$1 n=$2 verify=$3 bytes=$4 i good=0 line keep=$OUT/crowd-runs/$1-$2
     : >"$work/times"
+    mkdir -p "$keep"
+    # Keep every client's record (I START END RC BYTES) and the logs of those that failed.
     for ((i = 1; i <= n; i++)); do
-        line=$(cat "$work/run/c$i" 2>/dev/null) || continue
+        line=$(cat "$work/run/c$i" 2>/dev/null) || line="$i - - killed -"
+        echo "$line" >>"$keep/clients"
         set -- $line
-        [ "$4" = 0 ] && [ "$3" != - ] && "$verify" "$i" "$5" || continue
-        echo "$2 $3" >>"$work/times"
-        good=$((good + 1))
+        if [ "$4" = 0 ] && [ "$3" != - ] && "$verify" "$i" "$5"; then
+            echo "$2 $3" >>"$work/times"
+            good=$((good + 1))
+        else
+            cp "$work/run/err$i" "$work/run/log$i" "$work/run/alog$i" "$keep/" 2>/dev/null
+        fi
+        [ -z "${CROWD_DEBUG:-}" ] || cp "$work/run/alog$i" "$keep/" 2>/dev/null
     done
     awk -v sys="$sys" -v n="$n" -v good="$good" -v bytes="$bytes" '
         { s[NR] = $1; e[NR] = $2; d[NR] = $2 - $1; sum += $2 - $1
@@ -305,6 +330,8 @@ run_nginx() {
     port_bytes >"$work/b1"
     ns_stop "$SERVER_PID"
     SERVER_PID=
+    mkdir -p "$OUT/crowd-runs/nginx-$n"
+    cp "$work/nginx/error.log" "$OUT/crowd-runs/nginx-$n/nginx-error.log"
     summarise nginx "$n" verify_nginx "$(bytes_between "$work/b0" "$work/b1" "$n")"
 }
 
@@ -349,6 +376,7 @@ run_bittorrent() {
     ns_bg origin aria2c --dir="$work/seed" --seed-ratio=0.0 --check-integrity=true \
         --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --disable-ipv6=true \
         --file-allocation=none --summary-interval=0 --console-log-level=warn \
+        ${CROWD_DEBUG:+--log=$OUT/crowd-runs/seeder-$n.log --log-level=info} \
         "$work/page.torrent" >"$work/seeder.log" 2>&1
     SEEDER_PID=$NS_LAST_PID
     for ((t = 0; t < 60; t++)); do

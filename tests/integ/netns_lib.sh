@@ -35,6 +35,10 @@ ns_public && ns_public_host origin && ns_router c1 cone 1 && ns_router c2 cone 1
     ns_router s1 symmetric 1
 check "topology built: public bridge, origin, two cone NATs, one symmetric NAT" [ $? -eq 0 ]
 origin=$(ns_addr origin)
+ns_pin_neighbours
+pinned=$(ip -n "$(ns_name origin)" neigh show nud permanent | grep -c lladdr)
+check "neighbour tables pinned: the origin has 4 permanent entries (bridge, 3 routers): $pinned" \
+    [ "$pinned" -eq 4 ]
 
 # Two rendezvous ports on the origin: a NAT's mapping is judged by comparing them.
 ns_bg origin "$PROBE" serve 3478 120 >"$work/serve1.out"
@@ -167,7 +171,7 @@ bash -c ". '$LIB'; ns_init; echo \$NS_TAG; ns_public; ns_public_host x; ns_bg x 
     >"$work/child.out" 2>/dev/null &
 cpid=$!
 for ((i = 0; i < 100; i++)); do
-    t=$(head -n1 "$work/child.out")
+    t=$(head -n1 "$work/child.out" 2>/dev/null)
     [ -n "$t" ] && ip netns list | grep -q "^$t-x" && break
     sleep 0.1
 done

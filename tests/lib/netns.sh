@@ -40,12 +40,19 @@
 #   ns_nginx NAME ROOT PORT DIR  start Debian's nginx in NAME (one worker, sendfile) serving ROOT
 #                                on PORT, its files under DIR; waits until it answers
 #   ns_wait_port NAME PROTO PORT [SECONDS]   wait until something listens on PORT in NAME
+#   ns_pin_neighbours            write permanent ARP entries for every pair of hosts on the
+#                                bridge. The kernel's neighbour table is shared by all
+#                                namespaces and holds 1024 dynamic entries (gc_thresh3) for the
+#                                whole machine: a crowd of 100 hosts that talk to each other
+#                                overflows it ("neighbor table overflow"), connections stall,
+#                                and other runs on the machine suffer too. Permanent entries
+#                                are exempt from that limit. Call it after the last host.
 #   ns_at_exit CMD               run CMD (a string) at teardown, before namespaces go away
 #   ns_teardown                  kill what runs in our namespaces and delete them (idempotent)
 
 NS_PUBNET=192.0.2
 declare -a NS_LIST=() NS_PIDS=() NS_EXIT_HOOKS=()
-declare -A NS_IP=() NS_KIND=() NS_PORT=()
+declare -A NS_IP=() NS_KIND=() NS_PORT=() NS_DEV=()
 NS_TAG=""
 NS_PUB=""
 NS_NEXT_IP=2
@@ -145,14 +152,20 @@ _ns_alloc_ip() {
     NS_NEXT_IP=$((NS_NEXT_IP + 1))
 }
 
+# The MAC address of public address 192.0.2.X: locally administered, derived from X, so that
+# neighbour entries can be written without asking each namespace.
+_ns_mac() { printf '02:fb:c0:00:02:%02x\n' "${1##*.}"; }
+
 # Plugs interface DEV of namespace NAME into the public bridge with address IP/24.
 _ns_plug() {
     local ns="$NS_TAG-$1" dev=$2 ip=$3
     NS_PORT_SEQ=$((NS_PORT_SEQ + 1))
     local port="v$NS_PORT_SEQ"
-    _ns_do ip link add "$dev" netns "$ns" type veth peer name "$port" netns "$NS_PUB" || return 1
+    _ns_do ip link add "$dev" netns "$ns" address "$(_ns_mac "$ip")" type veth \
+        peer name "$port" netns "$NS_PUB" || return 1
     _ns_do ip -n "$NS_PUB" link set "$port" master br0 up || return 1
     NS_PORT[$1]=$port
+    NS_DEV[$1]=$dev
     _ns_do ip -n "$ns" addr add "$ip/24" dev "$dev" || return 1
     _ns_do ip -n "$ns" link set "$dev" up
 }
@@ -161,9 +174,22 @@ ns_public() {
     _ns_add pub || return 1
     NS_PUB="$NS_TAG-pub"
     _ns_do ip -n "$NS_PUB" link add br0 type bridge || return 1
-    _ns_do ip -n "$NS_PUB" link set br0 up || return 1
+    _ns_do ip -n "$NS_PUB" link set br0 address "$(_ns_mac "$NS_PUBNET.1")" up || return 1
     _ns_do ip -n "$NS_PUB" addr add "$NS_PUBNET.1/24" dev br0 || return 1
     NS_IP[pub]=$NS_PUBNET.1
+    NS_DEV[pub]=br0
+}
+
+ns_pin_neighbours() {
+    local n m lines=""
+    for n in "${!NS_DEV[@]}"; do
+        lines+="${NS_IP[$n]} $(_ns_mac "${NS_IP[$n]}")"$'\n'
+    done
+    for n in "${!NS_DEV[@]}"; do
+        printf '%s' "$lines" | awk -v self="${NS_IP[$n]}" -v dev="${NS_DEV[$n]}" \
+            'NF == 2 && $1 != self { print "neigh replace " $1 " lladdr " $2 " dev " dev " nud permanent" }' |
+            ip -n "$NS_TAG-$n" -batch - || { _ns_die "cannot pin the neighbours of $n"; return 1; }
+    done
 }
 
 ns_public_host() {
@@ -330,7 +356,7 @@ ns_nginx() {
 user root;
 worker_processes 1;
 pid $dir/nginx.pid;
-error_log $dir/error.log warn;
+error_log $dir/error.log info;
 events { worker_connections 4096; }
 http {
     include /etc/nginx/mime.types;
@@ -339,7 +365,11 @@ http {
     tcp_nopush on;
     access_log off;
     keepalive_requests 10000;
-    keepalive_timeout 65;
+    # Long timers: under a crowd a response can take minutes to drain from the socket buffer,
+    # and with the default 65 s nginx closes the idle keep-alive connection meanwhile; the
+    # client's next request then meets a reset (seen: 118 of 200 curl clients failed).
+    keepalive_timeout 1200s;
+    send_timeout 1200s;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
     fastcgi_temp_path $dir/tmp/fastcgi;
@@ -385,5 +415,6 @@ ns_teardown() {
     NS_IP=()
     NS_KIND=()
     NS_PORT=()
+    NS_DEV=()
     NS_ROUTES=()
 }
