@@ -535,7 +535,7 @@ out:
 
 /* ---- the cache --------------------------------------------------------------------------- */
 
-static mentry *find(fb_manifests *m, const char *key, size_t len, uint32_t h)
+static mentry *cache_find(fb_manifests *m, const char *key, size_t len, uint32_t h)
 {
     mentry *e = m->buckets[h & (m->n_buckets - 1)];
     while (e && !(e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0))
@@ -543,7 +543,7 @@ static mentry *find(fb_manifests *m, const char *key, size_t len, uint32_t h)
     return e;
 }
 
-static void lru_unlink(fb_manifests *m, mentry *e)
+static void cache_unlink(fb_manifests *m, mentry *e)
 {
     if (e->prev)
         e->prev->next = e->next;
@@ -556,7 +556,7 @@ static void lru_unlink(fb_manifests *m, mentry *e)
     e->prev = e->next = NULL;
 }
 
-static void lru_push(fb_manifests *m, mentry *e)
+static void cache_push(fb_manifests *m, mentry *e)
 {
     e->next = m->head;
     e->prev = NULL;
@@ -573,7 +573,7 @@ static void remove_entry(fb_manifests *m, mentry *e)
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    lru_unlink(m, e);
+    cache_unlink(m, e);
     m->n--;
     m->mem -= e->mem;
     if (e->handle >= 0 && m->seed)
@@ -590,7 +590,7 @@ static void insert(fb_manifests *m, mentry *e)
     e->hash = hash_key(e->key, e->key_len);
     e->hnext = m->buckets[e->hash & (m->n_buckets - 1)];
     m->buckets[e->hash & (m->n_buckets - 1)] = e;
-    lru_push(m, e);
+    cache_push(m, e);
     m->n++;
     m->mem += e->mem;
 }
@@ -628,7 +628,7 @@ int fb_manifests_get(fb_manifests *m, const char *path, size_t len, int64_t now,
                      fb_manifest_view *out)
 {
     uint32_t h = hash_key(path, len);
-    mentry *e = find(m, path, len, h), *ne = NULL;
+    mentry *e = cache_find(m, path, len, h), *ne = NULL;
     m->st.requests++;
     if (e) {
         bool stale = false;
@@ -638,8 +638,8 @@ int fb_manifests_get(fb_manifests *m, const char *path, size_t len, int64_t now,
         }
         if (!stale) {
             m->st.hits++;
-            lru_unlink(m, e);
-            lru_push(m, e);
+            cache_unlink(m, e);
+            cache_push(m, e);
             view_of(e, out);
             return 0;
         }
