@@ -462,10 +462,10 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
     if (e->now < e->next_wake)
         return e->next_wake;
     e->next_wake = UINT64_MAX;
-    if (e->cfg.role == FB_ROLE_PEER)
-        for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
-            if (e->sw[i].state == SW_ACTIVE)
-                fb_eng_arm(e, fb_peer_tick(e, &e->sw[i]));
+    for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+        if (e->sw[i].state == SW_ACTIVE)
+            fb_eng_arm(e, e->cfg.role == FB_ROLE_PEER ? fb_peer_tick(e, &e->sw[i])
+                                                      : fb_seed_tick(e, &e->sw[i]));
     fb_eng_arm(e, ctrl_drain(e));
     fb_eng_arm(e, fb_up_tick(e));
     if (e->next_wake <= e->now)

@@ -198,7 +198,8 @@ typedef struct fb_swarm {
     uint32_t n_tp;
     uint32_t *tp_idx; /* open addressing: index + 1, 0 = empty */
     uint32_t tp_mask;
-    uint32_t *served; /* times each chunk was handed out */
+    uint32_t *served;        /* times each chunk was handed out */
+    uint64_t expire_next_us; /* next sweep for tracked peers past TRACK_EXPIRE_US */
 } fb_swarm;
 
 /* A request this engine serves (sender side). */
@@ -320,5 +321,7 @@ void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
 fb_tracked *fb_seed_find(fb_swarm *s, const fb_addr *a);
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s);
 uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m);
+/* Forgets tracked peers not heard from for TRACK_EXPIRE_US; returns when to sweep again. */
+uint64_t fb_seed_tick(fb_engine *e, fb_swarm *s);
 
 #endif
