@@ -27,8 +27,10 @@ static void on_send(void *c, const fb_addr *to, const uint8_t *d, size_t n)
         if (fb_addr_eq(to, &who[i]) && !fb_wire_decode(d, n, &m)) {
             if (m.type == FB_MSG_TOKEN || m.type == FB_MSG_HELLO)
                 memcpy(tok[i], m.type == FB_MSG_TOKEN ? m.u.token.token : m.u.hello.token, 16);
-            if (m.type == FB_MSG_REQUEST && m.u.request.n)
-                memcpy(req[i], d + 15, 8); /* req id, then the first entry's chunk */
+            if (m.type == FB_MSG_REQUEST && m.u.request.n) {
+                memcpy(req[i], d + 21, 4);     /* request id */
+                memcpy(req[i] + 4, d + 26, 4); /* the first entry's chunk */
+            }
         }
 }
 static void sha(void *c, const uint8_t *d, size_t n, uint8_t o[32])

@@ -149,6 +149,9 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
         m->u.request.iv_len = 0;
         m->u.request.ack_id = u32(&r);
         m->u.request.ack_count = u8(&r);
+        m->u.request.ack_qd = u16(&r);
+        m->u.request.ack_spread = u32(&r);
+        m->u.request.ack_flags = u8(&r);
         m->u.request.req_id = u32(&r);
         m->u.request.n = u8(&r);
         if (m->u.request.n > FB_WIRE_MAX_REQ || (m->u.request.n && !m->u.request.req_id))
@@ -170,6 +173,7 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
         m->u.data.req_id = u32(&r);
         m->u.data.chunk = u32(&r);
         m->u.data.block = u8(&r);
+        m->u.data.ts = u32(&r);
         if (r.bad || !m->u.data.req_id || m->u.data.chunk == FB_CHUNK_NONE ||
             m->u.data.block >= FB_CHUNK_SIZE_MAX / FB_BLOCK_SIZE)
             return FB_EINVAL;
@@ -184,6 +188,10 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
         break;
     case FB_MSG_CANCEL:
         m->u.cancel.req_id = u32(&r);
+        break;
+    case FB_MSG_QUEUED:
+        m->u.queued.req_id = u32(&r);
+        m->u.queued.wait_ms = u16(&r);
         break;
     case FB_MSG_REFER:
         m->u.refer.want = u8(&r);
@@ -339,6 +347,9 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
             return FB_EINVAL;
         w32(&w, m->u.request.ack_id);
         w8(&w, m->u.request.ack_count);
+        w16(&w, m->u.request.ack_qd);
+        w32(&w, m->u.request.ack_spread);
+        w8(&w, m->u.request.ack_flags);
         w32(&w, m->u.request.req_id);
         w8(&w, m->u.request.n);
         for (uint8_t i = 0; i < m->u.request.n; i++) {
@@ -362,6 +373,7 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
         w32(&w, m->u.data.req_id);
         w32(&w, m->u.data.chunk);
         w8(&w, m->u.data.block);
+        w32(&w, m->u.data.ts);
         wbytes(&w, m->u.data.payload, m->u.data.len);
         break;
     case FB_MSG_BUSY:
@@ -370,6 +382,10 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
         break;
     case FB_MSG_CANCEL:
         w32(&w, m->u.cancel.req_id);
+        break;
+    case FB_MSG_QUEUED:
+        w32(&w, m->u.queued.req_id);
+        w16(&w, m->u.queued.wait_ms);
         break;
     case FB_MSG_REFER:
         if (m->u.refer.want == 0 || m->u.refer.want > FB_WIRE_MAX_PEERS)
@@ -388,7 +404,7 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
 }
 
 void fb_wire_data_header(uint8_t *buf, const uint8_t swarm[FB_SWARM_ID_LEN], uint32_t req_id,
-                         uint32_t chunk, uint8_t block)
+                         uint32_t chunk, uint8_t block, uint32_t ts)
 {
     buf[0] = FB_WIRE_VERSION;
     buf[1] = FB_MSG_DATA;
@@ -396,4 +412,5 @@ void fb_wire_data_header(uint8_t *buf, const uint8_t swarm[FB_SWARM_ID_LEN], uin
     fb_put32(buf + FB_WIRE_HDR, req_id);
     fb_put32(buf + FB_WIRE_HDR + 4, chunk);
     buf[FB_WIRE_HDR + 8] = block;
+    fb_put32(buf + FB_WIRE_HDR + 9, ts);
 }

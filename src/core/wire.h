@@ -34,7 +34,8 @@ typedef enum fb_msg_type {
     FB_MSG_REFER = 10,  /* peer -> neighbour: ask for a referral */
     FB_MSG_BYE = 11,    /* anyone: leaving, forget me */
     FB_MSG_PING = 12,   /* keepalive for NAT bindings */
-    FB_MSG_MAX = 12,
+    FB_MSG_QUEUED = 13, /* sender -> receiver: request accepted, starts in about wait_ms */
+    FB_MSG_MAX = 13,
 } fb_msg_type;
 
 enum {
@@ -45,6 +46,8 @@ enum {
     FB_BYE_DONE = 0,        /* BYE reasons: page complete */
     FB_BYE_LEAVING = 1,     /* the host asked to leave */
     FB_BYE_REFUSED = 2,     /* dropped as a neighbour (full, or tit-for-tat) */
+    FB_ACK_PARTIAL = 1,     /* REQUEST ack_flags: an early report, more blocks to come */
+    FB_ACK_LOSS = 2,        /* REQUEST ack_flags: blocks of the request were lost */
 };
 
 typedef struct fb_wire_peer {
@@ -93,9 +96,12 @@ typedef struct fb_wire_msg {
             size_t iv_len;
         } have;
         struct {
-            uint32_t ack_id;   /* request being acknowledged, 0: none */
-            uint8_t ack_count; /* blocks of it that arrived */
-            uint32_t req_id;   /* nonzero when n > 0 */
+            uint32_t ack_id;     /* request being acknowledged, 0: none */
+            uint8_t ack_count;   /* blocks of it that arrived */
+            uint16_t ack_qd;     /* queueing delay its blocks met, ms (one-way, saturating) */
+            uint32_t ack_spread; /* us between its first and last block's arrival */
+            uint8_t ack_flags;   /* FB_ACK_PARTIAL: the request is still arriving */
+            uint32_t req_id;     /* nonzero when n > 0 */
             uint8_t n;
             fb_wire_req e[FB_WIRE_MAX_REQ];
             const uint8_t *iv; /* with FB_WIRE_ANY: chunks the seed must not choose */
@@ -104,6 +110,7 @@ typedef struct fb_wire_msg {
         struct {
             uint32_t req_id, chunk;
             uint8_t block;
+            uint32_t ts; /* the sender's clock when sent, microseconds mod 2^32 */
             const uint8_t *payload;
             size_t len; /* 1..FB_BLOCK_SIZE */
         } data;
@@ -111,6 +118,10 @@ typedef struct fb_wire_msg {
             uint32_t req_id;
             uint16_t retry_ms;
         } busy;
+        struct {
+            uint32_t req_id;
+            uint16_t wait_ms;
+        } queued;
         struct {
             uint32_t req_id;
         } cancel;
@@ -126,13 +137,13 @@ typedef struct fb_wire_msg {
 /* Bytes of each type before its variable part (header included). */
 #define FB_WIRE_JOIN_FIXED    (FB_WIRE_HDR + 2 + FB_NODE_LEN + FB_TOKEN_LEN + 1)
 #define FB_WIRE_HELLO_FIXED   (FB_WIRE_HDR + 1 + FB_NODE_LEN + 2 * FB_TOKEN_LEN + 4)
-#define FB_WIRE_REQUEST_FIXED (FB_WIRE_HDR + 4 + 1 + 4 + 1)
-#define FB_WIRE_DATA_FIXED    (FB_WIRE_HDR + 4 + 4 + 1)
+#define FB_WIRE_REQUEST_FIXED (FB_WIRE_HDR + 4 + 1 + 2 + 4 + 1 + 4 + 1)
+#define FB_WIRE_DATA_FIXED    (FB_WIRE_HDR + 4 + 4 + 1 + 4)
 
 /* Decodes len bytes. Returns 0 and fills the header and the union member of m's type (views
- * that are absent, like a HELLO's list with FB_HELLO_COMPLETE, are NULL with length 0), or FB_EINVAL for anything malformed: wrong version
- * or type, a short or long datagram, a bad address family, a count over its cap, a bad interval
- * list, nonzero padding. */
+ * that are absent, like a HELLO's list with FB_HELLO_COMPLETE, are NULL with length 0), or
+ * FB_EINVAL for anything malformed: wrong version or type, a short or long datagram, a bad address
+ * family, a count over its cap, a bad interval list, nonzero padding. */
 int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m);
 
 /* Encodes m into buf (cap bytes; FB_WIRE_MAX is always enough when the variable parts fit).
@@ -143,7 +154,7 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap);
 /* Writes the FB_WIRE_DATA_FIXED bytes that precede a DATA payload, so a sender can read the
  * block straight into buf + FB_WIRE_DATA_FIXED (the hot path; fb_wire_encode does the same). */
 void fb_wire_data_header(uint8_t *buf, const uint8_t swarm[FB_SWARM_ID_LEN], uint32_t req_id,
-                         uint32_t chunk, uint8_t block);
+                         uint32_t chunk, uint8_t block, uint32_t ts);
 
 /* Bytes an address takes on the wire (0 for a bad family). */
 size_t fb_wire_addr_len(const fb_addr *a);

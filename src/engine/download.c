@@ -64,6 +64,23 @@ static uint64_t gapto(const fb_nb *n)
     return FB_MAX(BURST_GAP_MIN_US, 4 * (uint64_t)n->gap_us);
 }
 
+/* Marks burst b of n as no longer outstanding. */
+static void burst_clear(fb_swarm *s, fb_nb *n, fb_burst *b)
+{
+    if (b->req_id && !n->is_seed && s->req_out)
+        s->req_out--;
+    b->req_id = 0;
+}
+
+static void budget(fb_swarm *s, int delta)
+{
+    uint32_t hi = FB_MAX(REQ_BUDGET_INIT, 2 * s->n_active);
+    if (delta > 0)
+        s->req_budget = FB_MIN(s->req_budget + 1, hi);
+    else if (s->req_budget > REQ_BUDGET_MIN)
+        s->req_budget--;
+}
+
 static bool flight_of(const fb_swarm *s, const fb_burst *b, uint32_t i, uint16_t ni)
 {
     const fb_flight *f = &s->fl[b->slot[i]];
@@ -95,6 +112,10 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
     if (!n->is_seed) {
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
+        n->ack_qd = (uint16_t)FB_MIN(b->arrived ? b->qd_min / 1000 : 0, 65535u);
+        n->ack_flags = b->arrived < b->blocks ? FB_ACK_LOSS : 0;
+        n->ack_spread =
+            b->arrived >= 2 ? (uint32_t)FB_MIN(b->last_us - b->first_us, (uint64_t)UINT32_MAX) : 0;
         n->ack_pending = true;
     } else if (timeout && b->arrived == 0) {
         /* The seed is saturated or unreachable: back off. */
@@ -103,7 +124,9 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
     } else {
         n->backoff_us = 0;
     }
-    b->req_id = 0;
+    if (!n->is_seed)
+        budget(s, !timeout && b->arrived >= b->blocks ? 1 : timeout && !b->arrived ? -1 : 0);
+    burst_clear(s, n, b);
 }
 
 static void add_entry(fb_burst *b, uint16_t slot, uint32_t chunk, uint32_t mask)
@@ -167,10 +190,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
     }
     /* 2. New chunks. */
     if (n->is_seed) {
-        bool any_out = false;
-        for (int k = 0; k < NB_BURSTS; k++)
-            any_out |= n->out[k].req_id && n->out[k].any;
-        if (b->n == 0 && s->n_want > 0 && !any_out) {
+        if (b->n == 0 && s->n_want > 0) {
             uint16_t slot;
             fb_flight *f = fl_alloc(s, &slot);
             if (!f)
@@ -257,6 +277,9 @@ static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
     if (n->ack_pending) {
         m.u.request.ack_id = n->ack_id;
         m.u.request.ack_count = n->ack_count;
+        m.u.request.ack_qd = n->ack_qd;
+        m.u.request.ack_spread = n->ack_spread;
+        m.u.request.ack_flags = n->ack_flags;
         n->ack_pending = false;
     }
     uint32_t id;
@@ -264,6 +287,8 @@ static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         id = fb_eng_rand32(e);
     while (!id);
     b->req_id = id;
+    if (!n->is_seed)
+        s->req_out++;
     m.u.request.req_id = id;
     m.u.request.n = b->n;
     for (uint32_t i = 0; i < b->n; i++) {
@@ -290,7 +315,26 @@ static void send_ack(fb_engine *e, fb_swarm *s, fb_nb *n)
     m.type = FB_MSG_REQUEST;
     m.u.request.ack_id = n->ack_id;
     m.u.request.ack_count = n->ack_count;
+    m.u.request.ack_qd = n->ack_qd;
+    m.u.request.ack_spread = n->ack_spread;
+    m.u.request.ack_flags = n->ack_flags;
     n->ack_pending = false;
+    fb_eng_send_msg(e, s, &n->addr, &m);
+    n->last_tx_us = e->now;
+}
+
+/* An early report on a burst still arriving (after its 4th block), so the sender learns its
+ * path's rate and queue within a round trip of starting. */
+static void early_ack(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_burst *b)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_REQUEST;
+    m.u.request.ack_id = b->req_id;
+    m.u.request.ack_count = (uint8_t)b->arrived;
+    m.u.request.ack_qd = (uint16_t)FB_MIN(b->qd_min / 1000, 65535u);
+    m.u.request.ack_spread = (uint32_t)FB_MIN(b->last_us - b->first_us, (uint64_t)UINT32_MAX);
+    m.u.request.ack_flags = FB_ACK_PARTIAL | (b->seq_max > b->arrived ? FB_ACK_LOSS : 0);
     fb_eng_send_msg(e, s, &n->addr, &m);
     n->last_tx_us = e->now;
 }
@@ -305,6 +349,8 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
             fb_burst *b = &n->out[k];
             if (b->req_id)
                 continue;
+            if (!n->is_seed && s->req_out >= s->req_budget)
+                break;
             if (!build(e, s, n, b))
                 break;
             send_request(e, s, n, b);
@@ -350,7 +396,7 @@ static void cancel_dups(fb_engine *e, fb_swarm *s, uint32_t c)
                 m.u.cancel.req_id = b->req_id;
                 fb_eng_send_msg(e, s, &o->addr, &m);
                 o->recent[o->recent_next++ % 4] = b->req_id;
-                b->req_id = 0;
+                burst_clear(s, o, b);
             }
         }
         fl_release(s, f);
@@ -382,6 +428,47 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
 }
 
+/* A block for request `id`, which we gave up on lately (its answer was lost or slow), turns
+ * up: if its chunk is still wanted and nobody else is asked for it, the request comes back to
+ * life for the whole chunk instead of wasting what the sender is sending. */
+static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32_t c)
+{
+    if (!fb_bit_get(s->want, c) || s->complete)
+        return NULL;
+    fb_burst *b = NULL;
+    for (int k = 0; k < NB_BURSTS && !b; k++)
+        if (!n->out[k].req_id)
+            b = &n->out[k];
+    uint16_t slot;
+    fb_flight *f = b ? fl_alloc(s, &slot) : NULL;
+    if (!f)
+        return NULL;
+    f->used = true;
+    f->nb = (uint16_t)(n - s->nb);
+    f->chunk = c;
+    f->len = fb_chunk_len(&s->map, c);
+    f->full = fb_chunk_full_mask(f->len);
+    f->got = 0;
+    f->asked = f->full;
+    f->started_us = e->now;
+    fb_bit_clear(s->want, c);
+    s->n_want--;
+    if ((s->cs[c] & CS_REQ) < CS_REQ)
+        s->cs[c]++;
+    memset(b, 0, sizeof(*b));
+    b->req_id = id;
+    if (!n->is_seed)
+        s->req_out++;
+    add_entry(b, slot, c, f->full);
+    b->blocks = (uint16_t)popc(f->full);
+    b->answered = true;
+    b->sent_us = e->now;
+    b->seq = ++n->burst_seq;
+    b->deadline_us = e->now + gapto(n);
+    fb_eng_arm(e, b->deadline_us);
+    return b;
+}
+
 void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 {
     uint16_t ni = nbi(s, n);
@@ -390,18 +477,19 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
     for (int k = 0; k < NB_BURSTS; k++)
         if (n->out[k].req_id == id)
             b = &n->out[k];
+    if (c >= s->n_chunks) {
+        e->st.dropped_invalid++;
+        return;
+    }
     if (!b) {
         bool recent = false;
         for (int k = 0; k < 4; k++)
             recent |= n->recent[k] == id;
         if (!recent) {
-            e->st.dropped_unknown++;
+            e->st.blocks_unused++;
             return;
         }
-    }
-    if (c >= s->n_chunks) {
-        e->st.dropped_invalid++;
-        return;
+        b = revive(e, s, n, id, c);
     }
     fb_flight *f = NULL;
     uint32_t ent = 0;
@@ -436,12 +524,14 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
                 f = &s->fl[i];
     }
     if (!f) {
-        e->st.dropped_unknown++;
+        e->st.blocks_unused++;
         return;
     }
     uint32_t bit = (uint32_t)1 << m->u.data.block;
-    if (!(f->full & bit) || (f->got & bit) || (b && !(b->mask[ent] & bit)))
-        return; /* not asked, or a duplicate */
+    if (!(f->full & bit) || (f->got & bit) || (b && !(b->mask[ent] & bit))) {
+        e->st.blocks_unused++; /* not asked, or a duplicate */
+        return;
+    }
     if (m->u.data.len != fb_block_len(f->len, m->u.data.block)) {
         e->st.dropped_invalid++;
         return;
@@ -458,10 +548,34 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
     n->last_used_us = e->now;
     if (n->is_seed)
         s->seed_last_data_us = e->now;
+    /* One-way queueing delay: this block's (arrival - stamp) over the smallest seen from n
+     * (the clocks' offset cancels out). */
+    uint32_t owd = (uint32_t)e->now - m->u.data.ts;
+    int32_t over = (int32_t)(owd - n->owd_base);
+    if (!n->owd_init || over < 0) {
+        n->owd_base = owd;
+        n->owd_init = true;
+        over = 0;
+    }
     if (b) {
-        if (!b->got_first) {
+        /* The smallest delay of the burst: a queue the sender keeps standing shows in every
+         * block, a passing one (another sender's burst at our downlink) does not. */
+        if (!b->got_first || (uint32_t)over < b->qd_min)
+            b->qd_min = (uint32_t)over;
+        /* The block's position in the order the sender sends (entries in order, blocks
+         * ascending): a position past blocks not yet come means they were lost (FIFO). */
+        uint32_t pos = popc(b->mask[ent] & (bit - 1));
+        for (uint32_t i = 0; i < ent; i++)
+            pos += popc(b->mask[i]);
+        if (pos + 1 > b->seq_max)
+            b->seq_max = (uint16_t)(pos + 1);
+        if (!b->answered) {
             fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
+            b->answered = true;
+        }
+        if (!b->got_first) {
             b->got_first = true;
+            b->first_us = e->now;
             n->busy_count = 0;
         } else if (b->last_us) {
             uint64_t g = e->now - b->last_us;
@@ -470,6 +584,8 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         }
         b->last_us = e->now;
         b->arrived++;
+        if (b->arrived == 4 && !n->is_seed && b->blocks > 8)
+            early_ack(e, s, n, b);
         /* Senders serve a receiver's requests in order: an older request still incomplete
          * has lost its missing blocks. */
         for (int k = 0; k < NB_BURSTS; k++) {
@@ -478,11 +594,16 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
                 finish(e, s, n, o, true);
         }
     }
+    /* Data is flowing from n: the started burst may wait gapto for its next block; a burst
+     * not started yet waits its turn behind it, so it gets a full rto from now. */
     for (int k = 0; k < NB_BURSTS; k++) {
         fb_burst *o = &n->out[k];
-        if (o->req_id && o->deadline_us < e->now + gapto(n)) {
-            o->deadline_us = e->now + gapto(n);
-            fb_eng_arm(e, o->deadline_us);
+        if (!o->req_id)
+            continue;
+        uint64_t d = e->now + (o->got_first ? gapto(n) : rto(n));
+        if (o->deadline_us < d) {
+            o->deadline_us = d;
+            fb_eng_arm(e, d);
         }
     }
     bool burst_done = b && b->arrived >= b->blocks;
@@ -503,6 +624,8 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         fb_burst *b = &n->out[k];
         if (!b->req_id || b->req_id != m->u.busy.req_id)
             continue;
+        if (!b->answered)
+            fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
         for (uint32_t i = 0; i < b->n; i++) {
             if (!flight_of(s, b, i, ni))
                 continue;
@@ -511,7 +634,9 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             if (f->chunk == FB_CHUNK_NONE || (f->got == 0 && f->asked == 0))
                 fl_release(s, f);
         }
-        b->req_id = 0;
+        burst_clear(s, n, b);
+        if (!n->is_seed)
+            budget(s, -1);
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
@@ -521,6 +646,27 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         wait += fb_eng_rand32(e) % (wait / 2 + 1);
         n->busy_until = e->now + wait;
         fb_eng_arm(e, n->busy_until);
+    }
+}
+
+void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
+{
+    (void)s;
+    for (int k = 0; k < NB_BURSTS; k++) {
+        fb_burst *b = &n->out[k];
+        if (!b->req_id || b->req_id != m->u.queued.req_id || b->got_first)
+            continue;
+        if (!b->answered) {
+            fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
+            b->answered = true;
+        }
+        /* Accepted behind others: wait what the sender expects, and some more. */
+        uint64_t wait = (uint64_t)m->u.queued.wait_ms * T_MS;
+        uint64_t d = e->now + wait + wait / 2 + rto(n);
+        if (d > b->deadline_us) {
+            b->deadline_us = d;
+            fb_eng_arm(e, d);
+        }
     }
 }
 
@@ -556,7 +702,7 @@ void fb_dl_release_nb(fb_engine *e, fb_swarm *s, fb_nb *n)
         if (s->fl[i].used && s->fl[i].nb == ni)
             fl_release(s, &s->fl[i]);
     for (int k = 0; k < NB_BURSTS; k++)
-        n->out[k].req_id = 0;
+        burst_clear(s, n, &n->out[k]);
     n->ack_pending = false;
 }
 

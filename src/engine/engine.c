@@ -74,10 +74,19 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     if (!e->sw || !e->up || !e->ring)
         goto err;
     e->up_cur = UINT32_MAX;
-    fb_upwin_init(&e->win, 32, 16, 1024);
-    fb_bucket_init(&e->bucket, e->cfg.upload_rate, e->cfg.upload_rate / 100, now_us);
+    fb_up_init(e);
+#ifdef FB_RATE_DEBUG
+    {
+        extern void *dbg_eng;
+        static int k;
+        if (++k == 7)
+            dbg_eng = e;
+    }
+#endif
     if (e->cfg.upload_rate) {
-        e->ctrl_cap = 64;
+        /* A hard cap: control datagrams wait for tokens too (queued, in order, before data);
+         * the queue holds about one answer per request the engine may hold. */
+        e->ctrl_cap = FB_MAX(64u, e->cfg.max_pending);
         e->ctrl = calloc(e->ctrl_cap, sizeof(*e->ctrl));
         if (!e->ctrl)
             goto err;
@@ -184,6 +193,7 @@ void fb_eng_emit(fb_engine *e, fb_event_type type, int swarm, uint32_t object, u
 
 void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len)
 {
+    e->st.msgs_out[buf[1] & 15]++;
     e->st.datagrams_out++;
     e->st.bytes_out_total += len;
     e->host.send(e->host.ctx, to, buf, len);
@@ -191,7 +201,9 @@ void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
 
 void fb_eng_send(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len)
 {
-    if (!e->bucket.rate) {
+    if (!e->ctrl) {
+        /* Paced but uncapped (a peer): control goes at once and the data waits for it. */
+        fb_bucket_force(&e->bucket, len + overhead(e), e->now);
         fb_eng_xmit(e, to, buf, len);
         return;
     }
@@ -296,6 +308,7 @@ static int peer_tables(fb_engine *e, fb_swarm *s)
         s->fl[i].chunk = FB_CHUNK_NONE;
     s->complete = n == 0;
     s->leave_at_us = UINT64_MAX;
+    s->req_budget = REQ_BUDGET_INIT;
     return 0;
 }
 
@@ -449,10 +462,10 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
     if (e->now < e->next_wake)
         return e->next_wake;
     e->next_wake = UINT64_MAX;
-    if (e->cfg.role == FB_ROLE_PEER)
-        for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
-            if (e->sw[i].state == SW_ACTIVE)
-                fb_eng_arm(e, fb_peer_tick(e, &e->sw[i]));
+    for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+        if (e->sw[i].state == SW_ACTIVE)
+            fb_eng_arm(e, e->cfg.role == FB_ROLE_PEER ? fb_peer_tick(e, &e->sw[i])
+                                                      : fb_seed_tick(e, &e->sw[i]));
     fb_eng_arm(e, ctrl_drain(e));
     fb_eng_arm(e, fb_up_tick(e));
     if (e->next_wake <= e->now)
@@ -463,7 +476,7 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
 void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out)
 {
     *out = e->st;
-    out->upload_window = fb_upwin_blocks(&e->win);
+    out->upload_rate = e->bucket.rate;
     out->upload_queue = e->up_used;
 }
 

@@ -178,9 +178,12 @@ typedef struct fb_engine_stats {
     uint64_t origin_requests; /* FB_EV_NEED_ORIGIN events */
     uint64_t chunks_dup;      /* verified chunks that were already held (endgame) */
     uint64_t bursts_timeout;  /* bursts that ended by timeout */
+    uint64_t blocks_unused;   /* DATA blocks that arrived but could not be used (late, a
+                                 duplicate, or for a request given up) */
     uint64_t datagrams_out;   /* datagrams sent */
     uint64_t datagrams_in;    /* datagrams received */
-    uint32_t upload_window;   /* sender window, blocks */
+    uint64_t upload_rate;     /* current pacing rate, bytes/s (the cap for the seed) */
+    uint64_t msgs_out[16];    /* datagrams sent, by message type (docs/PROTOCOL.md) */
     uint32_t upload_queue;    /* requests queued or in flight */
 } fb_engine_stats;
 

@@ -41,58 +41,85 @@ uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi)
     return (uint32_t)v;
 }
 
-void fb_upwin_init(fb_upwin *u, uint32_t init, uint32_t min, uint32_t max)
+void fb_rate_init(fb_rate *r, uint64_t initial, uint64_t min, uint64_t max, uint64_t now_us)
 {
-    u->min = min;
-    u->max = max;
-    u->w = FB_MAX(min, FB_MIN(init, max)) * 256;
-    u->slow_start = true;
-    u->last_cut_us = 0;
+    memset(r, 0, sizeof(*r));
+    r->min = min;
+    r->max = max;
+    r->rate = FB_MAX(min, FB_MIN(initial, max));
+    r->start = true;
+    r->period_start_us = now_us;
+    r->period_us = 200000;
 }
 
-uint32_t fb_upwin_blocks(const fb_upwin *u)
+void fb_rate_rtt(fb_rate *r, uint32_t rtt_us)
 {
-    return u->w / 256;
+    r->period_us = FB_MIN(FB_MAX(2 * rtt_us, 50000u), 400000u);
 }
 
-static void cut(fb_upwin *u, uint64_t now_us, uint32_t rtt_us)
+static void set(fb_rate *r, uint64_t v)
 {
-    u->slow_start = false;
-    if (u->last_cut_us && now_us - u->last_cut_us < rtt_us)
-        return; /* one reduction per round trip, as in TCP fast recovery */
-    u->w = FB_MAX(u->w / 2, u->min * 256);
-    u->last_cut_us = now_us ? now_us : 1;
+    r->rate = FB_MAX(r->min, FB_MIN(v, r->max));
 }
 
-void fb_upwin_ack(fb_upwin *u, uint32_t blocks, uint32_t arrived, uint64_t now_us, uint32_t rtt_us)
+static void close_period(fb_rate *r, uint64_t now_us)
 {
-    if (arrived < blocks) {
-        cut(u, now_us, rtt_us);
+    if (now_us - r->period_start_us < r->period_us)
         return;
+    if (r->qd_n) {
+        uint64_t qd = r->qd_sum / r->qd_n, t = FB_RATE_TARGET_US;
+        if (r->loss) {
+            set(r, r->rate * 3 / 4);
+            r->start = false;
+        } else if (r->start && qd < t / 2) {
+            if (r->limited)
+                set(r, r->rate * 2);
+        } else {
+            r->start = false;
+            if (qd > t)
+                set(r, r->rate - r->rate * FB_MIN(qd - t, t) / t / 4);
+            else if (r->limited)
+                set(r, r->rate + r->rate * (t - qd) / t / (qd < t / 4 ? 4 : 16));
+        }
     }
-    uint64_t w = u->w;
-    if (u->slow_start)
-        w += (uint64_t)blocks * 256;
-    else
-        w += (uint64_t)blocks * 256 * 256 / w; /* one block per window acknowledged */
-    u->w = (uint32_t)FB_MIN(w, (uint64_t)u->max * 256);
+    r->qd_sum = 0;
+    r->qd_n = 0;
+    r->arrival_max = 0;
+    r->loss = false;
+    r->limited = false;
+    r->period_start_us = now_us;
 }
 
-void fb_upwin_timeout(fb_upwin *u, uint64_t now_us, uint32_t rtt_us)
+void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t arrival, uint64_t now_us)
 {
-    cut(u, now_us, rtt_us);
+    close_period(r, now_us);
+    if (r->start && arrival && arrival < r->rate / 2) {
+        set(r, arrival);
+        r->start = false;
+    }
+    r->qd_sum += qd_us;
+    r->qd_n++;
+    r->loss |= loss;
+    if (arrival > r->arrival_max)
+        r->arrival_max = arrival;
 }
 
-bool fb_upwin_can_send(const fb_upwin *u, uint32_t inflight, uint32_t blocks)
+void fb_rate_limited(fb_rate *r)
 {
-    return inflight == 0 || inflight + blocks <= fb_upwin_blocks(u);
+    r->limited = true;
+}
+
+uint64_t fb_rate_pace(fb_rate *r, uint64_t now_us)
+{
+    close_period(r, now_us);
+    return r->rate;
 }
 
 void fb_bucket_init(fb_bucket *b, uint64_t rate, uint64_t depth, uint64_t now_us)
 {
     b->rate = rate;
     b->depth = FB_MAX(depth, (uint64_t)FB_BUCKET_MIN_DEPTH);
-    b->tokens = b->depth * 1000000ull;
+    b->tokens = (int64_t)(b->depth * 1000000ull);
     b->last_us = now_us;
 }
 
@@ -101,13 +128,24 @@ static void refill(fb_bucket *b, uint64_t now_us)
     if (now_us <= b->last_us)
         return;
     uint64_t dt = now_us - b->last_us;
-    uint64_t cap = b->depth * 1000000ull;
+    int64_t cap = (int64_t)(b->depth * 1000000ull);
     /* dt * rate may overflow for long idle times; the bucket is full long before. */
-    if (dt >= cap / (b->rate ? b->rate : 1))
+    if (dt >= (uint64_t)(2 * cap) / (b->rate ? b->rate : 1))
         b->tokens = cap;
     else
-        b->tokens = FB_MIN(cap, b->tokens + dt * b->rate);
+        b->tokens = FB_MIN(cap, b->tokens + (int64_t)(dt * b->rate));
     b->last_us = now_us;
+}
+
+void fb_bucket_set(fb_bucket *b, uint64_t rate, uint64_t depth, uint64_t now_us)
+{
+    if (b->rate)
+        refill(b, now_us);
+    else
+        b->last_us = now_us;
+    b->rate = rate;
+    b->depth = FB_MAX(depth, (uint64_t)FB_BUCKET_MIN_DEPTH);
+    b->tokens = FB_MIN(b->tokens, (int64_t)(b->depth * 1000000ull));
 }
 
 bool fb_bucket_take(fb_bucket *b, uint64_t bytes, uint64_t now_us)
@@ -115,10 +153,22 @@ bool fb_bucket_take(fb_bucket *b, uint64_t bytes, uint64_t now_us)
     if (!b->rate)
         return true;
     refill(b, now_us);
-    if (b->tokens < bytes * 1000000ull)
+    int64_t need = (int64_t)(bytes * 1000000ull);
+    if (b->tokens < need)
         return false;
-    b->tokens -= bytes * 1000000ull;
+    b->tokens -= need;
     return true;
+}
+
+void fb_bucket_force(fb_bucket *b, uint64_t bytes, uint64_t now_us)
+{
+    if (!b->rate)
+        return;
+    refill(b, now_us);
+    b->tokens -= (int64_t)(bytes * 1000000ull);
+    int64_t floor = -(int64_t)(b->depth * 1000000ull);
+    if (b->tokens < floor)
+        b->tokens = floor;
 }
 
 uint64_t fb_bucket_when(fb_bucket *b, uint64_t bytes, uint64_t now_us)
@@ -126,8 +176,8 @@ uint64_t fb_bucket_when(fb_bucket *b, uint64_t bytes, uint64_t now_us)
     if (!b->rate)
         return now_us;
     refill(b, now_us);
-    uint64_t need = bytes * 1000000ull;
+    int64_t need = (int64_t)(bytes * 1000000ull);
     if (b->tokens >= need)
         return now_us;
-    return now_us + (need - b->tokens + b->rate - 1) / b->rate;
+    return now_us + ((uint64_t)(need - b->tokens) + b->rate - 1) / b->rate;
 }

@@ -2,9 +2,9 @@
  * control"):
  * - the receiver's burst size per sender, the 2007 rule: start at 16 datagrams; after a burst that
  *   arrived whole, one more; otherwise the next burst is the number that arrived;
- * - the sender's window over all its receivers, in blocks sent and not yet acknowledged: slow
- *   start, then one block more per window acknowledged, halved on loss at most once per round
- *   trip, like TCP Reno, so a competing TCP flow keeps its share of the uplink;
+ * - the sender's pacing rate over all its receivers, from the arrival rates and queueing delays
+ *   its receivers report, so its uplink queue stays short and a competing TCP flow keeps its
+ *   share;
  * - a round-trip estimator (RFC 6298) for timeouts;
  * - a token bucket for a hard upload cap (the seed's rate). */
 #ifndef FB_FLOW_H
@@ -31,32 +31,54 @@ void fb_rtt_sample(fb_rtt *r, uint32_t sample_us);
 /* Retransmission timeout: srtt + 4 rttvar clamped to [lo, hi], or `initial` before any sample. */
 uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi);
 
-typedef struct fb_upwin {
-    uint32_t w;        /* window in blocks, x256 fixed point */
-    uint32_t min, max; /* blocks */
-    bool slow_start;
-    uint64_t last_cut_us;
-} fb_upwin;
+/* The sender's pacing rate (all receivers together). Receivers report, with each burst's
+ * acknowledgement (an early one after 4 blocks, and a final one), the rate at which its blocks
+ * arrived (count over the spread from first to last), whether some were lost, and the smallest
+ * one-way queueing delay its blocks met (against the smallest delay seen from this sender, so
+ * clock offsets cancel). Once per period (twice the acknowledgement round trip, 50 to 400 ms):
+ * - a loss cuts the rate to 3/4;
+ * - else a delay above the target shrinks it by (delay - target) / target / 4 of itself;
+ * - else, if the sender had more to send than the pace allowed, it grows by
+ *   (target - delay) / target / 16 of itself (/ 4 when the queue is empty), or doubles in the
+ *   start phase (until the first signal).
+ * The start phase also takes the first low arrival report at once (an uplink slower than the
+ * initial guess is found within a round trip). A competing TCP flow takes a share of the
+ * uplink, so reports show a lower arrival rate and a standing queue, and the sender yields. */
+#define FB_RATE_TARGET_US 60000
 
-void fb_upwin_init(fb_upwin *u, uint32_t init, uint32_t min, uint32_t max);
+typedef struct fb_rate {
+    uint64_t rate;     /* pace, bytes per second */
+    uint64_t min, max; /* bounds */
+    bool start;        /* start phase */
+    bool limited;      /* the pace held data back in this period */
+    bool loss;         /* a report in this period had losses */
+    uint64_t qd_sum;   /* reported delays in this period, us */
+    uint32_t qd_n;
+    uint64_t arrival_max; /* fastest arrival rate reported in this period */
+    uint64_t period_start_us;
+    uint32_t period_us;
+} fb_rate;
 
-/* Window in blocks. */
-uint32_t fb_upwin_blocks(const fb_upwin *u);
+void fb_rate_init(fb_rate *r, uint64_t initial, uint64_t min, uint64_t max, uint64_t now_us);
 
-/* A burst of `blocks` was acknowledged with `arrived` of them received, at now_us; rtt_us is the
- * sender's round-trip estimate (for "at most one cut per round trip"). */
-void fb_upwin_ack(fb_upwin *u, uint32_t blocks, uint32_t arrived, uint64_t now_us, uint32_t rtt_us);
+/* A report on one burst: its queueing delay, whether blocks were lost, and its arrival rate
+ * (bytes/s, 0 if unknown). */
+void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t arrival, uint64_t now_us);
 
-/* A burst was never acknowledged: treat as a loss. */
-void fb_upwin_timeout(fb_upwin *u, uint64_t now_us, uint32_t rtt_us);
+/* The pace held data back (the sender is not idle). */
+void fb_rate_limited(fb_rate *r);
 
-/* May a burst of `blocks` start with `inflight` blocks unacknowledged? (Always when none is.) */
-bool fb_upwin_can_send(const fb_upwin *u, uint32_t inflight, uint32_t blocks);
+/* Sets the period from the round trip of acknowledgements. */
+void fb_rate_rtt(fb_rate *r, uint32_t rtt_us);
+
+/* Closes the period if it is over and returns the pace. */
+uint64_t fb_rate_pace(fb_rate *r, uint64_t now_us);
 
 typedef struct fb_bucket {
-    uint64_t rate;   /* bytes per second; 0 = unlimited */
-    uint64_t depth;  /* bytes the bucket holds at most */
-    uint64_t tokens; /* bytes x 1e6 (so refills are exact in microseconds) */
+    uint64_t rate;  /* bytes per second; 0 = unlimited */
+    uint64_t depth; /* bytes the bucket holds at most */
+    int64_t tokens; /* bytes x 1e6 (so refills are exact in microseconds); below zero after
+                       fb_bucket_force */
     uint64_t last_us;
 } fb_bucket;
 
@@ -64,8 +86,15 @@ typedef struct fb_bucket {
 #define FB_BUCKET_MIN_DEPTH 2400
 void fb_bucket_init(fb_bucket *b, uint64_t rate, uint64_t depth, uint64_t now_us);
 
+/* Changes the rate (and depth) from now on; tokens earned so far at the old rate are kept. */
+void fb_bucket_set(fb_bucket *b, uint64_t rate, uint64_t depth, uint64_t now_us);
+
 /* Takes `bytes` if the bucket holds them now; false (nothing taken) otherwise. */
 bool fb_bucket_take(fb_bucket *b, uint64_t bytes, uint64_t now_us);
+
+/* Takes `bytes` whatever the bucket holds (it may go into debt, down to minus its depth), for
+ * datagrams that must not wait; later takes wait for the debt to be paid. */
+void fb_bucket_force(fb_bucket *b, uint64_t bytes, uint64_t now_us);
 
 /* The earliest time at which `bytes` can be taken (now_us if already). */
 uint64_t fb_bucket_when(fb_bucket *b, uint64_t bytes, uint64_t now_us);

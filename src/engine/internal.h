@@ -21,16 +21,18 @@
 #define REJOIN_NODATA_US    (500 * T_MS)   /* no new data this long: ask the seed for neighbours */
 #define REJOIN_MAX_US       (8000 * T_MS)
 #define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
-#define HELLO_TRIES         4
+#define HELLO_TRIES         3
 #define REFER_EVERY_US      (500 * T_MS)   /* ask a neighbour for a referral while below target */
-#define HAVE_FLUSH_US       (50 * T_MS)    /* batch HAVE updates this long */
+#define HAVE_FLUSH_US       (200 * T_MS)   /* batch HAVE updates this long */
 #define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
 #define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
 #define BURST_RTO_INIT_US   (1000 * T_MS)
-#define BURST_RTO_MIN_US    (200 * T_MS)
+#define BURST_RTO_MIN_US    (100 * T_MS)
 #define BURST_RTO_MAX_US    (8000 * T_MS)
-#define BURST_GAP_MIN_US    (100 * T_MS)  /* wait at least this long after a block for the next */
-#define UP_ACK_TIMEOUT_US   (3000 * T_MS) /* sender: an unacknowledged burst counts as lost */
+#define BURST_GAP_MIN_US    (100 * T_MS) /* wait at least this long after a block for the next */
+#define UP_RATE_INIT        262144       /* first pacing rate, bytes/s: early reports correct it */
+#define UP_RATE_MIN         4096
+#define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
 #define SEED_BACKOFF_MIN_US (250 * T_MS)
 #define SEED_BACKOFF_MAX_US (4000 * T_MS)
 #define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
@@ -39,17 +41,19 @@
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
 #define NB_BURSTS           2              /* requests outstanding per sender */
 #define SEED_PER_PEER       2              /* seed: queued requests per peer */
-#define SEED_QUEUE_US       (300 * T_MS)   /* seed: requests queued at most this long at the cap */
 #define UP_STALE_US         (2000 * T_MS)  /* a request that waited this long is dropped */
 #define TOKEN_TAG_JOIN      1
 #define TOKEN_TAG_HELLO     2
+
+#define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
+#define REQ_BUDGET_MIN  2
 
 #define NB_NONE 0xffff
 #define NB_SEED 0 /* a peer's neighbour slot 0 is the seed */
 
 enum { NB_FREE = 0, NB_JOINING, NB_ACTIVE };
 enum { SW_FREE = 0, SW_ACTIVE, SW_LEFT };
-enum { UP_FREE = 0, UP_QUEUED, UP_SENDING, UP_SENT };
+enum { UP_FREE = 0, UP_QUEUED, UP_SENDING };
 
 /* Chunk state byte (peer): bits 0-1 = requests in flight (0..2), CS_ORIGIN = asked of the host,
  * CS_HAVE = verified and stored. */
@@ -67,8 +71,11 @@ typedef struct fb_burst {
     uint32_t chunk[FB_WIRE_MAX_REQ]; /* their chunks (FB_CHUNK_NONE: the seed's choice) */
     uint32_t mask[FB_WIRE_MAX_REQ];  /* blocks asked of each */
     uint16_t blocks, arrived;
-    uint32_t seq; /* order of sending to this neighbour */
-    uint64_t sent_us, last_us, deadline_us;
+    uint32_t seq;     /* order of sending to this neighbour */
+    bool answered;    /* a QUEUED, BUSY or DATA came back */
+    uint32_t qd_min;  /* smallest one-way queueing delay of its blocks, us */
+    uint16_t seq_max; /* 1 + the highest position (in sending order) of a block that came */
+    uint64_t sent_us, first_us, last_us, deadline_us;
 } fb_burst;
 
 /* A chunk being received, from exactly one sender. */
@@ -103,8 +110,13 @@ typedef struct fb_nb {
     uint32_t ack_id; /* last burst finished, to acknowledge */
     uint8_t ack_count;
     bool ack_pending;
-    fb_rtt rtt;      /* request -> first block */
-    uint32_t gap_us; /* smoothed gap between blocks of a burst */
+    uint16_t ack_qd; /* ms */
+    uint8_t ack_flags;
+    uint32_t ack_spread;
+    bool owd_init;
+    uint32_t owd_base; /* smallest (arrival - send stamp) seen from it, us mod 2^32 */
+    fb_rtt rtt;        /* request -> first answer (QUEUED, BUSY or DATA) */
+    uint32_t gap_us;   /* smoothed gap between blocks of a burst */
     uint64_t busy_until, backoff_us;
     uint8_t busy_count; /* consecutive BUSY answers: the backoff doubles with each */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
@@ -163,6 +175,8 @@ typedef struct fb_swarm {
     uint32_t n_ban, ban_next;
     uint32_t *fresh; /* chunks verified since the last HAVE */
     uint32_t n_fresh;
+    uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
+    uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
     uint64_t have_flush_us;
     bool joined; /* the seed accepted a JOIN with our token */
     bool seed_token_ok;
@@ -184,7 +198,8 @@ typedef struct fb_swarm {
     uint32_t n_tp;
     uint32_t *tp_idx; /* open addressing: index + 1, 0 = empty */
     uint32_t tp_mask;
-    uint32_t *served; /* times each chunk was handed out */
+    uint32_t *served;        /* times each chunk was handed out */
+    uint64_t expire_next_us; /* next sweep for tracked peers past TRACK_EXPIRE_US */
 } fb_swarm;
 
 /* A request this engine serves (sender side). */
@@ -197,10 +212,19 @@ typedef struct fb_upreq {
     uint8_t n, cur_e, cur_b;
     fb_wire_req e[FB_WIRE_MAX_REQ];
     uint32_t len[FB_WIRE_MAX_REQ]; /* chunk lengths */
-    uint16_t blocks;
+    uint16_t blocks, sent;
     uint64_t queued_us;
     uint64_t sent_us;
 } fb_upreq;
+
+/* A request served lately (sender side), kept to read its acknowledgement. */
+typedef struct fb_sent {
+    uint32_t req_id;
+    uint16_t swarm;
+    uint16_t blocks;
+    fb_addr to;
+    uint64_t last_us; /* when its last block went out */
+} fb_sent;
 
 typedef struct fb_ctrlmsg {
     fb_addr to;
@@ -226,10 +250,12 @@ struct fb_engine {
     uint32_t ring_head, ring_len;
     uint32_t ring_blocks; /* blocks of the requests waiting in the ring */
     uint32_t up_cur;      /* entry being sent (paced), or UINT32_MAX */
-    uint32_t up_inflight; /* blocks sent and not acknowledged */
     uint32_t up_used;
-    fb_upwin win;
-    fb_rtt up_rtt;
+    fb_rate rate;     /* pacing rate (peer role; the seed sends at its cap) */
+    uint64_t paced;   /* the pace last given to the bucket */
+    fb_rtt up_rtt;    /* last block sent -> acknowledgement */
+    fb_sent sent[16]; /* requests sent lately, to match acknowledgements */
+    uint32_t sent_next;
     fb_bucket bucket;
     fb_ctrlmsg *ctrl; /* rate-capped engines: control messages waiting for tokens */
     uint32_t ctrl_head, ctrl_len, ctrl_cap;
@@ -273,12 +299,14 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n);
 void fb_dl_pump_all(fb_engine *e, fb_swarm *s);
 void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
+void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n);
 void fb_dl_release_nb(fb_engine *e, fb_swarm *s, fb_nb *n);
 uint64_t fb_dl_origin_tick(fb_engine *e, fb_swarm *s);
 int fb_dl_supply(fb_engine *e, fb_swarm *s, uint32_t c, const uint8_t *data, size_t len);
 
 /* upload.c: the sender side. */
+void fb_up_init(fb_engine *e);
 void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
                    const fb_wire_msg *m);
 void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id);
@@ -293,5 +321,7 @@ void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
 fb_tracked *fb_seed_find(fb_swarm *s, const fb_addr *a);
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s);
 uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m);
+/* Forgets tracked peers not heard from for TRACK_EXPIRE_US; returns when to sweep again. */
+uint64_t fb_seed_tick(fb_engine *e, fb_swarm *s);
 
 #endif

@@ -502,6 +502,9 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
         case FB_MSG_BUSY:
             fb_dl_busy(e, s, n, m);
             break;
+        case FB_MSG_QUEUED:
+            fb_dl_queued(e, s, n, m);
+            break;
         case FB_MSG_BYE: /* the seed dropped us (page gone?): join again later */
             s->joined = false;
             s->seed_token_ok = false;
@@ -531,6 +534,9 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
         break;
     case FB_MSG_BUSY:
         fb_dl_busy(e, s, n, m);
+        break;
+    case FB_MSG_QUEUED:
+        fb_dl_queued(e, s, n, m);
         break;
     case FB_MSG_REFER:
         on_refer(e, s, n, m);
@@ -650,7 +656,21 @@ static void refer(fb_engine *e, fb_swarm *s)
 
 static uint32_t target_neighbours(const fb_engine *e)
 {
-    return FB_MIN(e->cfg.max_neighbours, 16u);
+    return FB_MIN(e->cfg.max_neighbours, 12u);
+}
+
+/* Does some neighbour hold a chunk we still want? */
+static bool useful_neighbour(const fb_swarm *s)
+{
+    for (uint32_t i = 1; i < s->n_nb; i++) {
+        const fb_nb *n = &s->nb[i];
+        if (n->state != NB_ACTIVE)
+            continue;
+        for (uint32_t w = 0; w < s->n_words; w++)
+            if (n->have[w] & s->want[w])
+                return true;
+    }
+    return false;
 }
 
 uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
@@ -682,12 +702,14 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
             next = FB_MIN(next, s->join_refresh_us);
         /* No new data for a while: the overlay may be partitioned, ask the seed. */
         if (s->joined && !s->complete) {
-            if (now - s->last_progress_us >= REJOIN_NODATA_US && now >= s->rejoin_next_us) {
+            if (now - s->last_progress_us >= REJOIN_NODATA_US && now >= s->rejoin_next_us &&
+                (s->n_active < target_neighbours(e) || !useful_neighbour(s))) {
                 send_join(e, s, 4);
                 s->rejoin_backoff_us = FB_MIN(s->rejoin_backoff_us * 2, REJOIN_MAX_US);
                 s->rejoin_next_us = now + s->rejoin_backoff_us;
             }
-            next = FB_MIN(next, FB_MAX(s->rejoin_next_us, s->last_progress_us + REJOIN_NODATA_US));
+            uint64_t due = FB_MAX(s->rejoin_next_us, s->last_progress_us + REJOIN_NODATA_US);
+            next = FB_MIN(next, due > now ? due : now + REJOIN_NODATA_US);
         }
     }
     next = FB_MIN(next, cand_tick(e, s));

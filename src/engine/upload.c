@@ -1,7 +1,8 @@
-/* The sending side, for both roles: a bounded table of requests being served, a FIFO of those
- * waiting, tit-for-tat at admission (peer role), the sender window over unacknowledged bursts
- * (peer role) and the token bucket of the upload cap (seed role, or any capped engine)
- * (docs/PROTOCOL.md, "Sending"). */
+/* The sending side, for both roles: a bounded table of requests being served and a FIFO of
+ * those waiting, tit-for-tat at admission (peer role), QUEUED/BUSY answers so receivers know
+ * where they stand, and pacing of every datagram through one token bucket: at the upload cap
+ * (seed role), or at the rate the delay-based controller finds (peer role, under the cap if
+ * one is set) (docs/PROTOCOL.md, "Sending" and "Flow control"). */
 #include "engine/internal.h"
 
 #define UP_NONE UINT32_MAX
@@ -14,6 +15,37 @@ static uint32_t overhead(const fb_engine *e)
 static bool seed_role(const fb_engine *e)
 {
     return e->cfg.role == FB_ROLE_SEED;
+}
+
+static uint64_t block_wire(const fb_engine *e)
+{
+    return FB_BLOCK_SIZE + FB_WIRE_DATA_FIXED + (uint64_t)overhead(e);
+}
+
+/* Applies the controller's rate to the bucket (peer role), under the cap if any. */
+static void set_pace(fb_engine *e)
+{
+    if (seed_role(e))
+        return;
+    uint64_t r = fb_rate_pace(&e->rate, e->now);
+    if (r == e->paced)
+        return;
+    e->paced = r;
+    if (e->cfg.upload_rate && r > e->cfg.upload_rate)
+        r = e->cfg.upload_rate;
+    /* Depth: 4 ms of sending, so blocks leave nearly evenly spaced. */
+    fb_bucket_set(&e->bucket, r, r / 250, e->now);
+}
+
+void fb_up_init(fb_engine *e)
+{
+    fb_rate_init(&e->rate, UP_RATE_INIT, UP_RATE_MIN, (uint64_t)1 << 32, e->now);
+    if (seed_role(e))
+        fb_bucket_init(&e->bucket, e->cfg.upload_rate, e->cfg.upload_rate / 100, e->now);
+    else {
+        fb_bucket_init(&e->bucket, 1, 0, e->now);
+        set_pace(e);
+    }
 }
 
 static void ring_push(fb_engine *e, uint32_t idx)
@@ -58,84 +90,111 @@ static uint8_t *owner_count(fb_engine *e, const fb_upreq *u)
     return t ? &t->queued : NULL;
 }
 
-static void up_free(fb_engine *e, uint32_t idx)
+static void up_free(fb_engine *e, uint32_t idx, bool count_down)
 {
     fb_upreq *u = &e->up[idx];
     if (u->state == UP_FREE)
         return;
     if (u->state == UP_QUEUED)
         ring_remove(e, idx);
-    if (u->state == UP_SENT)
-        e->up_inflight -= FB_MIN(e->up_inflight, u->blocks);
     if (e->up_cur == idx)
         e->up_cur = UP_NONE;
-    uint8_t *q = owner_count(e, u);
-    if (q && *q)
-        (*q)--;
+    if (count_down) {
+        uint8_t *q = owner_count(e, u);
+        if (q && *q)
+            (*q)--;
+    }
     u->state = UP_FREE;
     e->up_used--;
 }
 
-static void on_ack(fb_engine *e, int si, const fb_addr *from, uint32_t ack_id, uint8_t count)
+/* An acknowledgement (early or final) of a request we serve or served: feeds the rate
+ * controller (peer role). */
+static void on_ack(fb_engine *e, int si, const fb_addr *from, const fb_wire_msg *m)
 {
-    for (uint32_t i = 0; i < e->n_up; i++) {
-        fb_upreq *u = &e->up[i];
-        if (u->state != UP_SENT || u->req_id != ack_id || u->swarm != si ||
-            !fb_addr_eq(&u->to, from))
-            continue;
-        uint64_t rtt = e->now - u->sent_us;
-        fb_rtt_sample(&e->up_rtt, (uint32_t)FB_MIN(rtt, (uint64_t)UINT32_MAX));
-        fb_upwin_ack(&e->win, u->blocks, count, e->now, e->up_rtt.srtt);
-        up_free(e, i);
+    if (seed_role(e))
         return;
+    uint32_t id = m->u.request.ack_id;
+    bool found = false;
+    for (uint32_t i = 0; i < FB_ARRAY_LEN(e->sent) && !found; i++) {
+        fb_sent *t = &e->sent[i];
+        if (t->req_id != id || t->swarm != si || !fb_addr_eq(&t->to, from))
+            continue;
+        found = true;
+        if (!(m->u.request.ack_flags & FB_ACK_PARTIAL)) {
+            t->req_id = 0;
+            uint64_t rtt = e->now - t->last_us;
+            fb_rtt_sample(&e->up_rtt, (uint32_t)FB_MIN(rtt, (uint64_t)UINT32_MAX));
+            fb_rate_rtt(&e->rate, e->up_rtt.srtt);
+        }
     }
+    for (uint32_t i = 0; i < e->n_up && !found; i++)
+        found = e->up[i].state == UP_SENDING && e->up[i].req_id == id && e->up[i].swarm == si &&
+                fb_addr_eq(&e->up[i].to, from);
+    if (!found)
+        return;
+    uint32_t arrived = m->u.request.ack_count;
+    uint64_t arrival = 0;
+    if (arrived >= 4 && m->u.request.ack_spread)
+        arrival = (uint64_t)(arrived - 1) * block_wire(e) * 1000000 / m->u.request.ack_spread;
+    fb_rate_report(&e->rate, (uint32_t)m->u.request.ack_qd * 1000,
+                   m->u.request.ack_flags & FB_ACK_LOSS, arrival, e->now);
+    set_pace(e);
 }
 
-/* Blocks a sender lets wait in its queue: about SEED_QUEUE_US at the cap for a capped sender,
- * one window for a peer (the window covers what is in flight; this keeps the pipe full without
- * making requests wait for seconds). */
+/* Blocks a sender lets wait in its queue: about UP_QUEUE_US at its pace, two bursts at least. */
 static uint32_t queue_limit(const fb_engine *e)
 {
-    if (e->bucket.rate) {
-        uint64_t per = FB_BLOCK_SIZE + FB_WIRE_DATA_FIXED + (uint64_t)overhead(e);
-        uint64_t lim = e->bucket.rate * (SEED_QUEUE_US / T_MS) / 1000 / per;
-        return (uint32_t)FB_MAX(lim, 32u);
-    }
-    return FB_MAX(fb_upwin_blocks(&e->win), 32u);
+    uint64_t lim = e->bucket.rate * (UP_QUEUE_US / T_MS) / 1000 / block_wire(e);
+    return (uint32_t)FB_MAX(lim, 32u);
 }
 
-/* How long until the queue has room, in ms (for BUSY). */
-static uint16_t busy_ms(const fb_engine *e)
+/* How long `blocks` take at the current pace, in ms. */
+static uint16_t drain_ms(const fb_engine *e, uint64_t blocks)
 {
-    uint64_t ms;
-    if (e->bucket.rate) {
-        uint64_t per = FB_BLOCK_SIZE + FB_WIRE_DATA_FIXED + (uint64_t)overhead(e);
-        ms = (uint64_t)e->ring_blocks * per * 1000 / e->bucket.rate;
+    uint64_t ms = e->bucket.rate ? blocks * block_wire(e) * 1000 / e->bucket.rate : 100;
+    return (uint16_t)FB_MIN(ms, 60000u);
+}
+
+static uint32_t cur_left(const fb_engine *e)
+{
+    if (e->up_cur == UP_NONE)
+        return 0;
+    const fb_upreq *u = &e->up[e->up_cur];
+    return u->blocks > u->sent ? u->blocks - u->sent : 0;
+}
+
+static void send_answer(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t type, uint32_t req_id,
+                        uint16_t ms)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = type;
+    if (type == FB_MSG_BUSY) {
+        m.u.busy.req_id = req_id;
+        m.u.busy.retry_ms = ms;
+        e->st.busy_sent++;
     } else {
-        uint64_t srtt = e->up_rtt.init ? e->up_rtt.srtt : 200000;
-        uint64_t w = FB_MAX(fb_upwin_blocks(&e->win), 1u);
-        ms = ((uint64_t)e->ring_blocks + e->up_inflight) * srtt / w / 1000;
+        m.u.queued.req_id = req_id;
+        m.u.queued.wait_ms = ms;
     }
-    return (uint16_t)FB_MIN(FB_MAX(ms, 50u), 4000u);
+    fb_eng_send_msg(e, s, to, &m);
 }
 
 static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req_id)
 {
-    fb_wire_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = FB_MSG_BUSY;
-    m.u.busy.req_id = req_id;
-    m.u.busy.retry_ms = busy_ms(e);
-    e->st.busy_sent++;
-    fb_eng_send_msg(e, s, to, &m);
+    uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
+    uint64_t over = ahead > queue_limit(e) / 2 ? ahead - queue_limit(e) / 2 : 0;
+    uint16_t ms = drain_ms(e, over);
+    send_answer(e, s, to, FB_MSG_BUSY, req_id, (uint16_t)FB_MIN(FB_MAX(ms, 50u), 8000u));
 }
 
 void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
                    const fb_wire_msg *m)
 {
     int si = fb_eng_swarm_index(e, s);
-    if (m->u.request.ack_id && !seed_role(e))
-        on_ack(e, si, from, m->u.request.ack_id, m->u.request.ack_count);
+    if (m->u.request.ack_id)
+        on_ack(e, si, from, m);
     if (!m->u.request.n) {
         fb_up_pump(e);
         return;
@@ -144,7 +203,7 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
      * a second refusal in a row removes it. A complete peer has nothing to gain and gives. */
     if (n && !s->complete && e->cfg.tft_credit != FB_TFT_OFF) {
         uint64_t deficit = n->up > n->down ? n->up - n->down : 0;
-        bool contention = e->ring_len > 0 || e->up_inflight >= fb_upwin_blocks(&e->win);
+        bool contention = e->ring_len > 0 || e->up_cur != UP_NONE;
         if (deficit > e->cfg.tft_credit && contention) {
             e->st.dropped_tft++;
             if (++n->tft_drops >= 2) {
@@ -160,23 +219,15 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         n->tft_drops = 0;
     }
     uint8_t *count = n ? &n->queued : &t->queued;
-    uint32_t per_cap = n ? NB_BURSTS + 2 : SEED_PER_PEER;
-    if (*count >= per_cap) {
-        e->st.dropped_cap++;
-        send_busy(e, s, from, m->u.request.req_id);
-        return;
-    }
-    if (e->ring_blocks >= queue_limit(e)) {
-        send_busy(e, s, from, m->u.request.req_id);
-        return;
-    }
+    uint32_t per_cap = n ? NB_BURSTS + 1 : SEED_PER_PEER;
     uint32_t idx = UP_NONE;
-    if (e->up_used < e->n_up)
+    if (*count < per_cap && e->ring_blocks < queue_limit(e) && e->up_used < e->n_up)
         for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
             if (e->up[i].state == UP_FREE)
                 idx = i;
     if (idx == UP_NONE) {
-        e->st.dropped_cap++;
+        if (e->up_used >= e->n_up)
+            e->st.dropped_cap++;
         send_busy(e, s, from, m->u.request.req_id);
         return;
     }
@@ -189,7 +240,7 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
                 return; /* only the seed chooses */
             c = fb_seed_choose(e, s, m);
             if (c == FB_CHUNK_NONE) {
-                send_busy(e, s, from, m->u.request.req_id);
+                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, 4000);
                 return;
             }
             mask = UINT32_MAX;
@@ -212,6 +263,7 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     }
     if (!u.n)
         return;
+    uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     u.state = UP_QUEUED;
     u.swarm = (uint16_t)si;
     u.nb = n ? (uint16_t)(n - s->nb) : NB_NONE;
@@ -222,6 +274,9 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     e->up_used++;
     (*count)++;
     ring_push(e, idx);
+    /* Behind others: say so, with the expected wait, so the receiver does not time out. */
+    if (ahead)
+        send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead));
     fb_up_pump(e);
 }
 
@@ -232,7 +287,7 @@ void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uin
         fb_upreq *u = &e->up[i];
         if (u->state != UP_FREE && u->req_id == req_id && u->swarm == swarm &&
             fb_addr_eq(&u->to, from)) {
-            up_free(e, i); /* a CANCEL of a burst already sent also acknowledges it */
+            up_free(e, i, true);
             return;
         }
     }
@@ -240,37 +295,20 @@ void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uin
 
 void fb_up_drop_nb(fb_engine *e, int swarm, uint16_t nb)
 {
-    for (uint32_t i = 0; i < e->n_up; i++) {
-        fb_upreq *u = &e->up[i];
-        if (u->state != UP_FREE && u->swarm == swarm && u->nb == nb) {
-            /* The neighbour entry is going away: no need to count down into it. */
-            if (e->up_cur == i)
-                e->up_cur = UP_NONE;
-            if (u->state == UP_QUEUED)
-                ring_remove(e, i);
-            if (u->state == UP_SENT)
-                e->up_inflight -= FB_MIN(e->up_inflight, u->blocks);
-            u->state = UP_FREE;
-            e->up_used--;
-        }
-    }
+    /* The neighbour entry is going away: no need to count down into it. */
+    for (uint32_t i = 0; i < e->n_up; i++)
+        if (e->up[i].state != UP_FREE && e->up[i].swarm == swarm && e->up[i].nb == nb)
+            up_free(e, i, false);
 }
 
 void fb_up_drop_swarm(fb_engine *e, int swarm)
 {
-    for (uint32_t i = 0; i < e->n_up; i++) {
-        fb_upreq *u = &e->up[i];
-        if (u->state == UP_FREE || u->swarm != swarm)
-            continue;
-        if (e->up_cur == i)
-            e->up_cur = UP_NONE;
-        if (u->state == UP_QUEUED)
-            ring_remove(e, i);
-        if (u->state == UP_SENT)
-            e->up_inflight -= FB_MIN(e->up_inflight, u->blocks);
-        u->state = UP_FREE;
-        e->up_used--;
-    }
+    for (uint32_t i = 0; i < e->n_up; i++)
+        if (e->up[i].state != UP_FREE && e->up[i].swarm == swarm)
+            up_free(e, i, false);
+    for (uint32_t i = 0; i < FB_ARRAY_LEN(e->sent); i++)
+        if (e->sent[i].swarm == swarm)
+            e->sent[i].req_id = 0;
 }
 
 /* Sends one block of u. Returns false if the bytes could not be read (the entry is dropped). */
@@ -280,13 +318,13 @@ static bool send_block(fb_engine *e, fb_upreq *u, uint32_t ei, uint32_t b)
     uint32_t chunk = u->e[ei].chunk;
     uint32_t blen = fb_block_len(u->len[ei], b);
     uint8_t *buf = e->scratch;
-    fb_wire_data_header(buf, s->id, u->req_id, chunk, (uint8_t)b);
-    int si = u->swarm;
-    if (e->host.chunk_read(e->host.ctx, si, chunk, (size_t)b * FB_BLOCK_SIZE,
+    fb_wire_data_header(buf, s->id, u->req_id, chunk, (uint8_t)b, (uint32_t)e->now);
+    if (e->host.chunk_read(e->host.ctx, u->swarm, chunk, (size_t)b * FB_BLOCK_SIZE,
                            buf + FB_WIRE_DATA_FIXED, blen) != 0)
         return false;
     fb_eng_xmit(e, &u->to, buf, FB_WIRE_DATA_FIXED + blen);
     e->st.bytes_out_data += blen;
+    u->sent++;
     if (u->nb != NB_NONE && u->nb < s->n_nb) {
         fb_nb *n = &s->nb[u->nb];
         n->up += blen;
@@ -315,29 +353,26 @@ static bool next_block(fb_upreq *u, uint32_t *ei, uint32_t *b)
     return false;
 }
 
+/* All blocks of idx went out: remember it for its acknowledgement, free it. */
 static void finish_entry(fb_engine *e, uint32_t idx)
 {
     fb_upreq *u = &e->up[idx];
-    if (e->up_cur == idx)
-        e->up_cur = UP_NONE;
-    if (seed_role(e)) {
-        up_free(e, idx); /* the seed paces by its cap and does not wait for acks */
-        return;
-    }
-    u->state = UP_SENT;
-    u->sent_us = e->now;
-    e->up_inflight += u->blocks;
+    fb_sent *t = &e->sent[e->sent_next++ % FB_ARRAY_LEN(e->sent)];
+    t->req_id = u->req_id;
+    t->swarm = u->swarm;
+    t->blocks = u->blocks;
+    t->to = u->to;
+    t->last_us = e->now;
+    up_free(e, idx, true);
 }
 
 uint64_t fb_up_pump(fb_engine *e)
 {
     uint64_t ovh = overhead(e);
-    if (e->bucket.rate) {
-        uint64_t t = fb_eng_ctrl_drain(e);
-        if (t != UINT64_MAX) {
-            fb_eng_arm(e, t);
-            return t;
-        }
+    uint64_t t = fb_eng_ctrl_drain(e);
+    if (t != UINT64_MAX) {
+        fb_eng_arm(e, t);
+        return t;
     }
     for (;;) {
         if (e->up_cur == UP_NONE) {
@@ -346,11 +381,9 @@ uint64_t fb_up_pump(fb_engine *e)
             uint32_t idx = e->ring[e->ring_head];
             fb_upreq *u = &e->up[idx];
             if (e->now - u->queued_us > UP_STALE_US) {
-                up_free(e, idx); /* its requester has given up on it */
+                up_free(e, idx, true); /* its requester has given up on it */
                 continue;
             }
-            if (!seed_role(e) && !fb_upwin_can_send(&e->win, e->up_inflight, u->blocks))
-                return UINT64_MAX; /* an acknowledgement or a timeout will reopen it */
             ring_pop(e);
             u->state = UP_SENDING;
             e->up_cur = idx;
@@ -364,20 +397,17 @@ uint64_t fb_up_pump(fb_engine *e)
                 finish_entry(e, idx);
                 break;
             }
-            if (e->bucket.rate) {
-                uint64_t bytes = FB_WIRE_DATA_FIXED + fb_block_len(u->len[ei], b) + ovh;
-                if (!fb_bucket_take(&e->bucket, bytes, e->now)) {
-                    u->cur_e = save_e;
-                    u->cur_b = save_b;
-                    uint64_t t = fb_bucket_when(&e->bucket, bytes, e->now);
-                    fb_eng_arm(e, t);
-                    return t;
-                }
+            uint64_t bytes = FB_WIRE_DATA_FIXED + fb_block_len(u->len[ei], b) + ovh;
+            if (!fb_bucket_take(&e->bucket, bytes, e->now)) {
+                u->cur_e = save_e;
+                u->cur_b = save_b;
+                fb_rate_limited(&e->rate);
+                t = fb_bucket_when(&e->bucket, bytes, e->now);
+                fb_eng_arm(e, t);
+                return t;
             }
             if (!send_block(e, u, ei, b)) {
-                e->up_cur = UP_NONE;
-                u->state = UP_SENDING;
-                up_free(e, idx);
+                up_free(e, idx, true);
                 break;
             }
         }
@@ -386,20 +416,9 @@ uint64_t fb_up_pump(fb_engine *e)
 
 uint64_t fb_up_tick(fb_engine *e)
 {
-    uint64_t next = UINT64_MAX;
-    if (!seed_role(e) && e->up_inflight) {
-        uint64_t to = fb_rtt_rto(&e->up_rtt, UP_ACK_TIMEOUT_US, 500 * T_MS, 8000 * T_MS) * 2;
-        for (uint32_t i = 0; i < e->n_up; i++) {
-            fb_upreq *u = &e->up[i];
-            if (u->state != UP_SENT)
-                continue;
-            if (e->now - u->sent_us >= to) {
-                fb_upwin_timeout(&e->win, e->now, e->up_rtt.srtt);
-                up_free(e, i);
-            } else {
-                next = FB_MIN(next, u->sent_us + to);
-            }
-        }
-    }
-    return FB_MIN(next, fb_up_pump(e));
+    set_pace(e); /* the gain cycles with time */
+    uint64_t t = fb_up_pump(e);
+    if (!seed_role(e) && e->up_cur != UP_NONE)
+        t = FB_MIN(t, e->rate.period_start_us + e->rate.period_us);
+    return t;
 }

@@ -92,13 +92,13 @@ static void test_swarm_trades(void **state)
         fb_engine_stats st;
         fb_engine_stats_get(w.node[i].e, &st);
         printf("# node %d: out %llu data %llu tft %llu to %llu dup %llu busy %llu inv %llu unk "
-               "%llu unval %llu cap %llu win %u done %.2f\n",
+               "%llu unval %llu cap %llu rate %uK done %.2f\n",
                i, (unsigned long long)st.bytes_out_total, (unsigned long long)st.bytes_out_data,
                (unsigned long long)st.dropped_tft, (unsigned long long)st.bursts_timeout,
                (unsigned long long)st.chunks_dup, (unsigned long long)st.busy_sent,
-               (unsigned long long)st.dropped_invalid, (unsigned long long)st.dropped_unknown,
+               (unsigned long long)st.dropped_invalid, (unsigned long long)st.blocks_unused,
                (unsigned long long)st.dropped_unvalidated, (unsigned long long)st.dropped_cap,
-               st.upload_window, w.node[i].complete_at / 1e6);
+               (unsigned)(st.upload_rate / 1000), w.node[i].complete_at / 1e6);
     }
     printf("# trades: from peers %llu, from seed %llu, makespan %.2f s\n",
            (unsigned long long)from_peers, (unsigned long long)from_seed, w.now / 1e6);

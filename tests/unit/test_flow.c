@@ -1,6 +1,6 @@
 /* Unit tests for engine/flow: the 2007 burst rule, the RTT estimator, the sender window
  * (slow start, additive increase, one halving per round trip) and the token bucket (never more
- * than rate x time + depth). */
+ * than rate x time + depth, debt from forced takes is paid back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,32 +37,55 @@ static void test_rtt(void **state)
     assert_int_equal(fb_rtt_rto(&r, 1000000, 200000, 8000000), 200000); /* clamped */
 }
 
-static void test_window(void **state)
+static void test_rate(void **state)
 {
     (void)state;
-    fb_upwin u;
-    fb_upwin_init(&u, 32, 16, 1024);
-    assert_int_equal(fb_upwin_blocks(&u), 32);
-    assert_true(fb_upwin_can_send(&u, 0, 500)); /* nothing in flight: always */
-    assert_true(fb_upwin_can_send(&u, 16, 16));
-    assert_false(fb_upwin_can_send(&u, 17, 16));
-    /* Slow start: +blocks per ack. */
-    fb_upwin_ack(&u, 16, 16, 1000, 50000);
-    assert_int_equal(fb_upwin_blocks(&u), 48);
-    /* Loss: halve, once per round trip. */
-    fb_upwin_ack(&u, 16, 10, 2000, 50000);
-    assert_int_equal(fb_upwin_blocks(&u), 24);
-    fb_upwin_ack(&u, 16, 10, 3000, 50000);
-    assert_int_equal(fb_upwin_blocks(&u), 24);
-    fb_upwin_ack(&u, 16, 10, 60000, 50000);
-    assert_int_equal(fb_upwin_blocks(&u), 16); /* not below min */
-    /* Congestion avoidance: about one block per window acknowledged. */
-    uint32_t w0 = fb_upwin_blocks(&u);
-    for (uint32_t i = 0; i < w0; i += 16)
-        fb_upwin_ack(&u, 16, 16, 100000, 50000);
-    assert_int_equal(fb_upwin_blocks(&u), w0 + 1);
-    fb_upwin_timeout(&u, 500000, 50000);
-    assert_int_equal(fb_upwin_blocks(&u), 16);
+    fb_rate r;
+    uint64_t t = 0;
+    fb_rate_init(&r, 262144, 4096, 1 << 30, t);
+    fb_rate_rtt(&r, 50000); /* period 100 ms */
+    assert_int_equal(r.period_us, 100000);
+    assert_int_equal(fb_rate_pace(&r, t), 262144);
+    /* Start phase: a first report with a low arrival rate sets the pace at once. */
+    fb_rate_report(&r, 0, false, 48000, t + 1000);
+    assert_int_equal(fb_rate_pace(&r, t + 1000), 48000);
+    assert_false(r.start);
+    /* Below target, limited: grows by (t - qd) / t / 4 when the queue is empty. */
+    t = 200000;
+    fb_rate_report(&r, 5000, false, 48000, t);
+    fb_rate_limited(&r);
+    uint64_t p = fb_rate_pace(&r, t + 100000);
+    assert_int_equal(p, 48000 + 48000ull * (FB_RATE_TARGET_US - 5000) / FB_RATE_TARGET_US / 4);
+    /* Not limited (idle sender): no growth. */
+    t += 100000;
+    fb_rate_report(&r, 5000, false, 0, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p);
+    /* Above target: shrinks in proportion, a quarter at most. */
+    t += 100001;
+    fb_rate_report(&r, 2 * FB_RATE_TARGET_US + 50000, false, 0, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 4);
+    p = p - p / 4;
+    /* A loss: 3/4. */
+    t += 100001;
+    fb_rate_report(&r, 0, true, 0, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4);
+    /* No report in a period: no change. */
+    t += 100001;
+    assert_int_equal(fb_rate_pace(&r, t + 300000), p * 3 / 4);
+    /* Floor. */
+    for (int i = 0; i < 100; i++) {
+        t += 100001;
+        fb_rate_report(&r, 0, true, 0, t + 1);
+        fb_rate_pace(&r, t + 100001);
+    }
+    assert_int_equal(fb_rate_pace(&r, t + 200002), 4096);
+    /* The start phase doubles per period while the delay stays under half the target. */
+    fb_rate_init(&r, 100000, 4096, 1 << 30, 0);
+    fb_rate_rtt(&r, 50000);
+    fb_rate_report(&r, 1000, false, 0, 10);
+    fb_rate_limited(&r);
+    assert_int_equal(fb_rate_pace(&r, 100010), 200000);
+    assert_true(r.start);
 }
 
 static void test_bucket(void **state)
@@ -88,6 +111,12 @@ static void test_bucket(void **state)
     /* A long idle time does not overflow and only fills to depth. */
     assert_true(fb_bucket_take(&b, 2400, UINT64_MAX / 2));
     assert_false(fb_bucket_take(&b, 1, UINT64_MAX / 2));
+    /* Forced takes go into debt, which later takes pay back. */
+    fb_bucket_init(&b, 1000, 2400, 0);
+    fb_bucket_force(&b, 3400, 0); /* 1000 bytes of debt */
+    assert_false(fb_bucket_take(&b, 100, 1000000));
+    assert_int_equal(fb_bucket_when(&b, 100, 1000000), 1100000);
+    assert_true(fb_bucket_take(&b, 100, 1100000));
     /* Rate 0: no cap. */
     fb_bucket_init(&b, 0, 0, 0);
     assert_true(fb_bucket_take(&b, 1000000, 0));
@@ -98,7 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_rule),
         cmocka_unit_test(test_rtt),
-        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_rate),
         cmocka_unit_test(test_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

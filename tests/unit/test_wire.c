@@ -66,6 +66,9 @@ static int sample(int type, fb_wire_msg *m)
     case FB_MSG_REQUEST:
         m->u.request.ack_id = 0x11223344;
         m->u.request.ack_count = 15;
+        m->u.request.ack_qd = 60;
+        m->u.request.ack_spread = 330000;
+        m->u.request.ack_flags = FB_ACK_PARTIAL;
         m->u.request.req_id = 0x55667788;
         m->u.request.n = 2;
         m->u.request.e[0].chunk = 10;
@@ -77,6 +80,7 @@ static int sample(int type, fb_wire_msg *m)
         m->u.data.req_id = 42;
         m->u.data.chunk = 99;
         m->u.data.block = 15;
+        m->u.data.ts = 0x01020304;
         m->u.data.payload = payload;
         m->u.data.len = 700;
         break;
@@ -94,6 +98,10 @@ static int sample(int type, fb_wire_msg *m)
         m->u.bye.reason = FB_BYE_DONE;
         break;
     case FB_MSG_PING:
+        break;
+    case FB_MSG_QUEUED:
+        m->u.queued.req_id = 77;
+        m->u.queued.wait_ms = 1234;
         break;
     }
     return type;
@@ -147,6 +155,9 @@ static void test_known_bytes(void **state)
     static const uint8_t req[] = {1,    6,    1,    2,    3, 4, 5, 6, 7, 8, /* header */
                                   0,    0,    0,    0,                      /* ack id */
                                   0,                                        /* ack count */
+                                  0,    0,                                  /* ack qd */
+                                  0,    0,    0,    0,                      /* ack spread */
+                                  0,                                        /* ack flags */
                                   0xde, 0xad, 0xbe, 0xef,                   /* req id */
                                   1,                                        /* n */
                                   0,    0,    1,    0,                      /* chunk 256 */
@@ -163,7 +174,7 @@ static void test_known_bytes(void **state)
     fb_wire_msg d;
     sample(FB_MSG_DATA, &d);
     int n = fb_wire_encode(&d, a, sizeof(a));
-    fb_wire_data_header(b, sid, 42, 99, 15);
+    fb_wire_data_header(b, sid, 42, 99, 15, 0x01020304);
     memcpy(b + FB_WIRE_DATA_FIXED, payload, 700);
     assert_int_equal(n, FB_WIRE_DATA_FIXED + 700);
     assert_memory_equal(a, b, (size_t)n);
