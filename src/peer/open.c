@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core/http_cond.h"
+#include "core/manifest.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "peer/cliargs.h"
@@ -237,8 +238,18 @@ static void answer_object(waiter *w, slot *s, uint32_t obj)
         answer_status(w, 500, NULL); /* cannot happen: callers check */
         return;
     }
+    /* The manifest writes parameters without spaces ("text/html;charset=utf-8"); answer them
+     * as servers usually do ("text/html; charset=utf-8"). */
+    char type[2 * FB_MANIFEST_FIELD_MAX + 1];
+    size_t n = 0;
+    for (const char *t = po.type; *t && n + 2 < sizeof(type); t++) {
+        type[n++] = *t;
+        if (*t == ';' && t[1] != ' ')
+            type[n++] = ' ';
+    }
+    type[n] = '\0';
     w->a->st.served_swarm++;
-    answer_body(w, 200, po.type, po.etag, po.data, po.size, "swarm");
+    answer_body(w, 200, type, po.etag, po.data, po.size, "swarm");
 }
 
 /* ---- the proxy ---------------------------------------------------------------------------- */
@@ -977,8 +988,7 @@ static int start(open_app *a)
     if (rc != 0) {
         fprintf(stderr, "flashback open: cannot listen on %s: %s\n", a->o.listen,
                 rc == FB_EINVAL ? "not an address" : strerror(-rc));
-        fb_http_server_free(a->srv);
-        a->srv = NULL;
+        fb_http_server_shutdown(a->srv, 0, on_server_stopped, a); /* closes its handles */
         return EXIT_INTERNAL;
     }
     const char *rest = u.path; /* path and query as given, without the fragment */
