@@ -430,6 +430,16 @@ int fb_engine_supply(fb_engine *e, int swarm, uint32_t chunk, const uint8_t *dat
     return fb_dl_supply(e, s, chunk, data, len);
 }
 
+int fb_engine_swarm_focus(fb_engine *e, int swarm, uint32_t object)
+{
+    fb_swarm *s = swarm_get(e, swarm);
+    if (!s || e->cfg.role != FB_ROLE_PEER || (object != FB_NO_FOCUS && object >= s->map.n_objects))
+        return FB_EINVAL;
+    s->focus_first = object == FB_NO_FOCUS ? 0 : s->map.first[object];
+    s->focus_end = object == FB_NO_FOCUS ? 0 : s->map.first[object + 1];
+    return 0;
+}
+
 void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, size_t len,
                      uint64_t now_us)
 {

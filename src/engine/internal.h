@@ -190,8 +190,10 @@ typedef struct fb_swarm {
     uint64_t origin_exp[ORIGIN_MAX];
     uint64_t stall_check_us;
     bool complete;
-    bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
-    uint64_t leave_at_us; /* UINT64_MAX: stay */
+    bool empty_done;                 /* OBJECT_COMPLETE reported for the empty objects */
+    uint64_t leave_at_us;            /* UINT64_MAX: stay */
+    uint32_t focus_first, focus_end; /* chunks to ask for first (fb_engine_swarm_focus); none
+                                        when equal */
 
     /* Seed role. */
     fb_tracked *tp;

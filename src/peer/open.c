@@ -443,6 +443,19 @@ static void reuse_objects(open_app *a, slot *s)
     }
 }
 
+/* Points the page's engine at the object the longest-waiting request of slot s wants (the
+ * browser asks for the page first, then for what it embeds), or at nothing. */
+static void refocus(open_app *a, slot *s)
+{
+    const waiter *oldest = NULL;
+    if (s == NULL || s->page == NULL)
+        return;
+    for (const waiter *w = a->waiters; w; w = w->next)
+        if (w->st == W_OBJECT && w->s == s && w->obj >= 0 && (!oldest || w->since < oldest->since))
+            oldest = w;
+    fb_page_focus(s->page, oldest ? (uint32_t)oldest->obj : FB_NO_FOCUS);
+}
+
 /* Runs `fn` on every waiter for which `pred` holds, one at a time: fn may answer (free) any
  * waiter, so the walk starts over after each call, marking the ones already seen. */
 static void each_waiter(open_app *a, bool (*pred)(const waiter *w, const void *arg),
@@ -527,11 +540,13 @@ static void on_page(void *ctx, fb_page *p, fb_page_event ev, uint32_t object)
         s->known = true;
         reuse_objects(a, s);
         each_waiter(a, on_slot, s, settle_waiter);
+        refocus(a, s);
         lookups_again(a);
         break;
     case FB_PAGE_EV_OBJECT: {
         obj_key k = {s, (int)object};
         each_waiter(a, on_object, &k, serve_ready);
+        refocus(a, s);
         break;
     }
     case FB_PAGE_EV_COMPLETE: {
@@ -630,7 +645,8 @@ static void route(waiter *w)
         }
         w->since = now_ms(a);
         a->st.waited++;
-        waiter_wait(w, W_OBJECT);
+        if (waiter_wait(w, W_OBJECT))
+            refocus(a, s);
         return;
     }
     s = find_pending(a, path, len);

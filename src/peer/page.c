@@ -1062,6 +1062,14 @@ void fb_page_hurry(fb_page *p, uint32_t i)
     kick(p);
 }
 
+void fb_page_focus(fb_page *p, uint32_t i)
+{
+    if (p->finished || p->st != ST_SWARM || p->host == NULL || (i != FB_NO_FOCUS && i >= p->n_objs))
+        return;
+    if (fb_engine_swarm_focus(fb_engine_host_engine(p->host), p->swarm, i) == 0)
+        fb_engine_host_kick(p->host);
+}
+
 uint64_t fb_page_reuse(fb_page *p, uint32_t i, const uint8_t *data, uint64_t size)
 {
     uint64_t taken = 0;

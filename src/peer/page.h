@@ -118,6 +118,11 @@ bool fb_page_complete(const fb_page *p);
  * swarm started. */
 void fb_page_hurry(fb_page *p, uint32_t i);
 
+/* Points the engine at object i (fb_engine_swarm_focus): its chunks are asked for first, from
+ * peers and from the seed. FB_NO_FOCUS clears it. For a reader who is waiting for it. No-op
+ * before the swarm started. */
+void fb_page_focus(fb_page *p, uint32_t i);
+
 /* Hands in a verified copy of object i held elsewhere (another page listing the same object):
  * each missing chunk is given to the engine, which hashes it like any chunk, so a copy that is
  * not the manifest's version is refused at its first chunk. Returns the bytes taken. For a page
