@@ -29,15 +29,15 @@ total() { curl -s "$O/.flashback/metrics" | awk '$1 == "flashback_manifest_build
 t0=$(total)
 curl -s -o /dev/null "$O/.flashback/manifest/"
 t1=$(total)
-echo "cold build, $N_IMG objects, $((N_IMG * IMG_KB / 1024)) MiB: $(echo "$t1 - $t0" | bc) s"
+echo "cold build, $N_IMG objects, $((N_IMG * IMG_KB / 1024)) MiB: $(awk -v a=$t1 -v b=$t0 "BEGIN {printf \"%.3f\", a - b}") s"
 sleep 1.1
 touch "$T/root/img/1.bin"
 curl -s -o /dev/null "$O/.flashback/manifest/"
 t2=$(total)
-echo "rebuild after one object changed: $(echo "$t2 - $t1" | bc) s"
+echo "rebuild after one object changed: $(awk -v a=$t2 -v b=$t1 "BEGIN {printf \"%.3f\", a - b}") s"
 curl -s -o /dev/null "$O/.flashback/manifest/other.html"
 t3=$(total)
-echo "another page sharing every object: $(echo "$t3 - $t2" | bc) s"
+echo "another page sharing every object: $(awk -v a=$t3 -v b=$t2 "BEGIN {printf \"%.3f\", a - b}") s"
 t4=$(date +%s%N)
 curl -s -o /dev/null "$O/.flashback/manifest/"
 echo "cached manifest request, end to end: $((($(date +%s%N) - t4) / 1000)) us"
