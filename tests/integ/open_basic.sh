@@ -6,7 +6,8 @@
 # 304 too); 404 passthrough for objects and pages; a redirect made local; 405; concurrent loads
 # of the page from three "tabs"; a second page (about.html) whose shared objects come from the
 # first page's verified copies; the local /.flashback/stats; a plain origin without manifests
-# (nginx: everything proxied); an unreachable origin (502); bad command lines; SIGTERM.
+# (nginx: everything proxied); a hostile seed whose every chunk is corrupt (every byte served
+# still right, none of its used); an unreachable origin (502); bad command lines; SIGTERM.
 . "$(dirname "$0")/open_lib.sh"
 
 # get NAME URL [CURL ARGS...]: body in $T/NAME.body, headers in $T/NAME.h, status in CODE
@@ -190,7 +191,19 @@ stop_open "$O1" o1
 
 # ---- a plain origin: nginx, no manifest service ----------------------------------------------
 if command -v nginx >/dev/null; then
-    mkdir -p "$T/ng/logs" "$T/ng/tmp"
+    mkdir -p "$T/ng/logs" "$T/ng/tmp" "$R/hostile"
+    # A hostile seed for the page /hostile/ (a copy of the demo page): every chunk it sends is
+    # corrupt. tools/fbseed builds the manifest and seeds; nginx serves both.
+    cp "$R/index.html" "$R/hostile/index.html"
+    "$build/tools/fbseed" --rate 2000000 --corrupt 1 "$R" "$T/hostile.txt" /hostile/ $PAGE_OBJS \
+        >"$T/hostile.out" 2>"$T/hostile.err" &
+    PIDS+=($!)
+    HOSTILE_PORT=
+    for i in $(seq 50); do
+        HOSTILE_PORT=$(awk '/^port /{print $2}' "$T/hostile.out")
+        [ -n "$HOSTILE_PORT" ] && break
+        sleep 0.1
+    done
     for attempt in 1 2 3 4 5; do
         port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         cat >"$T/ng/nginx.conf" <<EOF
@@ -202,7 +215,9 @@ http {
   access_log off;
   client_body_temp_path $T/ng/tmp; proxy_temp_path $T/ng/tmp; fastcgi_temp_path $T/ng/tmp;
   uwsgi_temp_path $T/ng/tmp; scgi_temp_path $T/ng/tmp;
-  server { listen 127.0.0.1:$port; root $R; }
+  server { listen 127.0.0.1:$port; root $R;
+           location = /.flashback/manifest/hostile/ { root $T; try_files /hostile.txt =404;
+                                                      add_header Flashback-Seed $HOSTILE_PORT; } }
 }
 EOF
         nginx -p "$T/ng" -c "$T/ng/nginx.conf" 2>>"$T/ng/start.log" &
@@ -230,6 +245,25 @@ EOF
     check "plain origin: no swarm, the manifest asked for once per page ($(json "$T/s3" pages_plain))" \
         test "$(json "$T/s3" pages_plain)" -ge 1 -a "$(json "$T/s3" pages)" -eq 0
     stop_open "$O3" o3
+
+    # The hostile seed: open must serve every byte right (from the origin's ranges), none of its.
+    start_open o5 "http://127.0.0.1:$port/hostile/" || { notok "open with a hostile seed starts"; exit 1; }
+    O5=$OPEN_PID
+    L5=$(sed -n 's|^flashback: open \(.*\)/hostile/ in your browser$|\1|p' "$T/o5.out")
+    n_diff=0
+    for p in /hostile/ $PAGE_OBJS; do
+        src=$R$p
+        [ "$p" = /hostile/ ] && src=$R/hostile/index.html
+        curl -s -m 30 -D "$T/o5.h" -o "$T/o5.body" "$L5$p"
+        { cmp -s "$T/o5.body" "$src" && grep -qi '^Flashback-Source: swarm' "$T/o5.h"; } || n_diff=$((n_diff + 1))
+    done
+    curl -s -o "$T/s5" "$L5/.flashback/stats"
+    S=$T/s5
+    check "hostile seed: the page and its objects identical, served as verified objects ($n_diff differ)" \
+        test "$n_diff" -eq 0 -a -n "$HOSTILE_PORT"
+    check "hostile seed: $(json "$S" chunks_bad) bad chunks refused, not one of its bytes used (seed bytes $(json "$S" bytes_seed), origin HTTP $(json "$S" bytes_origin_http))" \
+        test "$(json "$S" chunks_bad)" -gt 0 -a "$(json "$S" bytes_seed)" = 0 -a "$(json "$S" bytes_origin_http)" -ge "$PAGE_BYTES"
+    stop_open "$O5" o5
 else
     notok "nginx is installed (scripts/deps.sh test)"
 fi
