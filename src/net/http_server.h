@@ -24,7 +24,7 @@ typedef struct fb_http_config {
     uint32_t max_conns;            /* open connections; past it new ones get 503 and are closed */
     uint32_t read_buf;             /* size of the loop-wide read buffer */
     uint32_t defer_timeout_ms;     /* a deferred request not answered within this gets 504 */
-    const char *server_name; /* the Server header's value (static storage); NULL: flashbackd */
+    const char *server_name;       /* Server header value (static storage); NULL: flashbackd */
 } fb_http_config;
 
 /* Fills c with the defaults: 8 KiB head, 64 fields, 1 MiB body, 10 s head, 30 s keep-alive,
