@@ -185,6 +185,23 @@ check "open #2: the page identical, most bytes from peers (open #1) ($(json "$S"
     test "$n_diff" -eq 0 -a "$(json "$S" bytes_peers)" -gt $((PAGE_BYTES / 2))
 stop_open "$O2" o2
 
+# ---- one page at most: the oldest is retired -------------------------------------------------
+start_open o6 "$O/" --max-pages 1 || { notok "open --max-pages 1 starts"; exit 1; }
+O6=$OPEN_PID
+L6=$(sed -n 's|^flashback: open \(.*\)/ in your browser$|\1|p' "$T/o6.out")
+n_diff=0
+for p in / /about.html /css/main.css /; do
+    src=$R$p
+    [ "$p" = / ] && src=$R/index.html
+    curl -s -m 30 -o "$T/o6.body" "$L6$p"
+    cmp -s "$T/o6.body" "$src" || n_diff=$((n_diff + 1))
+done
+curl -s -o "$T/s6" "$L6/.flashback/stats"
+S=$T/s6
+check "--max-pages 1: /, /about.html, then / again: identical ($n_diff differ), $(json "$S" pages_started) pages started, $(json "$S" pages_retired) retired, $(json "$S" pages) held" \
+    test "$n_diff" -eq 0 -a "$(json "$S" pages_started)" = 3 -a "$(json "$S" pages_retired)" = 2 -a "$(json "$S" pages)" = 1
+stop_open "$O6" o6
+
 # ---- SIGTERM -----------------------------------------------------------------------------------
 # A request left waiting on a page that never completes must not hold the exit back.
 stop_open "$O1" o1
