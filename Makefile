@@ -45,7 +45,7 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps test unit fuzz fuzz-build demo format format-check clean \
-        bench-origin bench-sim bench-crowd site
+        bench-origin bench-sim bench-crowd bench-manifest site
 .DEFAULT_GOAL := all
 .SECONDARY:
 V ?= 0
@@ -140,6 +140,11 @@ bench-sim:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
 	@bench/sim.sh $(BUILD)
+
+bench-manifest:
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory all
+	@bench/manifest.sh $(BUILD)
 
 bench-crowd:
 	@scripts/deps.sh build test bench

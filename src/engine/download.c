@@ -152,15 +152,34 @@ static void add_entry(fb_burst *b, uint16_t slot, uint32_t chunk, uint32_t mask)
     b->n++;
 }
 
+/* The first chunk of the focus (fb_engine_swarm_focus) that is wanted and, when theirs is not
+ * NULL, held by the sender; FB_CHUNK_NONE when there is none. */
+static uint32_t focus_pick(const fb_swarm *s, const uint64_t *theirs)
+{
+    for (uint32_t c = s->focus_first; c < s->focus_end && c < s->n_chunks; c++)
+        if (fb_bit_get(s->want, c) && (!theirs || fb_bit_get(theirs, c)))
+            return c;
+    return FB_CHUNK_NONE;
+}
+
 /* Exclusion list for a seed's-choice request: every chunk not wanted (held or in flight),
  * as intervals (the shortest forgotten if there are too many; the seed may then pick a chunk
- * we hold, which only wastes a little). Returns the encoded length. */
+ * we hold, which only wastes a little). While the focus has wanted chunks, everything outside
+ * it is excluded too, so the seed picks among those. Returns the encoded length. */
 static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
 {
     fb_iv store[256];
     fb_ivset set;
     fb_ivset_init(&set, store, 256);
     uint32_t c = 0, n = s->n_chunks;
+    if (focus_pick(s, NULL) != FB_CHUNK_NONE) {
+        c = s->focus_first;
+        if (c > 0)
+            fb_ivset_add_lossy(&set, 0, c);
+        if (s->focus_end < n)
+            fb_ivset_add_lossy(&set, s->focus_end, n);
+        n = s->focus_end;
+    }
     while (c < n) {
         /* Skip a run of wanted chunks (ones), then take a run of zeros. Bits past n are zero. */
         while (c < n) {
@@ -282,7 +301,9 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
                                s->avail,
                                s->n_chunks ? fb_eng_rand32(e) % s->n_chunks : 0,
                                4096};
-            uint32_t c = s->n_want ? fb_pick_rarest(&q) : FB_CHUNK_NONE;
+            uint32_t c = s->n_want ? focus_pick(s, n->complete ? NULL : n->have) : FB_CHUNK_NONE;
+            if (c == FB_CHUNK_NONE && s->n_want)
+                c = fb_pick_rarest(&q);
             bool dup = false;
             if (c == FB_CHUNK_NONE && s->n_want == 0) {
                 int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 1);

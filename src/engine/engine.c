@@ -439,6 +439,16 @@ int fb_engine_supply(fb_engine *e, int swarm, uint32_t chunk, const uint8_t *dat
     return fb_dl_supply(e, s, chunk, data, len);
 }
 
+int fb_engine_swarm_focus(fb_engine *e, int swarm, uint32_t object)
+{
+    fb_swarm *s = swarm_get(e, swarm);
+    if (!s || e->cfg.role != FB_ROLE_PEER || (object != FB_NO_FOCUS && object >= s->map.n_objects))
+        return FB_EINVAL;
+    s->focus_first = object == FB_NO_FOCUS ? 0 : s->map.first[object];
+    s->focus_end = object == FB_NO_FOCUS ? 0 : s->map.first[object + 1];
+    return 0;
+}
+
 void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, size_t len,
                      uint64_t now_us)
 {
@@ -474,10 +484,10 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
      * runs the upload queue, which is due far more often (every few blocks). */
     if (e->now >= e->timer_wake) {
         e->timer_wake = UINT64_MAX;
-        if (e->cfg.role == FB_ROLE_PEER)
-            for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
-                if (e->sw[i].state == SW_ACTIVE)
-                    fb_eng_arm(e, fb_peer_tick(e, &e->sw[i]));
+        for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+            if (e->sw[i].state == SW_ACTIVE)
+                fb_eng_arm(e, e->cfg.role == FB_ROLE_PEER ? fb_peer_tick(e, &e->sw[i])
+                                                          : fb_seed_tick(e, &e->sw[i]));
     }
     if (e->now >= e->up_wake) {
         e->up_wake = UINT64_MAX;

@@ -145,6 +145,14 @@ void fb_engine_swarm_leave(fb_engine *e, int swarm, uint64_t now_us);
 int fb_engine_supply(fb_engine *e, int swarm, uint32_t chunk, const uint8_t *data, size_t len,
                      uint64_t now_us);
 
+/* Peer role: asks for the chunks of object `object` before any other (a reader is waiting for
+ * it): requests to neighbours pick its missing chunks first, and requests that let the seed
+ * choose exclude every other chunk, until each chunk of it is held or in flight. A new call
+ * replaces the focus; FB_NO_FOCUS clears it. A hint only: what is verified and how does not
+ * change. Returns 0, or FB_EINVAL (a bad handle, role or object). */
+#define FB_NO_FOCUS UINT32_MAX
+int fb_engine_swarm_focus(fb_engine *e, int swarm, uint32_t object);
+
 /* Processes one received datagram. Anything malformed, unexpected or over a cap is dropped and
  * counted; input never makes the engine crash, block or grow past its caps. */
 void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, size_t len,

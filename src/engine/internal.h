@@ -202,16 +202,19 @@ typedef struct fb_swarm {
     uint64_t origin_exp[ORIGIN_MAX];
     uint64_t stall_check_us;
     bool complete;
-    bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
-    uint64_t leave_at_us; /* UINT64_MAX: stay */
-    bool draining;        /* complete and leaving: serving what was queued, nothing new */
+    bool empty_done;                 /* OBJECT_COMPLETE reported for the empty objects */
+    uint64_t leave_at_us;            /* UINT64_MAX: stay */
+    bool draining;                   /* complete and leaving: serving what was queued, nothing new */
+    uint32_t focus_first, focus_end; /* chunks to ask for first (fb_engine_swarm_focus); none
+                                        when equal */
 
     /* Seed role. */
     fb_tracked *tp;
     uint32_t n_tp;
     uint32_t *tp_idx; /* open addressing: index + 1, 0 = empty */
     uint32_t tp_mask;
-    uint32_t *served; /* times each chunk was handed out */
+    uint32_t *served;        /* times each chunk was handed out */
+    uint64_t expire_next_us; /* next sweep for tracked peers past TRACK_EXPIRE_US */
 } fb_swarm;
 
 /* A request this engine serves (sender side). */
@@ -344,5 +347,7 @@ void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
 fb_tracked *fb_seed_find(fb_swarm *s, const fb_addr *a);
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s);
 uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m);
+/* Forgets tracked peers not heard from for TRACK_EXPIRE_US; returns when to sweep again. */
+uint64_t fb_seed_tick(fb_engine *e, fb_swarm *s);
 
 #endif

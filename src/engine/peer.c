@@ -399,7 +399,10 @@ static void on_peers(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     } else {
         n->last_rx_us = e->now;
     }
-    if (s->state != SW_ACTIVE || (s->complete && s->leave_at_us != UINT64_MAX))
+    /* A complete peer that will leave looks for no new neighbours, but it still answers an
+     * introduction: the newcomer behind a NAT can reach it only if it punches back. */
+    if (s->state != SW_ACTIVE ||
+        (s->complete && s->leave_at_us != UINT64_MAX && !(m->u.peers.flags & FB_PEERS_INTRO)))
         return;
     for (uint8_t i = 0; i < m->u.peers.count; i++)
         cand_add(e, s, &m->u.peers.peer[i]);

@@ -6,6 +6,7 @@
 #include "engine/internal.h"
 
 #define FRESH_US (30000 * T_MS) /* only peers heard from within this are introduced */
+#define SWEEP_US (1000 * T_MS)  /* expired peers are looked for at most this often */
 
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s)
 {
@@ -100,7 +101,43 @@ static fb_tracked *tracked_add(fb_engine *e, fb_swarm *s, const fb_addr *a)
         i = (i + 1) & s->tp_mask;
     s->tp_idx[i] = k + 1;
     e->st.tracked_peers++;
+    if (s->expire_next_us > e->now + TRACK_EXPIRE_US) {
+        s->expire_next_us = e->now + TRACK_EXPIRE_US;
+        fb_eng_arm(e, s->expire_next_us);
+    }
     return t;
+}
+
+/* Forgets tracked entry k: its queued requests are cancelled, then it leaves the table (the
+ * last entry moves into k). */
+static void forget(fb_engine *e, fb_swarm *s, uint32_t k)
+{
+    int si = fb_eng_swarm_index(e, s);
+    fb_addr a = s->tp[k].addr;
+    for (uint32_t i = 0; i < e->n_up; i++)
+        if (e->up[i].state != UP_FREE && e->up[i].swarm == si && fb_addr_eq(&e->up[i].to, &a))
+            fb_up_cancel(e, si, NB_NONE, &a, e->up[i].req_id);
+    tracked_remove(e, s, k);
+}
+
+uint64_t fb_seed_tick(fb_engine *e, fb_swarm *s)
+{
+    if (e->now < s->expire_next_us)
+        return s->expire_next_us;
+    /* Live peers re-JOIN every JOIN_REFRESH_US (a keepalive for us and their NAT); one silent
+     * for TRACK_EXPIRE_US is gone. The next sweep is due when the stalest one would expire. */
+    uint64_t oldest = UINT64_MAX;
+    for (uint32_t k = 0; k < s->n_tp;) {
+        if (e->now - s->tp[k].last_seen_us >= TRACK_EXPIRE_US) {
+            forget(e, s, k);
+            continue;
+        }
+        oldest = FB_MIN(oldest, s->tp[k].last_seen_us);
+        k++;
+    }
+    s->expire_next_us =
+        oldest == UINT64_MAX ? UINT64_MAX : FB_MAX(oldest + TRACK_EXPIRE_US, e->now + SWEEP_US);
+    return s->expire_next_us;
 }
 
 static bool same_ip(const fb_addr *a, const fb_addr *b)
@@ -212,14 +249,9 @@ void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
     case FB_MSG_CANCEL:
         fb_up_cancel(e, fb_eng_swarm_index(e, s), NB_NONE, from, m->u.cancel.req_id);
         break;
-    case FB_MSG_BYE: {
-        int si = fb_eng_swarm_index(e, s);
-        for (uint32_t i = 0; i < e->n_up; i++)
-            if (e->up[i].state != UP_FREE && e->up[i].swarm == si && fb_addr_eq(&e->up[i].to, from))
-                fb_up_cancel(e, si, NB_NONE, from, e->up[i].req_id);
-        tracked_remove(e, s, (uint32_t)(t - s->tp));
+    case FB_MSG_BYE:
+        forget(e, s, (uint32_t)(t - s->tp));
         break;
-    }
     case FB_MSG_PING:
         break;
     default:

@@ -100,6 +100,8 @@ void fb_file_cache_fini(fb_file_cache *c)
     c->root_fd = -1;
 }
 
+static int map_errno(int e);
+
 /* Opens path (normalized, absolute within the root) without leaving the root.
  * Returns a descriptor or a negative errno. */
 static int open_beneath(fb_file_cache *c, const char *path)
@@ -128,6 +130,14 @@ static int open_beneath(fb_file_cache *c, const char *path)
         return -EXDEV;
     int fd = open(resolved, OPEN_FLAGS | O_NOFOLLOW);
     return fd >= 0 ? fd : -errno;
+}
+
+int fb_file_cache_open(fb_file_cache *c, const char *path)
+{
+    if (path[0] != '/')
+        return FB_EINVAL;
+    int fd = open_beneath(c, path);
+    return fd >= 0 ? fd : map_errno(fd);
 }
 
 static int map_errno(int e)
@@ -175,19 +185,27 @@ static bool read_all(int fd, char *dst, size_t size)
     return pread(fd, &extra, 1, (off_t)size) == 0; /* the file did not grow meanwhile */
 }
 
+size_t fb_file_etag(char out[FB_FILE_ETAG_MAX], uint64_t ino, uint64_t size, int64_t mtime,
+                    int64_t mtime_nsec)
+{
+    fb_wbuf b;
+    fb_wbuf_init(&b, out, FB_FILE_ETAG_MAX);
+    fb_wbuf_puts(&b, "\"");
+    fb_wbuf_hex(&b, ino);
+    fb_wbuf_puts(&b, "-");
+    fb_wbuf_hex(&b, size);
+    fb_wbuf_puts(&b, "-");
+    fb_wbuf_hex(&b, (uint64_t)mtime * 1000000000u + (uint64_t)mtime_nsec);
+    fb_wbuf_puts(&b, "\"");
+    fb_wbuf_put(&b, "", 1);
+    return b.len - 1; /* 3 * 16 hex digits, 2 dashes, 2 quotes and a NUL always fit */
+}
+
 static void build_headers(fb_file *f)
 {
     char date[FB_HTTP_DATE_LEN + 1];
     fb_wbuf b;
-    fb_wbuf_init(&b, f->etag, sizeof(f->etag));
-    fb_wbuf_puts(&b, "\"");
-    fb_wbuf_hex(&b, f->ino);
-    fb_wbuf_puts(&b, "-");
-    fb_wbuf_hex(&b, f->size);
-    fb_wbuf_puts(&b, "-");
-    fb_wbuf_hex(&b, (uint64_t)f->mtime * 1000000000u + (uint64_t)f->mtime_nsec);
-    fb_wbuf_puts(&b, "\"");
-    f->etag_len = (uint32_t)b.len;
+    f->etag_len = (uint32_t)fb_file_etag(f->etag, f->ino, f->size, f->mtime, f->mtime_nsec);
 
     fb_http_date_format(f->mtime, date);
     fb_wbuf_init(&b, f->hdr, sizeof(f->hdr));

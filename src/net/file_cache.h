@@ -7,7 +7,8 @@
 
 #include "core/fbstd.h"
 
-#define FB_FILE_HDR_MAX 256 /* prebuilt header lines of one entry */
+#define FB_FILE_HDR_MAX  256 /* prebuilt header lines of one entry */
+#define FB_FILE_ETAG_MAX 64  /* an entity-tag with its quotes and a NUL */
 
 typedef struct fb_file {
     uint64_t dev, ino, size;
@@ -18,7 +19,7 @@ typedef struct fb_file {
     int fd;           /* O_RDONLY descriptor for sendfile, or -1 (directory, or data held) */
     const char *data; /* the whole content when the file is small, else NULL */
     const char *mime; /* Content-Type */
-    char etag[64];    /* strong entity-tag with quotes, from inode, size and mtime */
+    char etag[FB_FILE_ETAG_MAX]; /* strong entity-tag with quotes (fb_file_etag) */
     uint32_t etag_len;
     /* "Last-Modified: ...\r\nETag: ...\r\n" (the first hdr304_len bytes, also what a 304 sends)
      * then "Content-Type: ...\r\nAccept-Ranges: bytes\r\n". */
@@ -64,6 +65,18 @@ void fb_file_cache_fini(fb_file_cache *c);
  * outside the root through a symlink, not a regular file or directory, permission denied),
  * FB_ENOSPC when out of descriptors, FB_ENOMEM, or FB_EINVAL for other I/O errors. */
 int fb_file_cache_get(fb_file_cache *c, const char *path, size_t len, int64_t now, fb_file **out);
+
+/* Opens the regular file or directory at path (normalized as for fb_file_cache_get) read-only,
+ * with the same confinement to the root, without caching anything: for callers that read files
+ * on their own (the seed's filestore). Returns a descriptor the caller closes, or FB_ENOENT,
+ * FB_ENOSPC, FB_ENOMEM, FB_EINVAL as fb_file_cache_get does. */
+int fb_file_cache_open(fb_file_cache *c, const char *path);
+
+/* Writes the strong entity-tag the cache gives a file of that identity ("ino-size-mtime_ns" in
+ * hex, quoted, NUL-terminated) into out and returns its length without the NUL. The manifest
+ * service uses it so that a manifest's ETags match what a GET of the same file answers. */
+size_t fb_file_etag(char out[FB_FILE_ETAG_MAX], uint64_t ino, uint64_t size, int64_t mtime,
+                    int64_t mtime_nsec);
 
 /* Drops a reference taken by fb_file_cache_get (or fb_file_ref). */
 void fb_file_release(fb_file_cache *c, fb_file *f);

@@ -41,21 +41,21 @@ void fb_filestore_fini(fb_filestore *s)
     s->root_fd = -1;
 }
 
-int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_object *objs,
-                      uint32_t n_objects, uint32_t chunk_size, uint32_t max_open)
+/* Opens f's file: through the program's opener, or under the root. A descriptor or -1. */
+static int open_file(fb_filestore *s, const fs_file *f)
+{
+    if (s->open_fn) {
+        int fd = s->open_fn(s->open_ctx, f->path);
+        return fd >= 0 ? fd : -1;
+    }
+    return openat(s->root_fd, f->path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Records the identity of every object's file and lays out the chunks. */
+static int init_files(fb_filestore *s, const fb_filestore_object *objs, uint32_t n_objects)
 {
     uint64_t chunks = 0;
     int rc = 0;
-    memset(s, 0, sizeof(*s));
-    s->root_fd = -1;
-    s->swarm = -1;
-    if (root == NULL || (objs == NULL && n_objects > 0) || chunk_size == 0)
-        return FB_EINVAL;
-    s->chunk_size = chunk_size;
-    s->max_open = max_open ? max_open : 64;
-    s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s->root_fd < 0)
-        return FB_ENOENT;
     s->files = calloc(n_objects ? n_objects : 1, sizeof(fs_file));
     if (s->files == NULL) {
         rc = FB_ENOMEM;
@@ -71,8 +71,30 @@ int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_obje
             rc = FB_ENOMEM;
             goto out;
         }
-        if (objs[i].path == NULL || fstatat(s->root_fd, f->path, &st, 0) != 0 ||
-            !S_ISREG(st.st_mode)) {
+        if (objs[i].path == NULL) {
+            rc = FB_ENOENT;
+            goto out;
+        }
+        if (s->open_fn) {
+            /* Through the opener: stat the descriptor, and keep it open while under the cap. */
+            int fd = open_file(s, f);
+            if (fd < 0 || fstat(fd, &st) != 0) {
+                if (fd >= 0)
+                    close(fd);
+                rc = FB_ENOENT;
+                goto out;
+            }
+            if (s->n_open < s->max_open) {
+                f->fd = fd;
+                s->n_open++;
+            } else {
+                close(fd);
+            }
+        } else if (fstatat(s->root_fd, f->path, &st, 0) != 0) {
+            rc = FB_ENOENT;
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode)) {
             rc = FB_ENOENT;
             goto out;
         }
@@ -85,7 +107,7 @@ int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_obje
         f->ino = st.st_ino;
         f->mtime = st.st_mtim;
         f->first_chunk = (uint32_t)chunks;
-        chunks += fb_chunk_count(f->size, chunk_size);
+        chunks += fb_chunk_count(f->size, s->chunk_size);
         if (chunks >= UINT32_MAX) {
             rc = FB_E2BIG;
             goto out;
@@ -96,6 +118,51 @@ out:
     if (rc != 0)
         fb_filestore_fini(s);
     return rc;
+}
+
+int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_object *objs,
+                      uint32_t n_objects, uint32_t chunk_size, uint32_t max_open)
+{
+    memset(s, 0, sizeof(*s));
+    s->root_fd = -1;
+    s->swarm = -1;
+    if (root == NULL || (objs == NULL && n_objects > 0) || chunk_size == 0)
+        return FB_EINVAL;
+    s->chunk_size = chunk_size;
+    s->max_open = max_open ? max_open : 64;
+    s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root_fd < 0)
+        return FB_ENOENT;
+    return init_files(s, objs, n_objects);
+}
+
+int fb_filestore_init_with(fb_filestore *s, fb_filestore_open_fn open_fn, void *open_ctx,
+                           const fb_filestore_object *objs, uint32_t n_objects, uint32_t chunk_size,
+                           uint32_t max_open)
+{
+    memset(s, 0, sizeof(*s));
+    s->root_fd = -1;
+    s->swarm = -1;
+    if (open_fn == NULL || (objs == NULL && n_objects > 0) || chunk_size == 0)
+        return FB_EINVAL;
+    s->open_fn = open_fn;
+    s->open_ctx = open_ctx;
+    s->chunk_size = chunk_size;
+    s->max_open = max_open ? max_open : 64;
+    return init_files(s, objs, n_objects);
+}
+
+int fb_filestore_identity(const fb_filestore *s, uint32_t i, fb_file_id *out)
+{
+    if (i >= s->n_files)
+        return FB_EINVAL;
+    const fs_file *f = &s->files[i];
+    out->dev = (uint64_t)f->dev;
+    out->ino = (uint64_t)f->ino;
+    out->size = f->size;
+    out->mtime_sec = (int64_t)f->mtime.tv_sec;
+    out->mtime_nsec = (int64_t)f->mtime.tv_nsec;
+    return 0;
 }
 
 /* The file holding chunk c: the last one whose first chunk is <= c and which has chunks. */
@@ -128,7 +195,7 @@ static int ensure_open(fb_filestore *s, fs_file *f)
             s->n_open--;
         }
     }
-    f->fd = openat(s->root_fd, f->path, O_RDONLY | O_CLOEXEC);
+    f->fd = open_file(s, f);
     if (f->fd < 0)
         return FB_ENOENT;
     s->n_open++;

@@ -16,6 +16,17 @@ typedef struct fb_filestore_object {
     uint64_t size;    /* as in the manifest */
 } fb_filestore_object;
 
+/* Opens `path` (an object's path as given at init) read-only and returns a descriptor, or a
+ * negative code. Lets a program resolve paths its own safe way (flashbackd: the origin's
+ * resolver, which never leaves the root) instead of openat(root, path). */
+typedef int (*fb_filestore_open_fn)(void *ctx, const char *path);
+
+/* A file's identity: what changes when its content may have changed. */
+typedef struct fb_file_id {
+    uint64_t dev, ino, size;
+    int64_t mtime_sec, mtime_nsec;
+} fb_file_id;
+
 typedef struct fb_filestore {
     struct fb_filestore_file *files;
     uint32_t n_files;
@@ -25,6 +36,8 @@ typedef struct fb_filestore {
     uint32_t n_open;
     uint32_t next_evict;
     int root_fd;
+    fb_filestore_open_fn open_fn; /* NULL: openat(root_fd, path) */
+    void *open_ctx;
     int swarm;  /* as in fb_memstore: -1 answers for any */
     bool stale; /* a file changed since init */
     uint64_t read_errors;
@@ -36,7 +49,19 @@ typedef struct fb_filestore {
  * root); FB_EPROTO (a file's size differs from the manifest's); FB_EINVAL; FB_ENOMEM. */
 int fb_filestore_init(fb_filestore *s, const char *root, const fb_filestore_object *objs,
                       uint32_t n_objects, uint32_t chunk_size, uint32_t max_open);
+/* The same, opening every file through open_fn(open_ctx, path) instead of under a root (the
+ * paths are then whatever open_fn understands). The descriptor is checked to be a regular file
+ * and its identity recorded. Returns as fb_filestore_init, with FB_ENOENT also for any error
+ * open_fn reports. */
+int fb_filestore_init_with(fb_filestore *s, fb_filestore_open_fn open_fn, void *open_ctx,
+                           const fb_filestore_object *objs, uint32_t n_objects, uint32_t chunk_size,
+                           uint32_t max_open);
+
 void fb_filestore_fini(fb_filestore *s);
+
+/* The identity recorded at init for object i (the hashes of a manifest must describe that
+ * version). Returns 0 or FB_EINVAL for a bad index. */
+int fb_filestore_identity(const fb_filestore *s, uint32_t i, fb_file_id *out);
 
 /* Copies len bytes of chunk c from byte off. Returns 0; FB_EINVAL (out of range); FB_ENOENT
  * (the file changed, vanished or could not be read: counted, and `stale` set if it changed). */

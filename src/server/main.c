@@ -1,6 +1,7 @@
-/* flashbackd: the origin HTTP server (later also seed, tracker and rendezvous). This file only
- * reads the command line, wires the file cache, the HTTP server and the access log to one libuv
- * loop, and turns signals into a graceful stop (SIGTERM, SIGINT) or a log reopen (SIGHUP). */
+/* flashbackd: the origin HTTP server, manifest service, and the seed, tracker and rendezvous on
+ * UDP. This file only reads the command line, wires the file cache, the HTTP server, the access
+ * log, the manifest service and the seed to one libuv loop, and turns signals into a graceful
+ * stop (SIGTERM, SIGINT) or a log reopen (SIGHUP). */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,9 +14,12 @@
 
 #include "net/access_log.h"
 #include "net/http_server.h"
+#include "server/manifests.h"
 #include "server/origin.h"
+#include "server/seed.h"
+#include "server/units.h"
 
-typedef enum { OPT_STR, OPT_SIZE, OPT_DURATION, OPT_COUNT } opt_kind;
+typedef enum { OPT_STR, OPT_SIZE, OPT_DURATION, OPT_COUNT, OPT_FLAG, OPT_RATE } opt_kind;
 
 typedef struct options {
     const char *root;
@@ -24,6 +28,12 @@ typedef struct options {
     fb_http_config http;
     fb_origin_config origin;
     uint64_t shutdown_ms;
+    const char *udp;     /* --udp HOST:PORT; NULL: the HTTP address's host and port */
+    uint32_t no_udp;     /* --no-udp */
+    uint64_t seed_rate;  /* bytes per second */
+    uint32_t seed_peers; /* peers tracked per swarm */
+    uint32_t grace_ms;   /* --swarm-grace */
+    fb_manifests_config manifests;
 } options;
 
 static options opts;
@@ -66,16 +76,38 @@ static const struct opt {
      "BYTES: memory of the file cache (default 64m)"},
     {"cache-file-max", OPT_SIZE, &opts.origin.cache_file_max, sizeof(size_t), 0, 1ull << 30,
      "BYTES: files up to this size are served from memory, larger with sendfile (default 64k)"},
+    {"udp", OPT_STR, &opts.udp, 0, 0, 0,
+     "HOST:PORT: the seed's UDP address (default: the HTTP host and port number)"},
+    {"no-udp", OPT_FLAG, &opts.no_udp, sizeof(uint32_t), 0, 1,
+     "no seed: a plain origin (manifests still served, without Flashback-Seed)"},
+    {"seed-rate", OPT_RATE, &opts.seed_rate, sizeof(uint64_t), FB_RATE_MIN, FB_RATE_MAX,
+     "RATE: the seed's upload cap, UDP/IP headers included (default 10mbit)"},
+    {"seed-peers", OPT_COUNT, &opts.seed_peers, sizeof(uint32_t), 2, 1u << 20,
+     "N: peers tracked per swarm; past it the stalest of 4 random ones goes (default 4096)"},
+    {"swarm-grace", OPT_DURATION, &opts.grace_ms, sizeof(uint32_t), 0, 86400000,
+     "TIME: a replaced manifest's swarm is served this long after (default 30s)"},
+    {"manifests", OPT_COUNT, &opts.manifests.max_manifests, sizeof(uint32_t), 1, 2048,
+     "N: pages whose manifests (and swarms) are kept, least recently used out (default 64)"},
+    {"manifest-objects", OPT_COUNT, &opts.manifests.max_objects, sizeof(uint32_t), 1, 1024,
+     "N: objects in one manifest, the page included (default 256)"},
+    {"manifest-bytes", OPT_SIZE, &opts.manifests.max_bytes, sizeof(uint64_t), 1024, 1ull << 30,
+     "BYTES: bytes one manifest covers; a page over it gets 501, no manifest (default 64m)"},
+    {"hash-cache", OPT_SIZE, &opts.manifests.hash_cache_bytes, sizeof(size_t), 4096, 1ull << 34,
+     "BYTES: memory for chunk hashes kept per file identity (default 16m)"},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: flashbackd [OPTIONS]\n\nServes a directory over HTTP/1.1.\n\noptions:\n");
+    fprintf(f, "usage: flashbackd [OPTIONS]\n\nServes a directory over HTTP/1.1, with the "
+               "manifests of its pages, and seeds their\nswarms over UDP (tracker and "
+               "rendezvous for the peers).\n\noptions:\n");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         fprintf(f, "  --%-18s %s\n", table[i].name, table[i].help);
     fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "this text", "version", "print the version");
     fprintf(f, "\nTIME is seconds, or milliseconds with an 'ms' suffix (e.g. 500ms); BYTES may end "
-               "in k, m or g.\n");
+               "in k, m or g.\nRATE is bits per second with bit, kbit, mbit or gbit (10mbit, "
+               "1.5mbit), or bytes per second\nwith B, kB, MB, GB (powers of 1000) or KiB, MiB, "
+               "GiB (powers of 1024); a bare number is bytes.\n");
 }
 
 static _Noreturn void die(const char *fmt, const char *a, const char *b)
@@ -128,8 +160,12 @@ static void set_option(const struct opt *o, const char *value)
         return;
     }
     uint64_t v;
-    if (!parse_value(o->kind, value, &v) || v < o->min || v > o->max)
+    if (o->kind == OPT_RATE) {
+        if (fb_rate_parse(value, &v) != 0)
+            die("bad value '%s' for --%s (try --help)", value, o->name);
+    } else if (!parse_value(o->kind, value, &v) || v < o->min || v > o->max) {
         die("bad value '%s' for --%s (try --help)", value, o->name);
+    }
     if (o->dst_size == sizeof(uint32_t))
         *(uint32_t *)o->dst = (uint32_t)v;
     else
@@ -159,6 +195,12 @@ static void parse_args(int argc, char **argv)
         if (!o)
             die("unknown option '%s' (try --help)", a, "");
         const char *value = eq ? eq + 1 : NULL;
+        if (o->kind == OPT_FLAG) {
+            if (value)
+                die("--%s takes no value", o->name, "");
+            *(uint32_t *)o->dst = 1;
+            continue;
+        }
         if (!value) {
             if (i + 1 >= argc)
                 die("--%s needs a value", o->name, "");
@@ -174,12 +216,20 @@ typedef struct app {
     fb_origin origin;
     fb_access_log log;
     bool has_log;
+    fb_seed *seed;
+    fb_manifests *manifests;
     uv_signal_t sigterm, sigint, sighup;
 } app;
 
 static void on_stopped(void *arg)
 {
     app *a = arg;
+    /* No request runs any more: the manifests go first (they release their swarms), then the
+     * seed closes its socket. */
+    fb_manifests_free(a->manifests);
+    a->manifests = a->origin.manifests = NULL;
+    fb_seed_free(a->seed);
+    a->seed = a->origin.seed = NULL;
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sighup, NULL);
@@ -206,6 +256,60 @@ static void raise_fd_limit(void)
     }
 }
 
+static bool is_wildcard(const fb_addr *a)
+{
+    static const uint8_t zero[16];
+    return memcmp(a->ip, zero, 16) == 0;
+}
+
+/* Starts the seed: on --udp, or on the HTTP address's host and port number (when HTTP took a
+ * port of the OS's choice and that number is taken for UDP, on another free port). Sets the
+ * Flashback-Seed header: the port alone when the seed answers on the host the HTTP request went
+ * to, else HOST:PORT. */
+static void start_seed(app *a, const char *http_bound)
+{
+    fb_addr http_addr, want;
+    if (fb_addr_parse(&http_addr, http_bound, strlen(http_bound)) != 0)
+        die("cannot read the bound address '%s'", http_bound, "");
+    if (opts.udp) {
+        if (fb_addr_parse(&want, opts.udp, strlen(opts.udp)) != 0)
+            die("bad --udp address '%s' (want HOST:PORT, [v6]:PORT)", opts.udp, "");
+    } else {
+        want = http_addr;
+    }
+    fb_seed_config sc = {.bind = want,
+                         .rate = opts.seed_rate,
+                         .max_swarms =
+                             2 * (opts.manifests.max_manifests ? opts.manifests.max_manifests : 64),
+                         .max_tracked = opts.seed_peers,
+                         .grace_ms = opts.grace_ms};
+    int rc = fb_seed_new(a->loop, &sc, &a->seed);
+    bool any_port =
+        !opts.udp && strstr(opts.listen, ":0") && strcmp(strrchr(opts.listen, ':'), ":0") == 0;
+    if (rc == UV_EADDRINUSE && any_port) {
+        sc.bind.port = 0;
+        rc = fb_seed_new(a->loop, &sc, &a->seed);
+    }
+    if (rc != 0) {
+        char s[FB_ADDR_STRLEN];
+        die("cannot bind the seed's UDP socket to %s: %s", fb_addr_format(&sc.bind, s),
+            rc == FB_EINVAL ? "invalid" : uv_strerror(rc));
+    }
+    fb_addr got;
+    char hs[FB_ADDR_STRLEN];
+    fb_seed_local_addr(a->seed, &got);
+    a->origin.seed = a->seed;
+    a->origin.seed_rate = opts.seed_rate;
+    bool same_host = is_wildcard(&got) ||
+                     (got.family == http_addr.family && memcmp(got.ip, http_addr.ip, 16) == 0);
+    if (same_host)
+        snprintf(a->origin.seed_header, sizeof(a->origin.seed_header), "Flashback-Seed: %u\r\n",
+                 got.port);
+    else
+        snprintf(a->origin.seed_header, sizeof(a->origin.seed_header), "Flashback-Seed: %s\r\n",
+                 fb_addr_format(&got, hs));
+}
+
 int main(int argc, char **argv)
 {
     static app a;
@@ -216,6 +320,8 @@ int main(int argc, char **argv)
     opts.origin.cache_bytes = 64u << 20;
     opts.origin.cache_file_max = 64u << 10;
     opts.shutdown_ms = 10000;
+    opts.seed_rate = 1250000; /* 10mbit */
+    opts.grace_ms = 30000;
     parse_args(argc, argv);
     opts.origin.max_head = opts.http.max_head;
 
@@ -241,6 +347,12 @@ int main(int argc, char **argv)
         die("bad listen address '%s' (want HOST:PORT, [v6]:PORT)", opts.listen, "");
     if (rc != 0)
         die("cannot listen on %s: %s", opts.listen, uv_strerror(rc));
+    if (!opts.no_udp)
+        start_seed(&a, bound);
+    rc = fb_manifests_new(&a.origin.cache, a.seed, &opts.manifests, &a.manifests);
+    if (rc != 0)
+        die("cannot start the manifest service: %s", strerror(-rc), "");
+    a.origin.manifests = a.manifests;
     if (opts.access_log) {
         rc = fb_access_log_open(&a.log, opts.access_log);
         if (rc != 0)
@@ -257,11 +369,20 @@ int main(int argc, char **argv)
     }
 
     printf("flashbackd: serving %s on http://%s/\n", a.origin.cache.root_real, bound);
+    if (a.seed) {
+        fb_addr u;
+        char us[FB_ADDR_STRLEN];
+        fb_seed_local_addr(a.seed, &u);
+        printf("flashbackd: seeding on udp://%s at %llu bytes/s\n", fb_addr_format(&u, us),
+               (unsigned long long)opts.seed_rate);
+    }
     fflush(stdout);
     uv_run(a.loop, UV_RUN_DEFAULT);
 
     const fb_http_stats *st2 = fb_http_server_stats(a.http);
     fprintf(stderr, "flashbackd: stopped after %llu requests\n", (unsigned long long)st2->requests);
+    fb_manifests_free(a.manifests); /* if the loop ended without a stop (it does not) */
+    fb_seed_free(a.seed);
     fb_http_server_free(a.http);
     if (a.has_log)
         fb_access_log_close(&a.log);

@@ -10,6 +10,7 @@
 #include "core/http_cond.h"
 #include "core/http_path.h"
 #include "core/http_resp.h"
+#include "server/metrics.h"
 
 enum { M_GET = 1 << FB_HTTP_GET, M_HEAD = 1 << FB_HTTP_HEAD };
 
@@ -27,7 +28,7 @@ static const struct route {
     unsigned methods;
     route_fn fn;
 } routes[] = {
-    {"/.flashback/", M_GET | M_HEAD, route_reserved}, /* manifests and metrics (issue 4) */
+    {"/.flashback/", M_GET | M_HEAD, route_reserved}, /* manifests and metrics */
     {"/", M_GET | M_HEAD, route_static},
 };
 
@@ -40,9 +41,11 @@ int fb_origin_init(fb_origin *o, const char *root, const fb_origin_config *cfg)
     o->hdr_cap = 4 * cfg->max_head + 256;
     o->path = malloc(o->path_cap);
     o->hdr = malloc(o->hdr_cap);
-    if (!o->path || !o->hdr) {
+    o->metrics = malloc(FB_METRICS_MAX);
+    if (!o->path || !o->hdr || !o->metrics) {
         free(o->path);
         free(o->hdr);
+        free(o->metrics);
         return -ENOMEM;
     }
     int rc = fb_file_cache_init(&o->cache, root, cfg->cache_entries, cfg->cache_bytes,
@@ -50,6 +53,7 @@ int fb_origin_init(fb_origin *o, const char *root, const fb_origin_config *cfg)
     if (rc != 0) {
         free(o->path);
         free(o->hdr);
+        free(o->metrics);
     }
     return rc;
 }
@@ -59,6 +63,7 @@ void fb_origin_fini(fb_origin *o)
     fb_file_cache_fini(&o->cache);
     free(o->path);
     free(o->hdr);
+    free(o->metrics);
 }
 
 void fb_origin_handle(void *ctx, fb_http_exchange *x, const fb_http_request *req)
@@ -83,10 +88,92 @@ void fb_origin_handle(void *ctx, fb_http_exchange *x, const fb_http_request *req
     fb_http_reply_status(x, 404, NULL, false);
 }
 
+#define MANIFEST_PREFIX "/.flashback/manifest"
+
+/* GET /.flashback/manifest<PAGE-PATH>: the page's manifest (docs/SEED.md). */
+static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
+                           const char *page, size_t len)
+{
+    fb_manifest_view v;
+    int rc = fb_manifests_get(o->manifests, page, len, fb_http_exchange_time(x), &v);
+    if (rc != 0) {
+        /* 501 for a page the service will not cover (over a cap): a peer then downloads it
+         * plainly, as from a server without manifests. */
+        int status = rc == FB_ENOENT ? 404 : rc == FB_E2BIG ? 501 : 503;
+        fb_http_reply_status(x, status, NULL, false);
+        return;
+    }
+    fb_http_validators val = {v.etag, v.etag_len, v.built, v.len};
+    fb_http_cond cond;
+    fb_http_cond_eval(req, &val, fb_http_exchange_time(x), &cond);
+    if (cond.status == 412) {
+        fb_http_reply_status(x, 412, NULL, false);
+        return;
+    }
+    fb_wbuf b;
+    fb_wbuf_init(&b, o->hdr, o->hdr_cap);
+    fb_wbuf_puts(&b, "ETag: ");
+    fb_wbuf_put(&b, v.etag, v.etag_len);
+    fb_wbuf_puts(&b, "\r\nCache-Control: no-cache\r\n");
+    if (cond.status != 304)
+        fb_wbuf_puts(&b, "Content-Type: text/plain; charset=utf-8\r\n");
+    if (v.seeded)
+        fb_wbuf_puts(&b, o->seed_header);
+    if (b.overflow) {
+        fb_http_reply_status(x, 500, NULL, true);
+        return;
+    }
+    /* A Range on a manifest is ignored (RFC 9110 allows it): the manifest is small. */
+    fb_http_reply r = {.status = cond.status == 304 ? 304 : 200,
+                       .headers = o->hdr,
+                       .headers_len = b.len,
+                       .has_length = cond.status != 304,
+                       .length = v.len,
+                       .body = (const char *)v.text,
+                       .head_only = cond.status == 304 || req->meth == FB_HTTP_HEAD};
+    fb_http_reply_send(x, &r);
+}
+
+/* GET /.flashback/metrics: every counter, Prometheus text format 0.0.4. */
+static void route_metrics(fb_origin *o, fb_http_exchange *x, const fb_http_request *req)
+{
+    fb_metrics_sources src = {fb_http_server_stats(o->http), &o->cache, o->seed, o->seed_rate,
+                              o->manifests};
+    int n = fb_metrics_render(&src, o->metrics, FB_METRICS_MAX);
+    if (n < 0) {
+        fb_http_reply_status(x, 500, NULL, false);
+        return;
+    }
+    static const char hdr[] = "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                              "Cache-Control: no-store\r\n";
+    fb_http_reply r = {.status = 200,
+                       .headers = hdr,
+                       .headers_len = sizeof(hdr) - 1,
+                       .has_length = true,
+                       .length = (uint64_t)n,
+                       .body = o->metrics,
+                       .head_only = req->meth == FB_HTTP_HEAD};
+    fb_http_reply_send(x, &r);
+}
+
 static void route_reserved(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
                            fb_http_path *p)
 {
-    (void)o, (void)req, (void)p;
+    size_t n = strlen(MANIFEST_PREFIX);
+    if (o->manifests && p->len >= n && memcmp(p->path, MANIFEST_PREFIX, n) == 0 &&
+        (p->len == n || p->path[n] == '/')) {
+        /* "/.flashback/manifest" and "/.flashback/manifest/" both name the page "/". */
+        if (p->len == n)
+            route_manifest(o, x, req, "/", 1);
+        else
+            route_manifest(o, x, req, p->path + n, p->len - n);
+        return;
+    }
+    if (p->len == strlen("/.flashback/metrics") &&
+        memcmp(p->path, "/.flashback/metrics", p->len) == 0 && o->http) {
+        route_metrics(o, x, req);
+        return;
+    }
     fb_http_reply_status(x, 404, NULL, false);
 }
 

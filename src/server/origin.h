@@ -1,11 +1,14 @@
-/* flashbackd's request handling: one route table that maps a normalized path to a handler, and
- * the static file handler (directories, index.html, conditional and range requests) on top of
- * the file cache. Later routes (/.flashback/ manifests and metrics) plug into the same table. */
+/* flashbackd's request handling: one route table that maps a normalized path to a handler, the
+ * static file handler (directories, index.html, conditional and range requests) on top of the
+ * file cache, and the reserved /.flashback/ routes: manifests (server/manifests) and metrics
+ * (server/metrics). */
 #ifndef FB_ORIGIN_H
 #define FB_ORIGIN_H
 
 #include "net/file_cache.h"
 #include "net/http_server.h"
+#include "server/manifests.h"
+#include "server/seed.h"
 
 typedef struct fb_origin_config {
     size_t cache_entries;  /* entries in the file cache (each may hold a descriptor) */
@@ -21,6 +24,12 @@ typedef struct fb_origin {
     size_t path_cap;
     char *hdr; /* scratch: per-response header lines (Location, Content-Range) */
     size_t hdr_cap;
+    /* Set by the program after init; NULL leaves the route answering 404. */
+    fb_manifests *manifests; /* /.flashback/manifest<PAGE-PATH> */
+    fb_seed *seed;           /* for metrics */
+    uint64_t seed_rate;      /* for metrics: the seed's cap, bytes per second */
+    char seed_header[96];    /* "Flashback-Seed: PORT\r\n" (or HOST:PORT); "" without a seed */
+    char *metrics;           /* scratch: the rendered metrics (FB_METRICS_MAX bytes) */
 } fb_origin;
 
 /* Opens the root and sizes the cache. Returns 0 or a negative errno for the root. */

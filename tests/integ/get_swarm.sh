@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# `flashback get` in a real swarm on loopback: an origin serving the demo site (site/) with its
-# manifest and a seed capped at SEED_RATE, and a crowd of N_PEERS concurrent `flashback get
+# `flashback get` in a real swarm on loopback: flashbackd serving the demo site (site/), its
+# manifests, and its seed capped at SEED_RATE, and a crowd of N_PEERS concurrent `flashback get
 # --all` of the demo page. Every file of every peer must be byte-identical to the source, and the
-# origin (HTTP bytes from its access log plus the seed's UDP bytes) must have supplied under 40%
-# of all the bytes the crowd received. Meanwhile a peer is flooded with garbage datagrams (it
-# must still finish) and a peer given a corrupt manifest fails with exit 5. A seed that sends
-# only corrupt chunks costs a peer time, never a wrong byte. Last, the origin
-# (HTTP and seed) is killed right after a peer fetched the manifest: exit 6, in bounded time.
+# origin (HTTP bytes plus the seed's UDP bytes, from flashbackd's /.flashback/metrics) must have
+# supplied under 40% of all the bytes the crowd received. Meanwhile a peer is flooded with garbage
+# datagrams (it must still finish) and a peer given a corrupt manifest fails with exit 5. A seed
+# that sends only corrupt chunks costs a peer time, never a wrong byte. Last, flashbackd is
+# killed right after a peer fetched the manifest: exit 6, in bounded time.
 #
-# The origin here is nginx plus tools/fbseed (a stand-in seed built on the same engine and
-# filestore) until flashbackd serves manifests and seeds itself (docs/PEER.md).
+# The corrupt manifest and the hostile seed cannot come from flashbackd: there the origin is
+# nginx plus tools/fbseed (a seed built on the same engine and filestore, with --corrupt).
 set -u
 root=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${FB_BUILD:-$root/build}
 FB=$build/flashback
+FBD=$build/flashbackd
 SEED=$build/tools/fbseed
 SC=$build/tools/sitecheck
 N_PEERS=${N_PEERS:-50}
@@ -21,7 +22,9 @@ SEED_RATE=${SEED_RATE:-2000000} # bytes per second
 T=$(mktemp -d /tmp/fbswarm.$$.XXXXXX)
 NGINX_PID=
 SEED_PID=
+FBD_PID=
 cleanup() {
+    [ -n "$FBD_PID" ] && kill "$FBD_PID" 2>/dev/null
     [ -n "$SEED_PID" ] && kill "$SEED_PID" 2>/dev/null
     [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
     wait 2>/dev/null
@@ -40,8 +43,10 @@ check() { # description command...
     if "$@"; then ok "$d"; else notok "$d"; fi
 }
 json() { grep -o "\"$2\":[0-9a-z]*" "$1" | head -n1 | cut -d: -f2; }
+# metric FILE NAME: a sample's value in a Prometheus text scrape (labels included in NAME).
+metric() { awk -v n="$2" '$1 == n {print $2}' "$1"; }
 
-for b in "$FB" "$SEED" "$SC"; do
+for b in "$FB" "$FBD" "$SEED" "$SC"; do
     [ -x "$b" ] || { notok "$b is built"; exit 1; }
 done
 command -v nginx >/dev/null || { notok "nginx is installed (scripts/deps.sh test)"; exit 1; }
@@ -54,8 +59,32 @@ page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo 
 page_bytes=0
 for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
 
-# start_origin RATE: the seed (capped at RATE bytes/s) and nginx serving the files, the
-# manifest of / (naming the seed) and a corrupt manifest for /bad.html. Sets O, SEED_PORT.
+# start_fbd RATE: flashbackd on 127.0.0.1:0 serving $R, its seed capped at RATE bytes/s.
+# Sets O and FBD_PID.
+start_fbd() {
+    local i
+    "$FBD" --root "$R" --listen 127.0.0.1:0 --seed-rate "$1" >"$T/fbd.out" 2>"$T/fbd.err" &
+    FBD_PID=$!
+    for i in $(seq 100); do
+        O=$(sed -n 's|^flashbackd: serving .* on \(http://[0-9.:]*\)/$|\1|p' "$T/fbd.out")
+        [ -n "$O" ] && grep -q '^flashbackd: seeding on udp://' "$T/fbd.out" && return 0
+        kill -0 "$FBD_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+# stop_fbd: SIGTERM, a graceful stop; flashbackd must exit 0 without a sanitizer report.
+stop_fbd() {
+    local rc=0
+    kill "$FBD_PID" 2>/dev/null
+    wait "$FBD_PID" 2>/dev/null || rc=$?
+    FBD_PID=
+    check "flashbackd stopped cleanly (exit $rc)" test "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$T/fbd.err")"
+}
+
+# start_origin RATE: a stand-in origin for what flashbackd never serves: tools/fbseed (capped at
+# RATE bytes/s, with $SEED_ARGS) and nginx serving the files, the manifest of / (naming the seed)
+# and a corrupt manifest for /bad.html. Sets NO (its URL), SEED_PORT.
 start_origin() {
     local rate=$1 port attempt i
     "$SEED" --rate "$rate" ${SEED_ARGS:-} "$R" "$T/manifest.txt" / $page_objs >"$T/seed.out" 2>"$T/seed.err" &
@@ -67,7 +96,6 @@ start_origin() {
     done
     [ -n "$SEED_PORT" ] || return 1
     sed '5s/^./g/' "$T/manifest.txt" >"$T/bad.txt"
-    : >"$T/logs/access.log"
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
         port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         cat >"$T/nginx.conf" <<EOF
@@ -75,8 +103,7 @@ daemon off; master_process off; worker_processes 1;
 pid $T/nginx.pid; error_log $T/logs/error.log;
 events { worker_connections 1024; }
 http {
-  log_format bytes '\$body_bytes_sent \$request_uri';
-  access_log $T/logs/access.log bytes;
+  access_log off;
   client_body_temp_path $T/tmp; proxy_temp_path $T/tmp; fastcgi_temp_path $T/tmp;
   uwsgi_temp_path $T/tmp; scgi_temp_path $T/tmp;
   server {
@@ -92,9 +119,8 @@ EOF
         nginx -p "$T" -c "$T/nginx.conf" 2>>"$T/logs/start.log" &
         NGINX_PID=$!
         for i in $(seq 50); do
-            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html?ready"; then
-                O=http://127.0.0.1:$port
-                : >"$T/logs/access.log"
+            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html"; then
+                NO=http://127.0.0.1:$port
                 return 0
             fi
             kill -0 "$NGINX_PID" 2>/dev/null || break
@@ -113,8 +139,15 @@ stop_origin() {
     SEED_PID=
 }
 
-start_origin "$SEED_RATE" || { notok "the origin starts"; cat "$T/logs/start.log" "$T/seed.err"; exit 1; }
-ok "origin on $O, seed on UDP port $SEED_PORT at $SEED_RATE B/s, page $page_bytes bytes"
+start_fbd "$SEED_RATE" || { notok "flashbackd starts"; cat "$T/fbd.out" "$T/fbd.err"; exit 1; }
+ok "flashbackd on $O, seed at $SEED_RATE B/s, page $page_bytes bytes"
+# The hostile seed's origin (for the corrupt manifest during the crowd, and the hostile seed).
+SEED_ARGS="--corrupt 1"
+start_origin "$SEED_RATE" || { notok "the stand-in origin starts"; cat "$T/logs/start.log" "$T/seed.err"; exit 1; }
+SEED_ARGS=
+curl -s -o "$T/metrics0" -w '%{size_header} %{size_download}\n' "$O/.flashback/metrics" >"$T/scrape0" ||
+    { notok "metrics before the crowd"; exit 1; }
+scrape0=$(awk '{print $1 + $2}' "$T/scrape0")
 
 # ---- the crowd -------------------------------------------------------------------------------
 t0=$(date +%s%N)
@@ -141,7 +174,7 @@ flooded=$!
 flooder=$!
 # A peer given a corrupt manifest, in the middle of the crowd.
 rc=0
-timeout 30 "$FB" get --quiet --all "$T/bad" "$O/bad.html" >/dev/null 2>"$T/bad.err" || rc=$?
+timeout 30 "$FB" get --quiet --all "$T/bad" "$NO/bad.html" >/dev/null 2>"$T/bad.err" || rc=$?
 check "corrupt manifest during the crowd: exit 5 ($(head -c 160 "$T/bad.err"))" \
     test "$rc" -eq 5 -a ! -e "$T/bad"
 
@@ -183,10 +216,14 @@ for i in $(seq "$N_PEERS") flooded; do
 done
 check "$n_files files identical to the source ($n_diff differ)" test "$n_diff" -eq 0
 
-# Where the bytes came from.
-stop_origin
-http_bytes=$(awk '$2 != "/index.html?ready" {s += $1} END {print s + 0}' "$T/logs/access.log")
-seed_udp=$(json "$T/seed.err" udp_bytes_out)
+# Where the bytes came from: flashbackd's counters after the crowd, less those before it (and
+# the bytes of the first scrape itself).
+curl -s -o "$T/metrics1" "$O/.flashback/metrics" || notok "metrics after the crowd"
+stop_fbd
+http_bytes=$(($(metric "$T/metrics1" flashback_http_sent_bytes_total) - $(metric "$T/metrics0" flashback_http_sent_bytes_total) - scrape0))
+seed_udp=$(($(metric "$T/metrics1" flashback_seed_udp_sent_bytes_total) - $(metric "$T/metrics0" flashback_seed_udp_sent_bytes_total)))
+joins=$(metric "$T/metrics1" flashback_seed_joins_total)
+intros=$(metric "$T/metrics1" flashback_seed_introductions_total)
 sum() { local f=$1 s=0 i v; for i in $(seq "$N_PEERS"); do v=$(json "$T/p$i.err" "$f"); s=$((s + ${v:-0})); done; echo $s; }
 peers_peer=$(sum bytes_peers)
 peers_seed=$(sum bytes_seed)
@@ -198,21 +235,21 @@ received=$(((N_PEERS + 2) * page_bytes))
 origin=$((http_bytes + ${seed_udp:-0}))
 share=$((origin * 1000 / received))
 echo "# crowd of $N_PEERS (+1 flooded, +1 lingering): makespan ${makespan_ms} ms, mean completion ${mean_ms} ms"
-echo "# origin: HTTP $http_bytes bytes (manifests included) + seed UDP $seed_udp bytes = $origin of $received received ($((share / 10)).$((share % 10))%)"
+echo "# origin (flashbackd metrics): HTTP $http_bytes bytes (manifests included) + seed UDP $seed_udp bytes = $origin of $received received ($((share / 10)).$((share % 10))%)"
+echo "# seed: $joins joins, $intros introductions"
 echo "# peers report: $peers_peer bytes from peers, $peers_seed from the seed, $peers_http over HTTP; $uploaded uploaded; $bans bans"
 check "the origin supplied under 40% of the bytes ($((share / 10)).$((share % 10))%)" test "$share" -lt 400
 check "peers traded among themselves (${peers_peer} bytes)" test "$peers_peer" -gt 0
 check "no peer was banned in an honest crowd" test "$bans" -eq 0
+check "the seed counted every peer's join ($joins) and introduced peers ($intros)" \
+    test "$joins" -ge "$N_PEERS" -a "$intros" -gt 0
 
 # ---- a hostile seed: every chunk it sends is corrupt ---------------------------------------
 # The peer must ban nothing it cannot, write nothing unverified, and get the page from the
 # origin's HTTP soon after the bad data piles up (docs/PEER.md, fallback policy).
-SEED_ARGS="--corrupt 1"
-start_origin "$SEED_RATE" || { notok "the hostile origin starts"; exit 1; }
-SEED_ARGS=
 t0=$(date +%s%N)
 rc=0
-timeout 60 "$FB" get --stats --timeout 40 -o "$T/hostile.html" "$O/" >/dev/null 2>"$T/hostile.err" || rc=$?
+timeout 60 "$FB" get --stats --timeout 40 -o "$T/hostile.html" "$NO/" >/dev/null 2>"$T/hostile.err" || rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 stop_origin
 E=$T/hostile.err
@@ -223,11 +260,12 @@ check "hostile seed: $(json "$E" chunks_bad) bad chunks refused, none used ($(js
     "$(json "$E" bytes_origin_http)" = "$page_bytes"
 
 # ---- the origin dies after the manifest ------------------------------------------------------
-# A slow seed (the page would take ~100 s from it), then HTTP and seed gone 1 s into the run.
-start_origin 20000 || { notok "the origin restarts"; exit 1; }
+# A slow seed (the page would take ~100 s from it), then flashbackd (HTTP and seed) gone 1 s into
+# the run.
+start_fbd 20000 || { notok "flashbackd restarts"; exit 1; }
 (
     sleep 1
-    kill "$NGINX_PID" "$SEED_PID"
+    kill "$FBD_PID"
 ) &
 killer=$!
 t0=$(date +%s%N)
@@ -235,9 +273,7 @@ rc=0
 timeout 60 "$FB" get --stats --timeout 45 -o "$T/dead.html" "$O/" >/dev/null 2>"$T/dead.err" || rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 wait "$killer"
-wait "$NGINX_PID" "$SEED_PID" 2>/dev/null
-NGINX_PID=
-SEED_PID=
+stop_fbd
 check "origin killed after the manifest: exit 6 in $ms ms, before --timeout ($(grep -v '^{' "$T/dead.err" | tail -n1 | head -c 200))" \
     test "$rc" -eq 6 -a "$ms" -lt 20000 -a ! -e "$T/dead.html"
 check "killed origin: the manifest had been fetched" grep -q '"ms_manifest":[0-9]' "$T/dead.err"

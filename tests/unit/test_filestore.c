@@ -163,6 +163,58 @@ static void test_adapter(void **state)
     fb_filestore_fini(&s);
 }
 
+/* The opener variant: every open goes through the program's function (here it counts calls and
+ * refuses one name, as a resolver refuses a path that leaves the root), and the identity
+ * recorded at init is the file's. */
+typedef struct opener {
+    const char *root;
+    int calls;
+} opener;
+
+static int open_counted(void *ctx, const char *path)
+{
+    opener *o = ctx;
+    char p[256];
+    o->calls++;
+    if (strcmp(path, "escape") == 0)
+        return FB_ENOENT;
+    snprintf(p, sizeof(p), "%s/%s", o->root, path);
+    return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+static void test_opener(void **state)
+{
+    dir *d = *state;
+    fb_filestore s;
+    fb_file_id id;
+    struct stat st;
+    char p[128];
+    opener o = {d->path, 0};
+    const fb_filestore_object bad[] = {{"index.html", 2500}, {"escape", 1}};
+    assert_int_equal(fb_filestore_init_with(&s, open_counted, &o, bad, 2, 1024, 0), FB_ENOENT);
+    assert_int_equal(fb_filestore_init_with(&s, NULL, &o, page, 4, 1024, 0), FB_EINVAL);
+    o.calls = 0;
+    /* One descriptor at most: init keeps the first open, later reads reopen through o. */
+    assert_int_equal(fb_filestore_init_with(&s, open_counted, &o, page, 4, 1024, 1), 0);
+    assert_int_equal(o.calls, 4);
+    assert_true(s.n_open <= 1);
+    check_chunk(&s, 0, 0, 0, 1024);
+    check_chunk(&s, 3, 2, 0, 1024);
+    check_chunk(&s, 4, 3, 0, 1);
+    assert_true(o.calls >= 6);
+    assert_true(s.n_open <= 1);
+    snprintf(p, sizeof(p), "%s/img/a.png", d->path);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(fb_filestore_identity(&s, 2, &id), 0);
+    assert_int_equal(id.ino, st.st_ino);
+    assert_int_equal(id.dev, st.st_dev);
+    assert_int_equal(id.size, 1024);
+    assert_int_equal(id.mtime_sec, st.st_mtim.tv_sec);
+    assert_int_equal(id.mtime_nsec, st.st_mtim.tv_nsec);
+    assert_int_equal(fb_filestore_identity(&s, 4, &id), FB_EINVAL);
+    fb_filestore_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +223,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adapter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_opener, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
