@@ -12,7 +12,7 @@
 #include "core/wire.h"
 #include "engine/engine.h"
 
-static uint8_t page[512], tok[4][16], req[4][8], data[20000]; /* a page of zeros */
+static uint8_t page[512], tok[4][16], req[4][8], data[3072]; /* a page of zeros */
 static int page_len;
 static fb_addr who[4];
 static uint64_t rng;
@@ -28,8 +28,8 @@ static void on_send(void *c, const fb_addr *to, const uint8_t *d, size_t n)
             if (m.type == FB_MSG_TOKEN || m.type == FB_MSG_HELLO)
                 memcpy(tok[i], m.type == FB_MSG_TOKEN ? m.u.token.token : m.u.hello.token, 16);
             if (m.type == FB_MSG_REQUEST && m.u.request.n) {
-                memcpy(req[i], d + 21, 4);     /* request id */
-                memcpy(req[i] + 4, d + 26, 4); /* the first entry's chunk */
+                memcpy(req[i], d + 22, 4);     /* request id */
+                memcpy(req[i] + 4, d + 27, 4); /* the first entry's chunk */
             }
         }
 }
@@ -46,7 +46,7 @@ static void rnd(void *c, uint8_t *b, size_t n)
 static int rd(void *c, int s, uint32_t k, size_t off, uint8_t *b, size_t n)
 {
     (void)c, (void)s;
-    memcpy(b, data + k * 16384 + off, n);
+    memcpy(b, data + k * 1024 + off, n);
     return 0;
 }
 static void wr(void *c, int s, uint32_t k, const uint8_t *d, size_t n)
@@ -58,12 +58,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     if (size < 1)
         return 0;
-    if (!page_len) { /* the manifest of 20000 zero bytes, with real hashes */
-        uint8_t hh[2][32];
-        SHA256(data, 16384, hh[0]);
-        SHA256(data, 20000 - 16384, hh[1]);
-        fb_manifest_entry o = {"/a", 20000, "text/html", NULL};
-        page_len = fb_manifest_build(page, sizeof(page), 16384, &o, 1, hh, NULL);
+    if (!page_len) { /* 3072 zero bytes in 1 KiB chunks (one DATA completes a chunk) */
+        uint8_t hh[3][32];
+        SHA256(data, 1024, hh[0]);
+        SHA256(data, 1024, hh[1]);
+        SHA256(data, 1024, hh[2]);
+        fb_manifest_entry o = {"/a", 3072, "text/html", NULL};
+        page_len = fb_manifest_build(page, sizeof(page), 1024, &o, 1, hh, NULL);
     }
     rng = 1;
     memset(tok, 0, sizeof(tok));
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
                             .upload_rate = 100000,
                             .max_neighbours = 3,
                             .max_tracked_peers = 3,
-                            .max_inflight = 4,
+                            .max_inflight = 8,
                             .max_pending = 8,
                             .max_candidates = 3,
                             .max_banned = 2};

@@ -275,6 +275,11 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             uint32_t bpc = s->map.chunk_size / FB_BLOCK_SIZE;
             uint32_t k = FB_MIN(FB_MAX(n->burst / bpc, 1u), (uint32_t)FB_WIRE_MAX_REQ);
             k = FB_MIN(k, s->n_want);
+            /* Leave room for neighbours: half the free in-flight slots at most. */
+            uint32_t free_fl = 0;
+            for (uint32_t i = 0; i < s->n_fl; i++)
+                free_fl += !s->fl[i].used;
+            k = FB_MIN(k, FB_MAX(free_fl / 2, 1u));
             for (uint32_t j = 0; j < k; j++) {
                 uint16_t slot;
                 fb_flight *f = fl_alloc(s, &slot);

@@ -23,7 +23,7 @@
 #define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
 #define HELLO_TRIES         3
 #define REFER_EVERY_US      (500 * T_MS)   /* ask a neighbour for a referral while below target */
-#define HAVE_FLUSH_US       (500 * T_MS)   /* HAVE batches wait at most this long */
+#define HAVE_FLUSH_US       (1000 * T_MS)  /* HAVE batches wait at most this long */
 #define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
 #define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
 #define BURST_RTO_INIT_US   (1000 * T_MS)

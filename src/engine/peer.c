@@ -353,7 +353,10 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     if (!n && !valid) {
         /* Stateless answer, at most 3x the bytes received: our token to echo, theirs echoed. */
         if (s->n_active >= e->cfg.max_neighbours) {
+            /* Full: say so in 11 bytes, so it stops trying (less than it sent: no amplification).
+             */
             e->st.dropped_cap++;
+            send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
             return;
         }
         send_hello(e, s, from, m->u.hello.token, 0, 3 * len);
@@ -502,6 +505,8 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
     }
     fb_nb *n = fb_peer_nb_find(s, from);
     if (!n || n->state == NB_FREE) {
+        if (m->type == FB_MSG_BYE)
+            cand_drop_addr(e, s, from); /* a candidate that is full, or leaving */
         e->st.dropped_unvalidated++;
         return;
     }
@@ -622,7 +627,7 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         e->st.bytes_in_origin += len;
     if (from)
         from->last_used_us = e->now;
-    /* HAVE batching: wait about four chunk arrivals (10 to 500 ms), so a fast peer tells its
+    /* HAVE batching: wait about six chunk arrivals (10 ms to 1 s), so a fast peer tells its
      * neighbours quickly and a slow one does not flood them. */
     if (s->last_verify_us) {
         uint64_t g = FB_MIN(e->now - s->last_verify_us, (uint64_t)HAVE_FLUSH_US);
@@ -634,7 +639,7 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
     if (s->n_fresh >= 64)
         have_flush(e, s);
     if (!s->n_fresh) {
-        uint64_t d = FB_MIN(FB_MAX(4 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
+        uint64_t d = FB_MIN(FB_MAX(6 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
         s->have_flush_us = e->now + d;
         fb_eng_arm(e, s->have_flush_us);
     }
