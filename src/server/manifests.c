@@ -21,10 +21,11 @@
 #include "core/manifest.h"
 #include "core/mime.h"
 
-#define MAX_PATH_BYTES  1024 /* the manifest format's path cap (fb_manifest_caps default) */
-#define BUILD_TRIES     2    /* a build that meets a changing file is tried this often */
-#define FILES_OPEN      16   /* descriptors a swarm's filestore keeps open at most */
-#define TYPE_MAX        96   /* bytes of a content type in the manifest */
+#define MAX_PATH_BYTES  1024  /* the manifest format's path cap (fb_manifest_caps default) */
+#define MAX_CHUNKS      65536 /* chunks a peer or the engine accepts (fb_manifest_caps default) */
+#define BUILD_TRIES     2     /* a build that meets a changing file is tried this often */
+#define FILES_OPEN      16    /* descriptors a swarm's filestore keeps open at most */
+#define TYPE_MAX        96    /* bytes of a content type in the manifest */
 #define DEFAULT_HTML    (4u << 20)
 #define DEFAULT_OBJECTS 256
 #define DEFAULT_BYTES   (64ull << 20)
@@ -75,6 +76,7 @@ typedef struct build {
     bobj *o;
     uint32_t n;
     uint64_t total;
+    uint64_t chunks;
     fb_file_id page_id;
 } build;
 
@@ -159,7 +161,8 @@ static void build_free(build *b)
     memset(b, 0, sizeof(*b));
 }
 
-static int build_add(build *b, const char *fpath, const char *upath, size_t ulen, uint64_t size)
+static int build_add(build *b, const char *fpath, const char *upath, size_t ulen, uint64_t size,
+                     uint32_t chunk_size)
 {
     bobj *o = &b->o[b->n];
     o->fpath = strdup(fpath);
@@ -174,6 +177,7 @@ static int build_add(build *b, const char *fpath, const char *upath, size_t ulen
     o->size = size;
     b->n++;
     b->total += size;
+    b->chunks += fb_chunk_count(size, chunk_size);
     return 0;
 }
 
@@ -240,11 +244,13 @@ static int add_embedded(fb_manifests *m, build *b, const char *html, size_t n)
             m->st.objects_missing++;
             continue;
         }
-        if (b->n >= m->cfg.max_objects || b->total + (uint64_t)st.st_size > m->cfg.max_bytes) {
+        uint64_t size = (uint64_t)st.st_size;
+        if (b->n >= m->cfg.max_objects || b->total + size > m->cfg.max_bytes ||
+            b->chunks + fb_chunk_count(size, m->cfg.chunk_size) > MAX_CHUNKS) {
             m->st.objects_capped++;
             continue;
         }
-        rc = build_add(b, p.path, lp, ll, (uint64_t)st.st_size);
+        rc = build_add(b, p.path, lp, ll, size, m->cfg.chunk_size);
         if (rc)
             return rc;
     }
@@ -304,12 +310,13 @@ static int list_objects(fb_manifests *m, const char *path, size_t len, build *b)
     }
     int ul = fb_http_path_encode(udec, strlen(udec), upath, ucap);
     if (ul < 0 || !fb_manifest_path_ok(upath, (size_t)ul, MAX_PATH_BYTES) ||
-        (uint64_t)st.st_size > m->cfg.max_bytes) {
+        (uint64_t)st.st_size > m->cfg.max_bytes ||
+        fb_chunk_count((uint64_t)st.st_size, m->cfg.chunk_size) > MAX_CHUNKS) {
         rc = FB_E2BIG;
         goto out;
     }
     id_of(&st, &b->page_id);
-    rc = build_add(b, fpath, upath, (size_t)ul, (uint64_t)st.st_size);
+    rc = build_add(b, fpath, upath, (size_t)ul, (uint64_t)st.st_size, m->cfg.chunk_size);
     if (rc || !is_html(fpath))
         goto out;
     char *html = NULL;
