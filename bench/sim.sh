@@ -16,12 +16,18 @@ out=${BENCH_SIM_OUT:-$build/bench}
 mkdir -p "$out"
 jsonl=$out/sim.jsonl
 : >"$jsonl"
+# Run a private copy of the binary, so a rebuild during the benchmark cannot mix versions.
+bin=$(mktemp /tmp/flashback-bench.XXXXXX)
+trap 'rm -f "$bin"' EXIT
+cp "$build/flashback" "$bin"
+chmod 755 "$bin"
+"$bin" sim --help >/dev/null || { echo "bench-sim: $build/flashback does not run" >&2; exit 1; }
 
 for p in $profiles; do
     n=1
     while [ "$n" -le "$max" ]; do
         # Bounded: the simulator stops at its virtual time limit, and the wall clock is capped.
-        if ! timeout 1200 "$build/flashback" sim --n "$n" --profile "$p" --seed "$seed" \
+        if ! timeout 1800 "$bin" sim --n "$n" --profile "$p" --seed "$seed" --time-limit-x 20 \
             ${BENCH_SIM_ARGS:-} --json >>"$jsonl"; then
             echo "bench-sim: run n=$n profile=$p failed" >&2
         fi

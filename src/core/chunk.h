@@ -10,7 +10,7 @@
 #include "core/fbstd.h"
 
 #define FB_BLOCK_SIZE         1024       /* payload bytes of one DATA datagram */
-#define FB_CHUNK_SIZE_DEFAULT 16384      /* 16 blocks: one first burst of flow control */
+#define FB_CHUNK_SIZE_DEFAULT 8192       /* 8 blocks (docs/PROTOCOL.md: measured against 16 KiB) */
 #define FB_CHUNK_SIZE_MAX     32768      /* 32 blocks: a block mask is 32 bits */
 #define FB_CHUNK_NONE         UINT32_MAX /* never a chunk index (the wire uses it for "any") */
 

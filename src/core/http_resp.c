@@ -12,10 +12,20 @@ const char *fb_http_reason(int status)
         return "Partial Content";
     case 301:
         return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
     case 304:
         return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
@@ -24,6 +34,8 @@ const char *fb_http_reason(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 410:
+        return "Gone";
     case 412:
         return "Precondition Failed";
     case 413:
@@ -32,14 +44,20 @@ const char *fb_http_reason(int status)
         return "URI Too Long";
     case 416:
         return "Range Not Satisfiable";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
     case 501:
         return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     case 505:
         return "HTTP Version Not Supported";
     default:

@@ -192,6 +192,7 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
     case FB_MSG_QUEUED:
         m->u.queued.req_id = u32(&r);
         m->u.queued.wait_ms = u16(&r);
+        m->u.queued.chunk = u32(&r);
         break;
     case FB_MSG_REFER:
         m->u.refer.want = u8(&r);
@@ -386,6 +387,7 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
     case FB_MSG_QUEUED:
         w32(&w, m->u.queued.req_id);
         w16(&w, m->u.queued.wait_ms);
+        w32(&w, m->u.queued.chunk);
         break;
     case FB_MSG_REFER:
         if (m->u.refer.want == 0 || m->u.refer.want > FB_WIRE_MAX_PEERS)

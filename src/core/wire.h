@@ -121,6 +121,7 @@ typedef struct fb_wire_msg {
         struct {
             uint32_t req_id;
             uint16_t wait_ms;
+            uint32_t chunk; /* the seed's choice for an ANY request, else 0xFFFFFFFF */
         } queued;
         struct {
             uint32_t req_id;

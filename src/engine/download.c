@@ -54,9 +54,22 @@ static void fl_release(fb_swarm *s, fb_flight *f)
     f->got = f->asked = f->full = 0;
 }
 
-static uint64_t rto(const fb_nb *n)
+/* How long a request waits for its first answer: from this sender's answer times, or for a
+ * sender not heard yet, from the swarm's (a new neighbour is as far as the others). */
+static uint64_t rto_of(const fb_swarm *s, const fb_nb *n)
 {
-    return fb_rtt_rto(&n->rtt, BURST_RTO_INIT_US, BURST_RTO_MIN_US, BURST_RTO_MAX_US);
+    if (n->rtt.init || !s->answer_rtt.init)
+        return fb_rtt_rto(&n->rtt, BURST_RTO_INIT_US, BURST_RTO_MIN_US, BURST_RTO_MAX_US);
+    uint64_t r = 2 * (uint64_t)fb_rtt_rto(&s->answer_rtt, BURST_RTO_INIT_US, BURST_RTO_MIN_US,
+                                          BURST_RTO_MAX_US);
+    return FB_MIN(FB_MAX(r, 300 * T_MS), BURST_RTO_INIT_US);
+}
+
+static void answer_sample(fb_swarm *s, fb_nb *n, uint64_t us)
+{
+    uint32_t v = (uint32_t)FB_MIN(us, (uint64_t)UINT32_MAX);
+    fb_rtt_sample(&n->rtt, v);
+    fb_rtt_sample(&s->answer_rtt, v);
 }
 
 static uint64_t gapto(const fb_nb *n)
@@ -113,7 +126,9 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
         n->ack_qd = (uint16_t)FB_MIN(b->arrived ? b->qd_min / 1000 : 0, 65535u);
-        n->ack_flags = b->arrived < b->blocks ? FB_ACK_LOSS : 0;
+        /* Loss: a block after a missing one came (senders send in order). A missing tail may
+         * be slow, cancelled or lost: the queueing delay tells the sender about congestion. */
+        n->ack_flags = b->seq_max > b->arrived ? FB_ACK_LOSS : 0;
         n->ack_spread =
             b->arrived >= 2 ? (uint32_t)FB_MIN(b->last_us - b->first_us, (uint64_t)UINT32_MAX) : 0;
         n->ack_pending = true;
@@ -137,15 +152,34 @@ static void add_entry(fb_burst *b, uint16_t slot, uint32_t chunk, uint32_t mask)
     b->n++;
 }
 
+/* The first chunk of the focus (fb_engine_swarm_focus) that is wanted and, when theirs is not
+ * NULL, held by the sender; FB_CHUNK_NONE when there is none. */
+static uint32_t focus_pick(const fb_swarm *s, const uint64_t *theirs)
+{
+    for (uint32_t c = s->focus_first; c < s->focus_end && c < s->n_chunks; c++)
+        if (fb_bit_get(s->want, c) && (!theirs || fb_bit_get(theirs, c)))
+            return c;
+    return FB_CHUNK_NONE;
+}
+
 /* Exclusion list for a seed's-choice request: every chunk not wanted (held or in flight),
  * as intervals (the shortest forgotten if there are too many; the seed may then pick a chunk
- * we hold, which only wastes a little). Returns the encoded length. */
+ * we hold, which only wastes a little). While the focus has wanted chunks, everything outside
+ * it is excluded too, so the seed picks among those. Returns the encoded length. */
 static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
 {
     fb_iv store[256];
     fb_ivset set;
     fb_ivset_init(&set, store, 256);
     uint32_t c = 0, n = s->n_chunks;
+    if (focus_pick(s, NULL) != FB_CHUNK_NONE) {
+        c = s->focus_first;
+        if (c > 0)
+            fb_ivset_add_lossy(&set, 0, c);
+        if (s->focus_end < n)
+            fb_ivset_add_lossy(&set, s->focus_end, n);
+        n = s->focus_end;
+    }
     while (c < n) {
         /* Skip a run of wanted chunks (ones), then take a run of zeros. Bits past n are zero. */
         while (c < n) {
@@ -169,6 +203,27 @@ static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
     return fb_ivset_encode(&set, out, cap, 0xffff, NULL);
 }
 
+/* The endgame's choice for sender ni (holding `theirs`, NULL: all): a chunk in flight from
+ * someone else, asked of nobody else yet, with the most blocks still to come; or -1. */
+static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint64_t stalled_since,
+                   uint32_t max_req)
+{
+    fb_pick_flight cand[64];
+    uint32_t nc = 0;
+    for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
+        const fb_flight *f = &s->fl[i];
+        if (!f->used || f->chunk == FB_CHUNK_NONE || f->last_us > stalled_since)
+            continue;
+        cand[nc].chunk = f->chunk;
+        cand[nc].remaining = popc(f->full & ~f->got);
+        cand[nc].dup_ok =
+            f->nb != ni && (s->cs[f->chunk] & CS_REQ) <= max_req && !(s->cs[f->chunk] & CS_HAVE);
+        nc++;
+    }
+    int k = fb_pick_endgame(cand, nc, theirs);
+    return k < 0 ? -1 : (int)cand[k].chunk;
+}
+
 /* Builds the next request for n into b. Returns false if there is nothing to ask. */
 static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
 {
@@ -190,18 +245,52 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
     }
     /* 2. New chunks. */
     if (n->is_seed) {
-        if (b->n == 0 && s->n_want > 0) {
+        if (b->n == 0 && s->n_want == 0) {
+            /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
+             * chunk with the most blocks still to come (a straggler's neighbours may be
+             * leaving). */
+            int k =
+                e->now > ENDGAME_SEED_US ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2) : -1;
+            if (k < 0)
+                return false;
             uint16_t slot;
             fb_flight *f = fl_alloc(s, &slot);
             if (!f)
                 return false;
+            uint32_t c = (uint32_t)k;
             f->used = true;
             f->nb = ni;
-            f->chunk = FB_CHUNK_NONE;
+            f->chunk = c;
+            f->len = fb_chunk_len(&s->map, c);
+            f->full = fb_chunk_full_mask(f->len);
+            f->got = 0;
+            f->asked = f->full;
             f->started_us = e->now;
+            f->last_us = e->now;
+            if ((s->cs[c] & CS_REQ) < CS_REQ)
+                s->cs[c]++;
+            add_entry(b, slot, c, f->full);
+        } else if (b->n == 0 && s->n_want > 0) {
+            /* The seed's choice, as many chunks as this sender's burst size covers (1 to 4). */
+            uint32_t bpc = s->map.chunk_size / FB_BLOCK_SIZE;
+            uint32_t k = FB_MIN(FB_MAX(n->burst / bpc, 1u), (uint32_t)FB_WIRE_MAX_REQ);
+            k = FB_MIN(k, s->n_want);
+            for (uint32_t j = 0; j < k; j++) {
+                uint16_t slot;
+                fb_flight *f = fl_alloc(s, &slot);
+                if (!f)
+                    break;
+                f->used = true;
+                f->nb = ni;
+                f->chunk = FB_CHUNK_NONE;
+                f->started_us = e->now;
+                f->last_us = e->now;
+                add_entry(b, slot, FB_CHUNK_NONE, 0);
+            }
+            if (!b->n)
+                return false;
             b->any = true;
-            add_entry(b, slot, FB_CHUNK_NONE, 0);
-            b->blocks = (uint16_t)(s->map.chunk_size / FB_BLOCK_SIZE);
+            b->blocks = (uint16_t)(b->n * bpc);
             return true;
         }
     } else {
@@ -212,24 +301,14 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
                                s->avail,
                                s->n_chunks ? fb_eng_rand32(e) % s->n_chunks : 0,
                                4096};
-            uint32_t c = s->n_want ? fb_pick_rarest(&q) : FB_CHUNK_NONE;
+            uint32_t c = s->n_want ? focus_pick(s, n->complete ? NULL : n->have) : FB_CHUNK_NONE;
+            if (c == FB_CHUNK_NONE && s->n_want)
+                c = fb_pick_rarest(&q);
             bool dup = false;
             if (c == FB_CHUNK_NONE && s->n_want == 0) {
-                fb_pick_flight cand[64];
-                uint32_t nc = 0;
-                for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
-                    fb_flight *f = &s->fl[i];
-                    if (!f->used || f->chunk == FB_CHUNK_NONE)
-                        continue;
-                    cand[nc].chunk = f->chunk;
-                    cand[nc].remaining = popc(f->full & ~f->got);
-                    cand[nc].dup_ok = f->nb != ni && (s->cs[f->chunk] & CS_REQ) == 1 &&
-                                      !(s->cs[f->chunk] & CS_HAVE);
-                    nc++;
-                }
-                int k = fb_pick_endgame(cand, nc, n->complete ? NULL : n->have);
+                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 1);
                 if (k >= 0) {
-                    c = cand[k].chunk;
+                    c = (uint32_t)k;
                     dup = true;
                 }
             }
@@ -246,6 +325,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             f->full = fb_chunk_full_mask(f->len);
             f->got = 0;
             f->started_us = e->now;
+            f->last_us = e->now;
             if (!dup && fb_bit_get(s->want, c)) {
                 fb_bit_clear(s->want, c);
                 s->n_want--;
@@ -281,6 +361,7 @@ static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         m.u.request.ack_spread = n->ack_spread;
         m.u.request.ack_flags = n->ack_flags;
         n->ack_pending = false;
+        n->last_ack_us = e->now;
     }
     uint32_t id;
     do
@@ -290,10 +371,14 @@ static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
     if (!n->is_seed)
         s->req_out++;
     m.u.request.req_id = id;
-    m.u.request.n = b->n;
-    for (uint32_t i = 0; i < b->n; i++) {
-        m.u.request.e[i].chunk = b->any ? FB_WIRE_ANY : b->chunk[i];
-        m.u.request.e[i].mask = b->any ? UINT32_MAX : b->mask[i];
+    m.u.request.n = b->any ? 1 : b->n;
+    for (uint32_t i = 0; i < b->n && !b->any; i++) {
+        m.u.request.e[i].chunk = b->chunk[i];
+        m.u.request.e[i].mask = b->mask[i];
+    }
+    if (b->any) {
+        m.u.request.e[0].chunk = FB_WIRE_ANY;
+        m.u.request.e[0].mask = b->n; /* chunks wanted */
     }
     if (b->any) {
         int k = exclusion(s, iv, FB_WIRE_MAX - FB_WIRE_REQUEST_FIXED - 8);
@@ -301,7 +386,7 @@ static void send_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         m.u.request.iv_len = k > 0 ? (size_t)k : 0;
     }
     b->sent_us = e->now;
-    b->deadline_us = e->now + rto(n);
+    b->deadline_us = e->now + rto_of(s, n);
     b->seq = ++n->burst_seq;
     fb_eng_send_msg(e, s, &n->addr, &m);
     n->last_tx_us = e->now;
@@ -319,6 +404,7 @@ static void send_ack(fb_engine *e, fb_swarm *s, fb_nb *n)
     m.u.request.ack_spread = n->ack_spread;
     m.u.request.ack_flags = n->ack_flags;
     n->ack_pending = false;
+    n->last_ack_us = e->now;
     fb_eng_send_msg(e, s, &n->addr, &m);
     n->last_tx_us = e->now;
 }
@@ -336,6 +422,7 @@ static void early_ack(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_burst *b)
     m.u.request.ack_spread = (uint32_t)FB_MIN(b->last_us - b->first_us, (uint64_t)UINT32_MAX);
     m.u.request.ack_flags = FB_ACK_PARTIAL | (b->seq_max > b->arrived ? FB_ACK_LOSS : 0);
     fb_eng_send_msg(e, s, &n->addr, &m);
+    n->last_ack_us = e->now;
     n->last_tx_us = e->now;
 }
 
@@ -428,6 +515,27 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
 }
 
+/* The seed named its choice c for entry i of ANY burst b (in QUEUED or the first DATA): the
+ * flight takes it, and nobody else is asked for it. */
+static void name_any(fb_swarm *s, fb_burst *b, uint32_t i, uint32_t c)
+{
+    fb_flight *g = &s->fl[b->slot[i]];
+    g->chunk = c;
+    g->len = fb_chunk_len(&s->map, c);
+    g->full = fb_chunk_full_mask(g->len);
+    g->asked = g->full;
+    b->chunk[i] = c;
+    b->mask[i] = g->full;
+    /* The burst counted a full chunk for this entry; the last chunk of an object is shorter. */
+    b->blocks = (uint16_t)(b->blocks - s->map.chunk_size / FB_BLOCK_SIZE + popc(g->full));
+    if (fb_bit_get(s->want, c)) {
+        fb_bit_clear(s->want, c);
+        s->n_want--;
+    }
+    if ((s->cs[c] & CS_REQ) < CS_REQ)
+        s->cs[c]++;
+}
+
 /* A block for request `id`, which we gave up on lately (its answer was lost or slow), turns
  * up: if its chunk is still wanted and nobody else is asked for it, the request comes back to
  * life for the whole chunk instead of wasting what the sender is sending. */
@@ -497,22 +605,8 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         for (uint32_t i = 0; i < b->n && !f; i++) {
             fb_flight *g = &s->fl[b->slot[i]];
             if (b->any && b->chunk[i] == FB_CHUNK_NONE && g->used && g->nb == ni &&
-                g->chunk == FB_CHUNK_NONE) {
-                /* The seed named its choice. */
-                g->chunk = c;
-                g->len = fb_chunk_len(&s->map, c);
-                g->full = fb_chunk_full_mask(g->len);
-                g->asked = g->full;
-                b->chunk[i] = c;
-                b->mask[i] = g->full;
-                b->blocks = (uint16_t)popc(g->full);
-                if (fb_bit_get(s->want, c)) {
-                    fb_bit_clear(s->want, c);
-                    s->n_want--;
-                }
-                if ((s->cs[c] & CS_REQ) < CS_REQ)
-                    s->cs[c]++;
-            }
+                g->chunk == FB_CHUNK_NONE)
+                name_any(s, b, i, c);
             if (flight_of(s, b, i, ni) && g->chunk == c) {
                 f = g;
                 ent = i;
@@ -545,6 +639,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
     }
     memcpy(f->buf + (size_t)m->u.data.block * FB_BLOCK_SIZE, m->u.data.payload, m->u.data.len);
     f->got |= bit;
+    f->last_us = e->now;
     n->last_used_us = e->now;
     if (n->is_seed)
         s->seed_last_data_us = e->now;
@@ -570,7 +665,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         if (pos + 1 > b->seq_max)
             b->seq_max = (uint16_t)(pos + 1);
         if (!b->answered) {
-            fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
+            answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
         }
         if (!b->got_first) {
@@ -584,7 +679,10 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         }
         b->last_us = e->now;
         b->arrived++;
-        if (b->arrived == 4 && !n->is_seed && b->blocks > 8)
+        /* An early report when this sender has had none lately (a new sender, or a long
+         * silence): it learns its path's rate within a round trip. */
+        if (b->arrived == 4 && !n->is_seed && b->blocks > 8 &&
+            e->now - n->last_ack_us >= EARLY_ACK_EVERY_US)
             early_ack(e, s, n, b);
         /* Senders serve a receiver's requests in order: an older request still incomplete
          * has lost its missing blocks. */
@@ -600,7 +698,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         fb_burst *o = &n->out[k];
         if (!o->req_id)
             continue;
-        uint64_t d = e->now + (o->got_first ? gapto(n) : rto(n));
+        uint64_t d = e->now + (o->got_first ? gapto(n) : rto_of(s, n));
         if (o->deadline_us < d) {
             o->deadline_us = d;
             fb_eng_arm(e, d);
@@ -625,7 +723,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         if (!b->req_id || b->req_id != m->u.busy.req_id)
             continue;
         if (!b->answered)
-            fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
+            answer_sample(s, n, e->now - b->sent_us);
         for (uint32_t i = 0; i < b->n; i++) {
             if (!flight_of(s, b, i, ni))
                 continue;
@@ -640,7 +738,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 8000 * T_MS);
+        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 2000 * T_MS);
         if (n->busy_count < 255)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);
@@ -651,18 +749,21 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 
 void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 {
-    (void)s;
     for (int k = 0; k < NB_BURSTS; k++) {
         fb_burst *b = &n->out[k];
         if (!b->req_id || b->req_id != m->u.queued.req_id || b->got_first)
             continue;
         if (!b->answered) {
-            fb_rtt_sample(&n->rtt, (uint32_t)FB_MIN(e->now - b->sent_us, (uint64_t)UINT32_MAX));
+            answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
         }
+        uint32_t c = m->u.queued.chunk;
+        if (b->any && b->chunk[0] == FB_CHUNK_NONE && c < s->n_chunks && s->fl[b->slot[0]].used &&
+            s->fl[b->slot[0]].chunk == FB_CHUNK_NONE)
+            name_any(s, b, 0, c);
         /* Accepted behind others: wait what the sender expects, and some more. */
         uint64_t wait = (uint64_t)m->u.queued.wait_ms * T_MS;
-        uint64_t d = e->now + wait + wait / 2 + rto(n);
+        uint64_t d = e->now + wait + wait / 2 + rto_of(s, n);
         if (d > b->deadline_us) {
             b->deadline_us = d;
             fb_eng_arm(e, d);

@@ -9,7 +9,7 @@ void fb_engine_config_defaults(fb_engine_config *c)
     if (!c->max_swarms)
         c->max_swarms = seed ? 64 : 8;
     if (!c->max_neighbours)
-        c->max_neighbours = 32;
+        c->max_neighbours = 16;
     if (!c->max_tracked_peers)
         c->max_tracked_peers = 4096;
     if (!c->max_inflight)
@@ -27,7 +27,7 @@ void fb_engine_config_defaults(fb_engine_config *c)
     if (!c->max_page_bytes)
         c->max_page_bytes = (uint64_t)1 << 30;
     if (!c->tft_credit)
-        c->tft_credit = 65536;
+        c->tft_credit = 262144;
     if (!c->datagram_overhead)
         c->datagram_overhead = 28;
 }
@@ -63,26 +63,21 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     e->host = *host;
     e->now = now_us;
     e->next_wake = UINT64_MAX;
+    e->timer_wake = UINT64_MAX;
+    e->up_wake = UINT64_MAX;
     e->rnd_off = sizeof(e->rnd);
     uint8_t secret[32];
     fb_eng_randbytes(e, secret, sizeof(secret));
     fb_token_key_init(&e->key, secret, host->sha256, host->ctx);
     e->sw = calloc(e->cfg.max_swarms, sizeof(*e->sw));
+    e->swid = calloc(e->cfg.max_swarms, sizeof(*e->swid));
     e->n_up = e->cfg.max_pending;
     e->up = calloc(e->n_up, sizeof(*e->up));
     e->ring = calloc(e->n_up, sizeof(*e->ring));
-    if (!e->sw || !e->up || !e->ring)
+    if (!e->sw || !e->swid || !e->up || !e->ring)
         goto err;
     e->up_cur = UINT32_MAX;
     fb_up_init(e);
-#ifdef FB_RATE_DEBUG
-    {
-        extern void *dbg_eng;
-        static int k;
-        if (++k == 7)
-            dbg_eng = e;
-    }
-#endif
     if (e->cfg.upload_rate) {
         /* A hard cap: control datagrams wait for tokens too (queued, in order, before data);
          * the queue holds about one answer per request the engine may hold. */
@@ -94,6 +89,7 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     return e;
 err:
     free(e->sw);
+    free(e->swid);
     free(e->up);
     free(e->ring);
     free(e->ctrl);
@@ -117,6 +113,7 @@ static void swarm_free(fb_swarm *s)
     free(s->obj_left);
     free(s->avail);
     free(s->nb);
+    free(s->nb_hash);
     free(s->have_store);
     free(s->fl);
     free(s->cand);
@@ -135,6 +132,7 @@ void fb_engine_free(fb_engine *e)
     for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
         swarm_free(&e->sw[i]);
     free(e->sw);
+    free(e->swid);
     free(e->up);
     free(e->ring);
     free(e->ctrl);
@@ -143,6 +141,16 @@ void fb_engine_free(fb_engine *e)
 
 void fb_eng_arm(fb_engine *e, uint64_t t)
 {
+    if (t < e->timer_wake)
+        e->timer_wake = t;
+    if (t < e->next_wake)
+        e->next_wake = t;
+}
+
+void fb_eng_arm_up(fb_engine *e, uint64_t t)
+{
+    if (t < e->up_wake)
+        e->up_wake = t;
     if (t < e->next_wake)
         e->next_wake = t;
 }
@@ -220,7 +228,7 @@ void fb_eng_send(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
     c->to = *to;
     c->len = (uint16_t)len;
     memcpy(c->data, buf, len);
-    fb_eng_arm(e, fb_bucket_when(&e->bucket, len + overhead(e), e->now));
+    fb_eng_arm_up(e, fb_bucket_when(&e->bucket, len + overhead(e), e->now));
 }
 
 /* Sends queued control datagrams while tokens last. Returns the next time it needs, or
@@ -260,11 +268,9 @@ size_t fb_eng_send_msg(fb_engine *e, fb_swarm *s, const fb_addr *to, fb_wire_msg
 
 static fb_swarm *swarm_by_wire_id(fb_engine *e, const uint8_t *id)
 {
-    for (uint32_t i = 0; i < e->cfg.max_swarms; i++) {
-        fb_swarm *s = &e->sw[i];
-        if (s->state != SW_FREE && memcmp(s->id, id, FB_SWARM_ID_LEN) == 0)
-            return s;
-    }
+    for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+        if (memcmp(e->swid[i], id, FB_SWARM_ID_LEN) == 0 && e->sw[i].state != SW_FREE)
+            return &e->sw[i];
     return NULL;
 }
 
@@ -287,6 +293,7 @@ static int peer_tables(fb_engine *e, fb_swarm *s)
     s->avail = calloc(n ? n : 1, sizeof(uint16_t));
     s->n_nb = e->cfg.max_neighbours + 1;
     s->nb = calloc(s->n_nb, sizeof(fb_nb));
+    s->nb_hash = calloc(s->n_nb, sizeof(uint32_t));
     s->have_store = calloc((size_t)s->n_nb * (w ? w : 1), sizeof(uint64_t));
     s->n_fl = e->cfg.max_inflight;
     s->fl = calloc(s->n_fl, sizeof(fb_flight));
@@ -294,7 +301,7 @@ static int peer_tables(fb_engine *e, fb_swarm *s)
     s->ban = calloc(e->cfg.max_banned, sizeof(fb_addr));
     s->fresh = calloc(64, sizeof(uint32_t));
     if (!s->cs || !s->want || !s->mine || !s->mine_iv_store || !s->obj_left || !s->avail ||
-        !s->nb || !s->have_store || !s->fl || !s->cand || !s->ban || !s->fresh)
+        !s->nb || !s->nb_hash || !s->have_store || !s->fl || !s->cand || !s->ban || !s->fresh)
         return FB_ENOMEM;
     fb_ivset_init(&s->mine_iv, s->mine_iv_store, n / 2 + 1);
     for (uint32_t i = 0; i < s->n_nb; i++)
@@ -369,6 +376,7 @@ int fb_engine_swarm_add(fb_engine *e, const uint8_t *manifest, size_t len, uint6
             goto nomem;
     }
     s->state = SW_ACTIVE;
+    memcpy(e->swid[slot], id, FB_SWARM_ID_LEN);
     return slot;
 nomem:
     swarm_free(s);
@@ -391,6 +399,7 @@ void fb_engine_swarm_remove(fb_engine *e, int swarm)
     if (e->cfg.role == FB_ROLE_SEED)
         e->st.tracked_peers -= s->n_tp;
     swarm_free(s);
+    memset(e->swid[swarm], 0, FB_SWARM_ID_LEN);
 }
 
 int fb_engine_swarm_join(fb_engine *e, int swarm, const fb_addr *seed, uint64_t now_us)
@@ -430,6 +439,16 @@ int fb_engine_supply(fb_engine *e, int swarm, uint32_t chunk, const uint8_t *dat
     return fb_dl_supply(e, s, chunk, data, len);
 }
 
+int fb_engine_swarm_focus(fb_engine *e, int swarm, uint32_t object)
+{
+    fb_swarm *s = swarm_get(e, swarm);
+    if (!s || e->cfg.role != FB_ROLE_PEER || (object != FB_NO_FOCUS && object >= s->map.n_objects))
+        return FB_EINVAL;
+    s->focus_first = object == FB_NO_FOCUS ? 0 : s->map.first[object];
+    s->focus_end = object == FB_NO_FOCUS ? 0 : s->map.first[object + 1];
+    return 0;
+}
+
 void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, size_t len,
                      uint64_t now_us)
 {
@@ -461,15 +480,25 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
         e->now = now_us;
     if (e->now < e->next_wake)
         return e->next_wake;
-    e->next_wake = UINT64_MAX;
-    for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
-        if (e->sw[i].state == SW_ACTIVE)
-            fb_eng_arm(e, e->cfg.role == FB_ROLE_PEER ? fb_peer_tick(e, &e->sw[i])
-                                                      : fb_seed_tick(e, &e->sw[i]));
-    fb_eng_arm(e, ctrl_drain(e));
-    fb_eng_arm(e, fb_up_tick(e));
-    if (e->next_wake <= e->now)
-        e->next_wake = e->now + 1;
+    /* Two clocks: protocol timers (handshakes, bursts, joins...) scan the swarms; pacing only
+     * runs the upload queue, which is due far more often (every few blocks). */
+    if (e->now >= e->timer_wake) {
+        e->timer_wake = UINT64_MAX;
+        for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+            if (e->sw[i].state == SW_ACTIVE)
+                fb_eng_arm(e, e->cfg.role == FB_ROLE_PEER ? fb_peer_tick(e, &e->sw[i])
+                                                          : fb_seed_tick(e, &e->sw[i]));
+    }
+    if (e->now >= e->up_wake) {
+        e->up_wake = UINT64_MAX;
+        fb_eng_arm_up(e, ctrl_drain(e));
+        fb_eng_arm_up(e, fb_up_tick(e));
+    }
+    if (e->timer_wake <= e->now)
+        e->timer_wake = e->now + 1;
+    if (e->up_wake <= e->now)
+        e->up_wake = e->now + 1;
+    e->next_wake = FB_MIN(e->timer_wake, e->up_wake);
     return e->next_wake;
 }
 

@@ -109,7 +109,7 @@ typedef struct fb_engine_config {
     uint64_t max_page_bytes;    /* bytes of a page (default 1 GiB) */
     uint64_t tft_credit;        /* peer: bytes a neighbour may download from us beyond what it
                                    uploaded before tit-for-tat drops its requests (default
-                                   65536; FB_TFT_OFF disables tit-for-tat) */
+                                   262144; FB_TFT_OFF disables tit-for-tat) */
     uint32_t datagram_overhead; /* bytes the link adds to every datagram (UDP/IP), counted
                                    against upload_rate (default 28; FB_OVERHEAD_NONE for 0) */
 } fb_engine_config;
@@ -144,6 +144,14 @@ void fb_engine_swarm_leave(fb_engine *e, int swarm, uint64_t now_us);
  * FB_EPROTO when its hash does not match, FB_EINVAL for a bad index or length. */
 int fb_engine_supply(fb_engine *e, int swarm, uint32_t chunk, const uint8_t *data, size_t len,
                      uint64_t now_us);
+
+/* Peer role: asks for the chunks of object `object` before any other (a reader is waiting for
+ * it): requests to neighbours pick its missing chunks first, and requests that let the seed
+ * choose exclude every other chunk, until each chunk of it is held or in flight. A new call
+ * replaces the focus; FB_NO_FOCUS clears it. A hint only: what is verified and how does not
+ * change. Returns 0, or FB_EINVAL (a bad handle, role or object). */
+#define FB_NO_FOCUS UINT32_MAX
+int fb_engine_swarm_focus(fb_engine *e, int swarm, uint32_t object);
 
 /* Processes one received datagram. Anything malformed, unexpected or over a cap is dropped and
  * counted; input never makes the engine crash, block or grow past its caps. */

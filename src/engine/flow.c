@@ -68,23 +68,39 @@ static void close_period(fb_rate *r, uint64_t now_us)
         return;
     if (r->qd_n) {
         uint64_t qd = r->qd_sum / r->qd_n, t = FB_RATE_TARGET_US;
-        if (r->loss) {
+        /* Losses mean congestion when most reports have some, or a queue stands; a few
+         * scattered ones are the path's own loss rate, which slowing down would not cure. */
+        bool congested = r->loss && ((r->loss_n >= 2 && 2 * r->loss_n >= r->qd_n) || qd > t / 2);
+        if (congested) {
             set(r, r->rate * 3 / 4);
+            r->start = false;
+        } else if (r->start && r->arrival_max && r->arrival_max < r->rate / 5 * 4) {
+            /* The path carries less than the pace: the start phase has found the rate. */
+            set(r, r->arrival_max + r->arrival_max / 8);
             r->start = false;
         } else if (r->start && qd < t / 2) {
             if (r->limited)
                 set(r, r->rate * 2);
         } else {
+            /* With a few arrival reports, the fastest tells whether the path carried the
+             * pace: it cannot carry more than its capacity, whatever the delays say (a
+             * receiver that met the sender's queue already standing takes it for its base). */
+            bool known = r->arrival_n >= 3;
+            bool carried = !r->arrival_n || r->arrival_max >= r->rate / 20 * 19;
             r->start = false;
-            if (qd > t)
-                set(r, r->rate - r->rate * FB_MIN(qd - t, t) / t / 4);
-            else if (r->limited)
-                set(r, r->rate + r->rate * (t - qd) / t / (qd < t / 4 ? 4 : 16));
+            if (known && r->arrival_max < r->rate / 4 * 3 && qd > t / 2)
+                set(r, FB_MAX(r->arrival_max, r->rate / 4 * 3)); /* what the path carried */
+            else if (qd > t)
+                set(r, r->rate - r->rate * FB_MIN(qd - t, t) / t / 8);
+            else if (r->limited && carried)
+                set(r, r->rate + r->rate * (t - qd) / t / (qd < t / 4 ? 8 : 32));
         }
     }
     r->qd_sum = 0;
     r->qd_n = 0;
     r->arrival_max = 0;
+    r->arrival_n = 0;
+    r->loss_n = 0;
     r->loss = false;
     r->limited = false;
     r->period_start_us = now_us;
@@ -93,15 +109,18 @@ static void close_period(fb_rate *r, uint64_t now_us)
 void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t arrival, uint64_t now_us)
 {
     close_period(r, now_us);
-    if (r->start && arrival && arrival < r->rate / 2) {
-        set(r, arrival);
+    if (r->start && arrival && arrival < r->rate / 4) {
+        set(r, arrival + arrival / 8);
         r->start = false;
     }
     r->qd_sum += qd_us;
     r->qd_n++;
     r->loss |= loss;
+    r->loss_n += loss;
     if (arrival > r->arrival_max)
         r->arrival_max = arrival;
+    if (arrival)
+        r->arrival_n++;
 }
 
 void fb_rate_limited(fb_rate *r)

@@ -36,14 +36,23 @@ uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi)
  * arrived (count over the spread from first to last), whether some were lost, and the smallest
  * one-way queueing delay its blocks met (against the smallest delay seen from this sender, so
  * clock offsets cancel). Once per period (twice the acknowledgement round trip, 50 to 400 ms):
- * - a loss cuts the rate to 3/4;
+ * - losses in half the reports or more (two at least), or with a queueing delay over half the
+ *   target, cut the
+ *   rate to 3/4 (scattered losses without a queue are the path's own loss rate: slowing down
+ *   would not cure them);
  * - else a delay above the target shrinks it by (delay - target) / target / 4 of itself;
- * - else, if the sender had more to send than the pace allowed, it grows by
- *   (target - delay) / target / 16 of itself (/ 4 when the queue is empty), or doubles in the
+ * - else if the period had 3 arrival reports or more and even the fastest arrived under 9/10 of
+ *   the pace, the pace becomes that arrival rate (the path does not carry more; a quarter less
+ *   at most);
+ * - else, if the sender had more to send than the pace allowed and the fastest report arrived at
+ *   19/20 of the pace at least (or there were too few to tell), it grows by
+ *   (target - delay) / target / 16 of itself (/ 8 when the queue is empty), or doubles in the
  *   start phase (until the first signal).
- * The start phase also takes the first low arrival report at once (an uplink slower than the
- * initial guess is found within a round trip). A competing TCP flow takes a share of the
- * uplink, so reports show a lower arrival rate and a standing queue, and the sender yields. */
+ * The start phase ends when the fastest report of a period arrived under 4/5 of the pace (the
+ * pace becomes that), and takes an arrival report under a quarter of the pace at once (an uplink
+ * slower than the initial guess is found within a round trip). A competing TCP flow takes a share
+ * of the uplink, so reports show a lower arrival rate and a standing queue, and the sender yields.
+ */
 #define FB_RATE_TARGET_US 60000
 
 typedef struct fb_rate {
@@ -52,9 +61,11 @@ typedef struct fb_rate {
     bool start;        /* start phase */
     bool limited;      /* the pace held data back in this period */
     bool loss;         /* a report in this period had losses */
+    uint32_t loss_n;   /* reports with losses in this period */
     uint64_t qd_sum;   /* reported delays in this period, us */
     uint32_t qd_n;
     uint64_t arrival_max; /* fastest arrival rate reported in this period */
+    uint32_t arrival_n;   /* reports with an arrival rate in this period */
     uint64_t period_start_us;
     uint32_t period_us;
 } fb_rate;

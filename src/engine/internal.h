@@ -23,27 +23,31 @@
 #define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
 #define HELLO_TRIES         3
 #define REFER_EVERY_US      (500 * T_MS)   /* ask a neighbour for a referral while below target */
-#define HAVE_FLUSH_US       (200 * T_MS)   /* batch HAVE updates this long */
+#define HAVE_FLUSH_US       (500 * T_MS)   /* HAVE batches wait at most this long */
 #define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
 #define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
 #define BURST_RTO_INIT_US   (1000 * T_MS)
 #define BURST_RTO_MIN_US    (100 * T_MS)
 #define BURST_RTO_MAX_US    (8000 * T_MS)
 #define BURST_GAP_MIN_US    (100 * T_MS) /* wait at least this long after a block for the next */
-#define UP_RATE_INIT        262144       /* first pacing rate, bytes/s: early reports correct it */
+#define UP_RATE_INIT        2500000      /* first pacing rate, bytes/s: early reports correct it */
 #define UP_RATE_MIN         4096
 #define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
 #define SEED_BACKOFF_MIN_US (250 * T_MS)
-#define SEED_BACKOFF_MAX_US (4000 * T_MS)
-#define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
+#define SEED_BACKOFF_MAX_US (1000 * T_MS)
 #define ORIGIN_STALL_US     (4000 * T_MS)  /* no verified chunk this long: consider the origin */
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
 #define NB_BURSTS           2              /* requests outstanding per sender */
-#define SEED_PER_PEER       2              /* seed: queued requests per peer */
-#define UP_STALE_US         (2000 * T_MS)  /* a request that waited this long is dropped */
-#define TOKEN_TAG_JOIN      1
-#define TOKEN_TAG_HELLO     2
+#define ENDGAME_SEED_US                                                                            \
+    (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
+#define EARLY_ACK_EVERY_US                                                                         \
+    (500 * T_MS)                     /* early acknowledgements to one sender at most this often */
+#define DRAIN_MAX_US    (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
+#define SEED_PER_PEER   2            /* seed: queued requests per peer */
+#define UP_STALE_US     (2000 * T_MS) /* a request that waited this long is dropped */
+#define TOKEN_TAG_JOIN  1
+#define TOKEN_TAG_HELLO 2
 
 #define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN  2
@@ -86,6 +90,7 @@ typedef struct fb_flight {
     uint32_t len, full, got, asked;
     uint8_t *buf; /* chunk_size bytes, allocated at first use, kept for reuse */
     uint64_t started_us;
+    uint64_t last_us; /* when its last block came (or it started) */
 } fb_flight;
 
 typedef struct fb_nb {
@@ -118,9 +123,11 @@ typedef struct fb_nb {
     fb_rtt rtt;        /* request -> first answer (QUEUED, BUSY or DATA) */
     uint32_t gap_us;   /* smoothed gap between blocks of a burst */
     uint64_t busy_until, backoff_us;
-    uint8_t busy_count; /* consecutive BUSY answers: the backoff doubles with each */
+    uint8_t busy_count;   /* consecutive BUSY answers: the backoff doubles with each */
+    uint64_t last_ack_us; /* when we last acknowledged something to it */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
-    uint8_t queued; /* our upload entries for it */
+    uint8_t queued;        /* our upload entries for it */
+    uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
 } fb_nb;
 
 /* A peer we were told about and are trying to reach (HELLO to each address). */
@@ -165,6 +172,8 @@ typedef struct fb_swarm {
     uint32_t *obj_left; /* chunks still missing per object */
     uint16_t *avail;    /* neighbours holding each chunk */
     fb_nb *nb;          /* n_nb slots; slot 0 is the seed */
+    uint32_t *nb_hash;  /* n_nb: address hash of each used slot (| 1), 0 when free: a compact array,
+                           so  the lookup per datagram scans 4 bytes per slot */
     uint32_t n_nb;
     uint32_t n_active; /* active non-seed neighbours */
     uint64_t *have_store;
@@ -176,9 +185,12 @@ typedef struct fb_swarm {
     uint32_t *fresh; /* chunks verified since the last HAVE */
     uint32_t n_fresh;
     uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
+    fb_rtt answer_rtt;   /* request -> first answer, over all senders (for new ones) */
     uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
     uint64_t have_flush_us;
-    bool joined; /* the seed accepted a JOIN with our token */
+    uint64_t last_verify_us;
+    uint32_t verify_gap_us; /* smoothed time between verified chunks (HAVE batching) */
+    bool joined;            /* the seed accepted a JOIN with our token */
     bool seed_token_ok;
     uint8_t seed_token[FB_TOKEN_LEN];
     uint64_t join_next_us, join_rto_us, join_refresh_us;
@@ -190,8 +202,11 @@ typedef struct fb_swarm {
     uint64_t origin_exp[ORIGIN_MAX];
     uint64_t stall_check_us;
     bool complete;
-    bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
-    uint64_t leave_at_us; /* UINT64_MAX: stay */
+    bool empty_done;                 /* OBJECT_COMPLETE reported for the empty objects */
+    uint64_t leave_at_us;            /* UINT64_MAX: stay */
+    bool draining;                   /* complete and leaving: serving what was queued, nothing new */
+    uint32_t focus_first, focus_end; /* chunks to ask for first (fb_engine_swarm_focus); none
+                                        when equal */
 
     /* Seed role. */
     fb_tracked *tp;
@@ -213,6 +228,7 @@ typedef struct fb_upreq {
     fb_wire_req e[FB_WIRE_MAX_REQ];
     uint32_t len[FB_WIRE_MAX_REQ]; /* chunk lengths */
     uint16_t blocks, sent;
+    uint32_t prio; /* chunks the requester holds: the fewest are served first */
     uint64_t queued_us;
     uint64_t sent_us;
 } fb_upreq;
@@ -234,6 +250,8 @@ typedef struct fb_ctrlmsg {
 
 struct fb_engine {
     fb_engine_config cfg;
+    uint8_t (*swid)[FB_SWARM_ID_LEN]; /* max_swarms: wire ids of the used swarms (compact, for
+                                         the lookup per datagram) */
     fb_host host;
     fb_swarm *sw;
     fb_engine_stats st;
@@ -241,7 +259,9 @@ struct fb_engine {
     uint8_t rnd[256];
     uint32_t rnd_off;
     uint64_t now;
-    uint64_t next_wake;
+    uint64_t next_wake;  /* min of the two below */
+    uint64_t timer_wake; /* protocol timers (peer role: fb_peer_tick) */
+    uint64_t up_wake;    /* pacing of the upload queue */
 
     /* Upload queue: entries, and a FIFO ring of entry indices waiting to start. */
     fb_upreq *up;
@@ -263,7 +283,9 @@ struct fb_engine {
 };
 
 /* engine.c */
+/* Asks for a tick at t for protocol timers (fb_peer_tick), or for the upload pacing only. */
 void fb_eng_arm(fb_engine *e, uint64_t t);
+void fb_eng_arm_up(fb_engine *e, uint64_t t);
 uint32_t fb_eng_rand32(fb_engine *e);
 void fb_eng_randbytes(fb_engine *e, uint8_t *out, size_t n);
 void fb_eng_emit(fb_engine *e, fb_event_type type, int swarm, uint32_t object, uint32_t chunk,
@@ -287,6 +309,8 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s);
 void fb_peer_join(fb_engine *e, fb_swarm *s);
 void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason);
 fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a);
+/* Keeps s->nb_hash in step with slot n (after its address or state changed). */
+void fb_peer_nb_index(fb_swarm *s, fb_nb *n);
 void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned);
 void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb_nb *from);
 bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a);
@@ -312,6 +336,8 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
 void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id);
 void fb_up_drop_nb(fb_engine *e, int swarm, uint16_t nb);
 void fb_up_drop_swarm(fb_engine *e, int swarm);
+/* Requests of the swarm queued or being sent. */
+uint32_t fb_up_pending(const fb_engine *e, int swarm);
 uint64_t fb_up_pump(fb_engine *e);
 uint64_t fb_up_tick(fb_engine *e);
 

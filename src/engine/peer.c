@@ -11,13 +11,20 @@ static uint16_t nb_index(const fb_swarm *s, const fb_nb *n)
 
 fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a)
 {
-    uint32_t h = fb_addr_hash(a, 0);
+    uint32_t h = fb_addr_hash(a, 0) | 1; /* never 0, which marks a free slot */
     for (uint32_t i = 0; i < s->n_nb; i++) {
+        if (s->nb_hash[i] != h)
+            continue;
         fb_nb *n = &s->nb[i];
-        if (n->state != NB_FREE && n->hash == h && fb_addr_eq(&n->addr, a))
+        if (n->state != NB_FREE && fb_addr_eq(&n->addr, a))
             return n;
     }
     return NULL;
+}
+
+void fb_peer_nb_index(fb_swarm *s, fb_nb *n)
+{
+    s->nb_hash[n - s->nb] = n->state == NB_FREE ? 0 : fb_addr_hash(&n->addr, 0) | 1;
 }
 
 bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a)
@@ -110,6 +117,7 @@ void fb_peer_join(fb_engine *e, fb_swarm *s)
     seed->hash = fb_addr_hash(&seed->addr, 0);
     seed->burst = FB_BURST_INIT;
     seed->added_us = e->now;
+    fb_peer_nb_index(s, seed);
     s->joined = false;
     s->seed_token_ok = false;
     s->join_rto_us = JOIN_RTO_US;
@@ -143,6 +151,7 @@ void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason)
         if (!n->is_seed)
             e->st.neighbours--;
         n->state = NB_FREE;
+        fb_peer_nb_index(s, n);
     }
     s->n_active = 0;
     s->state = SW_LEFT;
@@ -277,6 +286,7 @@ void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned)
     bool was_active = n->state == NB_ACTIVE;
     memset(n, 0, sizeof(*n));
     n->have = have;
+    fb_peer_nb_index(s, n);
     if (was_active) {
         s->n_active--;
         e->st.neighbours--;
@@ -314,6 +324,7 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     n->state = NB_ACTIVE;
     n->addr = *a;
     n->hash = fb_addr_hash(a, 0);
+    fb_peer_nb_index(s, n);
     memcpy(n->node, m->u.hello.node, FB_NODE_LEN);
     memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);
     n->burst = FB_BURST_INIT;
@@ -611,10 +622,20 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         e->st.bytes_in_origin += len;
     if (from)
         from->last_used_us = e->now;
+    /* HAVE batching: wait about four chunk arrivals (10 to 500 ms), so a fast peer tells its
+     * neighbours quickly and a slow one does not flood them. */
+    if (s->last_verify_us) {
+        uint64_t g = FB_MIN(e->now - s->last_verify_us, (uint64_t)HAVE_FLUSH_US);
+        s->verify_gap_us = (uint32_t)((3 * (uint64_t)s->verify_gap_us + g) / 4);
+    } else {
+        s->verify_gap_us = 5 * T_MS; /* the first chunks are announced at once */
+    }
+    s->last_verify_us = e->now;
     if (s->n_fresh >= 64)
         have_flush(e, s);
     if (!s->n_fresh) {
-        s->have_flush_us = e->now + HAVE_FLUSH_US;
+        uint64_t d = FB_MIN(FB_MAX(4 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
+        s->have_flush_us = e->now + d;
         fb_eng_arm(e, s->have_flush_us);
     }
     s->fresh[s->n_fresh++] = c;
@@ -632,9 +653,15 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         uint32_t linger = e->cfg.linger_ms;
         s->leave_at_us =
             linger == FB_LINGER_FOREVER ? UINT64_MAX : e->now + (uint64_t)linger * T_MS;
+        if (!linger) {
+            /* Leave once the requests already accepted are served (DRAIN_MAX_US at most):
+             * cutting them off would waste what their receivers already have of them. */
+            s->draining = true;
+            s->leave_at_us = e->now + DRAIN_MAX_US;
+        }
         fb_eng_arm(e, s->leave_at_us);
         /* Tell the seed we are complete, so it can point newcomers at us. */
-        if (s->joined && s->leave_at_us != e->now)
+        if (s->joined && !s->draining)
             send_join(e, s, 0);
     }
 }
@@ -680,13 +707,13 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
 {
     uint64_t now = e->now, next = UINT64_MAX;
     int si = fb_eng_swarm_index(e, s);
-    if (s->complete && s->leave_at_us <= now) {
+    if (s->complete && (s->leave_at_us <= now || (s->draining && !fb_up_pending(e, si)))) {
         fb_peer_leave(e, s, FB_BYE_DONE);
         fb_eng_emit(e, FB_EV_SWARM_LEFT, si, 0, 0, 0, NULL);
         return UINT64_MAX;
     }
     if (s->complete)
-        next = FB_MIN(next, s->leave_at_us);
+        next = FB_MIN(next, s->draining ? FB_MIN(s->leave_at_us, now + 20 * T_MS) : s->leave_at_us);
     fb_nb *seed = &s->nb[NB_SEED];
     if (seed->state != NB_FREE) {
         /* JOIN: retransmit until the seed answers, then refresh now and then. */

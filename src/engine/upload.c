@@ -55,13 +55,18 @@ static void ring_push(fb_engine *e, uint32_t idx)
     e->ring_blocks += e->up[idx].blocks;
 }
 
-static uint32_t ring_pop(fb_engine *e)
+/* The waiting request to serve next: the lowest priority value (the requester with the fewest
+ * chunks), the oldest among equals. A receiver's own requests keep their order, since its
+ * progress only grows between them. */
+static uint32_t ring_best(const fb_engine *e)
 {
-    uint32_t idx = e->ring[e->ring_head];
-    e->ring_head = (e->ring_head + 1) % e->n_up;
-    e->ring_len--;
-    e->ring_blocks -= FB_MIN(e->ring_blocks, e->up[idx].blocks);
-    return idx;
+    uint32_t best = e->ring[e->ring_head];
+    for (uint32_t r = 1; r < e->ring_len; r++) {
+        uint32_t v = e->ring[(e->ring_head + r) % e->n_up];
+        if (e->up[v].prio < e->up[best].prio)
+            best = v;
+    }
+    return best;
 }
 
 /* Removes idx from the waiting FIFO, keeping the order of the others. */
@@ -135,8 +140,15 @@ static void on_ack(fb_engine *e, int si, const fb_addr *from, const fb_wire_msg 
         return;
     uint32_t arrived = m->u.request.ack_count;
     uint64_t arrival = 0;
-    if (arrived >= 4 && m->u.request.ack_spread)
+    if (arrived >= 4 && m->u.request.ack_spread) {
         arrival = (uint64_t)(arrived - 1) * block_wire(e) * 1000000 / m->u.request.ack_spread;
+        /* The pace carries control datagrams too: scale the data arrival rate by all bytes
+         * sent over data bytes sent, so it compares with the pace. */
+        uint64_t all = e->st.bytes_out_total + e->st.datagrams_out * overhead(e);
+        uint64_t data = e->st.msgs_out[FB_MSG_DATA] * block_wire(e);
+        if (data > 0 && all > data)
+            arrival = arrival * FB_MIN(all, 2 * data) / data;
+    }
     fb_rate_report(&e->rate, (uint32_t)m->u.request.ack_qd * 1000,
                    m->u.request.ack_flags & FB_ACK_LOSS, arrival, e->now);
     set_pace(e);
@@ -165,7 +177,7 @@ static uint32_t cur_left(const fb_engine *e)
 }
 
 static void send_answer(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t type, uint32_t req_id,
-                        uint16_t ms)
+                        uint16_t ms, uint32_t chunk)
 {
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
@@ -177,6 +189,7 @@ static void send_answer(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t ty
     } else {
         m.u.queued.req_id = req_id;
         m.u.queued.wait_ms = ms;
+        m.u.queued.chunk = chunk;
     }
     fb_eng_send_msg(e, s, to, &m);
 }
@@ -186,7 +199,8 @@ static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req
     uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     uint64_t over = ahead > queue_limit(e) / 2 ? ahead - queue_limit(e) / 2 : 0;
     uint16_t ms = drain_ms(e, over);
-    send_answer(e, s, to, FB_MSG_BUSY, req_id, (uint16_t)FB_MIN(FB_MAX(ms, 50u), 8000u));
+    send_answer(e, s, to, FB_MSG_BUSY, req_id, (uint16_t)FB_MIN(FB_MAX(ms, 50u), 8000u),
+                FB_CHUNK_NONE);
 }
 
 void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
@@ -199,12 +213,21 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         fb_up_pump(e);
         return;
     }
+    if (s->draining) {
+        send_busy(e, s, from, m->u.request.req_id); /* leaving: finishing, taking nothing new */
+        return;
+    }
     /* Tit-for-tat (Roulette): a neighbour too far in deficit is ignored while others wait;
      * a second refusal in a row removes it. A complete peer has nothing to gain and gives. */
     if (n && !s->complete && e->cfg.tft_credit != FB_TFT_OFF) {
         uint64_t deficit = n->up > n->down ? n->up - n->down : 0;
         bool contention = e->ring_len > 0 || e->up_cur != UP_NONE;
-        if (deficit > e->cfg.tft_credit && contention) {
+        /* The rest of a chunk we were giving it is not new credit: refusing it would waste
+         * the blocks it already has. */
+        bool continues = false;
+        for (uint8_t i = 0; i < m->u.request.n; i++)
+            continues |= n->served_chunk && m->u.request.e[i].chunk == n->served_chunk - 1;
+        if (deficit > e->cfg.tft_credit && contention && !continues) {
             e->st.dropped_tft++;
             if (++n->tft_drops >= 2) {
                 fb_wire_msg bye;
@@ -238,12 +261,29 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         if (c == FB_WIRE_ANY) {
             if (!seed_role(e))
                 return; /* only the seed chooses */
-            c = fb_seed_choose(e, s, m);
-            if (c == FB_CHUNK_NONE) {
-                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, 4000);
+            /* The seed's choice: `mask` chunks (1 to 4), the least served, distinct. */
+            uint32_t k = FB_MIN(FB_MAX(mask, 1u), (uint32_t)FB_WIRE_MAX_REQ);
+            for (uint32_t j = 0; j < k; j++) {
+                uint32_t pick = fb_seed_choose(e, s, m);
+                bool dup = false;
+                for (uint8_t q = 0; q < u.n; q++)
+                    dup |= u.e[q].chunk == pick;
+                if (pick == FB_CHUNK_NONE || dup)
+                    break;
+                s->served[pick] += 1u << 30; /* not again in this request (undone below) */
+                u.e[u.n].chunk = pick;
+                u.e[u.n].mask = fb_chunk_full_mask(fb_chunk_len(&s->map, pick));
+                u.len[u.n] = fb_chunk_len(&s->map, pick);
+                u.blocks = (uint16_t)(u.blocks + __builtin_popcount(u.e[u.n].mask));
+                u.n++;
+            }
+            for (uint8_t q = 0; q < u.n; q++)
+                s->served[u.e[q].chunk] -= 1u << 30;
+            if (!u.n) {
+                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, 4000, FB_CHUNK_NONE);
                 return;
             }
-            mask = UINT32_MAX;
+            break;
         }
         if (c >= s->n_chunks) {
             e->st.dropped_invalid++;
@@ -263,6 +303,17 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     }
     if (!u.n)
         return;
+    /* Priority: the requester's progress (what it holds; for the seed, what its exclusion
+     * list covers), so those behind catch up and a crowd finishes together. */
+    if (n) {
+        u.prio = n->have_count;
+    } else if (m->u.request.iv) {
+        fb_ivwire w;
+        uint32_t a, b;
+        fb_ivwire_begin(&w, m->u.request.iv, m->u.request.iv_len);
+        while (fb_ivwire_next(&w, &a, &b))
+            u.prio += b - a;
+    }
     uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     u.state = UP_QUEUED;
     u.swarm = (uint16_t)si;
@@ -274,10 +325,20 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     e->up_used++;
     (*count)++;
     ring_push(e, idx);
-    /* Behind others: say so, with the expected wait, so the receiver does not time out. */
+    /* Behind others: say so, with the expected wait, so the receiver does not time out, and
+     * name the seed's choice at once, so the receiver does not ask someone else for it. */
     if (ahead)
-        send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead));
+        send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead),
+                    m->u.request.e[0].chunk == FB_WIRE_ANY ? u.e[0].chunk : FB_CHUNK_NONE);
     fb_up_pump(e);
+}
+
+uint32_t fb_up_pending(const fb_engine *e, int swarm)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < e->n_up; i++)
+        n += e->up[i].state != UP_FREE && e->up[i].swarm == swarm;
+    return n;
 }
 
 void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id)
@@ -328,6 +389,7 @@ static bool send_block(fb_engine *e, fb_upreq *u, uint32_t ei, uint32_t b)
     if (u->nb != NB_NONE && u->nb < s->n_nb) {
         fb_nb *n = &s->nb[u->nb];
         n->up += blen;
+        n->served_chunk = chunk + 1;
         n->last_used_us = e->now;
         n->last_tx_us = e->now;
     }
@@ -371,20 +433,20 @@ uint64_t fb_up_pump(fb_engine *e)
     uint64_t ovh = overhead(e);
     uint64_t t = fb_eng_ctrl_drain(e);
     if (t != UINT64_MAX) {
-        fb_eng_arm(e, t);
+        fb_eng_arm_up(e, t);
         return t;
     }
     for (;;) {
         if (e->up_cur == UP_NONE) {
             if (!e->ring_len)
                 return UINT64_MAX;
-            uint32_t idx = e->ring[e->ring_head];
+            uint32_t idx = ring_best(e);
             fb_upreq *u = &e->up[idx];
             if (e->now - u->queued_us > UP_STALE_US) {
                 up_free(e, idx, true); /* its requester has given up on it */
                 continue;
             }
-            ring_pop(e);
+            ring_remove(e, idx);
             u->state = UP_SENDING;
             e->up_cur = idx;
         }
@@ -403,7 +465,7 @@ uint64_t fb_up_pump(fb_engine *e)
                 u->cur_b = save_b;
                 fb_rate_limited(&e->rate);
                 t = fb_bucket_when(&e->bucket, bytes, e->now);
-                fb_eng_arm(e, t);
+                fb_eng_arm_up(e, t);
                 return t;
             }
             if (!send_block(e, u, ei, b)) {

@@ -590,9 +590,9 @@ static void teardown(fb_http_client *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-int fb_http_client_new(uv_loop_t *loop, const fb_http_config *cfg, fb_http_client **out)
+int fb_http_client_new(uv_loop_t *loop, const fb_http_client_config *cfg, fb_http_client **out)
 {
-    fb_http_config d = {0};
+    fb_http_client_config d = {0};
     fb_http_client *c;
     *out = NULL;
     if (cfg)
@@ -683,7 +683,7 @@ static bool header_name_ok(const char *v)
     return true;
 }
 
-int fb_http_get(fb_http_client *c, const fb_http_request *req, fb_http_cb cb, void *ctx,
+int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb cb, void *ctx,
                 fb_http_req **out)
 {
     fb_http_req *q;

@@ -46,15 +46,15 @@ typedef struct fb_http_result {
  * fb_http_get). It may start new requests, cancel other requests, and free the client. */
 typedef void (*fb_http_cb)(void *ctx, const fb_http_result *r);
 
-typedef struct fb_http_config {
+typedef struct fb_http_client_config {
     uint32_t max_requests;         /* requests in flight or queued at once (default 256) */
     uint32_t max_connections;      /* open connections in total (default 32); requests past it
                                       wait for a free connection */
     uint32_t max_host_connections; /* open connections to one host (default 8) */
     const char *user_agent;        /* copied; default "flashback/VERSION" */
-} fb_http_config;
+} fb_http_client_config;
 
-typedef struct fb_http_request {
+typedef struct fb_http_client_request {
     const char *url; /* http:// or https:// URL; copied */
     size_t max_body; /* cap on the bytes kept (required, > 0): a body over it fails
                         with FB_HTTP_ETOOBIG, early when Content-Length says so */
@@ -74,11 +74,11 @@ typedef struct fb_http_request {
     const char *capture_header;  /* name of one more response header to report as
                                     result.captured (copied; a token of at most 63 bytes, else
                                     FB_EINVAL); NULL for none */
-} fb_http_request;
+} fb_http_client_request;
 
 /* Creates a client on `loop`. cfg may be NULL for the defaults. Returns 0 and *out, or
  * FB_ENOMEM / FB_EINVAL. */
-int fb_http_client_new(uv_loop_t *loop, const fb_http_config *cfg, fb_http_client **out);
+int fb_http_client_new(uv_loop_t *loop, const fb_http_client_config *cfg, fb_http_client **out);
 
 /* Cancels every request in flight, calling each one's callback with FB_HTTP_ECANCELED (so
  * owners can release their ctx), then closes every connection and handle. The memory is
@@ -90,7 +90,7 @@ void fb_http_client_free(fb_http_client *c);
  * callback returns or the request is cancelled. Returns FB_EINVAL (bad arguments, a range
  * larger than max_body, a client being freed), FB_ENOSPC (max_requests reached) or FB_ENOMEM.
  * The callback is never called when this returns an error. */
-int fb_http_get(fb_http_client *c, const fb_http_request *req, fb_http_cb cb, void *ctx,
+int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb cb, void *ctx,
                 fb_http_req **out);
 
 /* Abandons a request: its callback is not called, its connection is closed or returned to the

@@ -7,12 +7,16 @@
  *          -> ST_BODY: a request body is read and discarded (its head kept aside), then the
  *             request is dispatched
  *          -> dispatch: the handler answers; the response is written at once when the socket
- *             takes it, else the unsent head is copied and the connection waits for POLLOUT
+ *             takes it, else the unsent head is copied and the connection waits for POLLOUT.
+ *             Or the handler defers (fb_http_defer): the exchange moves to the heap, the
+ *             connection reads nothing more (it only watches for the client going away) until
+ *             the owner answers, then resumes from the loop (POLLOUT fires at once)
  *          -> ST_HEAD again (keep-alive, pipelined requests processed in order), or ST_LINGER
  *             (after an error: shut down our side, drain input briefly, close).
  *
- * Every connection sits in exactly one timeout list (header, idle, send, linger). Each list's
- * timeout is a constant, so appending keeps it sorted by deadline and one timer serves them all. */
+ * Every connection sits in exactly one timeout list (header, idle, send, linger, defer). Each
+ * list's timeout is a constant, so appending keeps it sorted by deadline and one timer serves them
+ * all. */
 #include "net/http_server.h"
 
 #include <errno.h>
@@ -32,7 +36,7 @@
 #include "net/sockaddr.h"
 
 enum { ST_HEAD, ST_BODY, ST_LINGER };
-enum { TL_HEADER, TL_IDLE, TL_SEND, TL_LINGER, TL_COUNT, TL_NONE = -1 };
+enum { TL_HEADER, TL_IDLE, TL_SEND, TL_LINGER, TL_DEFER, TL_COUNT, TL_NONE = -1 };
 
 #define SENDFILE_CHUNK (4u << 20) /* per sendfile call: fairness between large responses */
 #define ACCEPT_BATCH   128
@@ -77,13 +81,23 @@ struct conn {
     uint64_t file_off, file_left;
     uint64_t body_sent;
     pending_log *plog;
+    fb_http_exchange *deferred; /* the handler's deferred exchange, until answered */
 };
 
 struct fb_http_exchange {
     conn *c;
-    const fb_http_request *req; /* NULL for errors found before a request was parsed */
+    const fb_http_request *req; /* NULL for errors found before a request was parsed, and once
+                                   deferred (the fields below keep what the reply needs) */
     bool replied;
+    bool deferred;   /* on the heap (fb_http_defer), owned by c->deferred */
+    bool has_req;    /* a request was parsed */
+    bool keep_alive; /* of the request */
+    bool head;       /* a HEAD request */
+    int minor;       /* HTTP/1.minor of the request */
     int64_t now;
+    pending_log *dlog; /* deferred: the request's log fields, copied */
+    fb_http_cancel_cb cancel;
+    void *cancel_arg;
 };
 
 typedef struct tlist {
@@ -138,6 +152,8 @@ void fb_http_config_default(fb_http_config *c)
     c->linger_ms = 2000;
     c->max_conns = 10000;
     c->read_buf = 16 * 1024;
+    c->defer_timeout_ms = 60000;
+    c->server_name = "flashbackd";
 }
 
 static int64_t now_sec(fb_http_server *s)
@@ -238,12 +254,32 @@ static void on_conn_closed(uv_handle_t *h)
     maybe_done(s);
 }
 
+static void free_exchange(fb_http_exchange *d)
+{
+    free(d->dlog);
+    free(d);
+}
+
+/* Tells the owner of the connection's deferred exchange that it will never be answered, and
+ * frees it. */
+static void defer_drop(conn *c)
+{
+    fb_http_exchange *d = c->deferred;
+    if (!d)
+        return;
+    c->deferred = NULL;
+    if (d->cancel)
+        d->cancel(d->cancel_arg, d);
+    free_exchange(d);
+}
+
 /* Closes the socket now; memory goes in the close callback. Idempotent. */
 static void conn_close(conn *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    defer_drop(c);
     log_pending(c);
     tl_remove(c);
     if (c->file) {
@@ -500,15 +536,21 @@ void fb_http_reply_send(fb_http_exchange *x, const fb_http_reply *r)
     if (x->replied || c->closing)
         return;
     x->replied = true;
+    if (x->deferred) {
+        c->deferred = NULL; /* answered: x is freed below */
+        x->now = now_sec(s);
+    }
 
-    bool close = r->close || c->close_after || s->stopping || !req || !req->keep_alive;
+    bool close = r->close || c->close_after || s->stopping || !x->has_req || !x->keep_alive;
     fb_wbuf b;
     fb_wbuf_init(&b, s->hbuf, s->hbuf_cap);
     fb_wbuf_puts(&b, "HTTP/1.1 ");
     fb_wbuf_u64(&b, (uint64_t)r->status);
     fb_wbuf_puts(&b, " ");
     fb_wbuf_puts(&b, fb_http_reason(r->status));
-    fb_wbuf_puts(&b, "\r\nServer: flashbackd\r\nDate: ");
+    fb_wbuf_puts(&b, "\r\nServer: ");
+    fb_wbuf_puts(&b, s->cfg.server_name ? s->cfg.server_name : "flashbackd");
+    fb_wbuf_puts(&b, "\r\nDate: ");
     fb_wbuf_put(&b, s->date, FB_HTTP_DATE_LEN);
     fb_wbuf_puts(&b, "\r\n");
     if (r->headers)
@@ -522,7 +564,7 @@ void fb_http_reply_send(fb_http_exchange *x, const fb_http_reply *r)
     }
     if (close)
         fb_wbuf_puts(&b, "Connection: close\r\n");
-    else if (req->minor == 0)
+    else if (x->minor == 0)
         fb_wbuf_puts(&b, "Connection: keep-alive\r\n");
     fb_wbuf_puts(&b, "\r\n");
 
@@ -553,23 +595,38 @@ void fb_http_reply_send(fb_http_exchange *x, const fb_http_reply *r)
 
     int rc = start_output(c, hdr, hlen, mem, mlen);
     fb_access_entry e;
-    if (rc == 1) {
-        if (s->log) {
-            fill_log_entry(c, req, x->now, &e);
-            c->plog = save_log(&e);
-        }
-        return;
-    }
     if (s->log) {
-        fill_log_entry(c, req, x->now, &e);
-        e.bytes = c->body_sent;
-        write_log(c, &e);
+        if (x->dlog) {
+            e = x->dlog->e;
+            e.time = x->now;
+            e.status = c->status;
+        } else {
+            fill_log_entry(c, req, x->now, &e);
+        }
     }
-    if (rc < 0) {
-        conn_close(c);
-        return;
+    if (rc == 1) {
+        if (s->log)
+            c->plog = save_log(&e);
+    } else {
+        if (s->log) {
+            e.bytes = c->body_sent;
+            write_log(c, &e);
+        }
+        if (rc < 0)
+            conn_close(c);
+        else
+            finish_response(c);
     }
-    finish_response(c);
+    if (x->deferred) {
+        free_exchange(x);
+        /* The connection waited for this answer: go on with it from the loop, not from the
+         * owner's call (which may be in the middle of its own work). A pending write resumes
+         * by itself when the socket drains. */
+        if (rc == 0 && !c->closing && c->state == ST_HEAD) {
+            tl_set(c, TL_IDLE);
+            set_events(c, UV_READABLE | UV_WRITABLE);
+        }
+    }
 }
 
 void fb_http_reply_status(fb_http_exchange *x, int status, const char *headers, bool close)
@@ -591,7 +648,7 @@ void fb_http_reply_status(fb_http_exchange *x, int status, const char *headers, 
         .has_length = true,
         .length = b.len,
         .body = body,
-        .head_only = x->req && x->req->meth == FB_HTTP_HEAD,
+        .head_only = x->head,
         .close = close,
     };
     fb_http_reply_send(x, &r);
@@ -612,11 +669,49 @@ static void reply_error(conn *c, int status)
 static void dispatch(conn *c, const fb_http_request *req)
 {
     fb_http_server *s = c->srv;
-    fb_http_exchange x = {.c = c, .req = req, .now = now_sec(s)};
+    fb_http_exchange x = {.c = c,
+                          .req = req,
+                          .has_req = true,
+                          .keep_alive = req->keep_alive,
+                          .head = req->meth == FB_HTTP_HEAD,
+                          .minor = req->minor,
+                          .now = now_sec(s)};
     s->stats.requests++;
     s->handler(s->ctx, &x, req);
     if (!x.replied)
         fb_http_reply_status(&x, 500, NULL, true);
+}
+
+fb_http_exchange *fb_http_defer(fb_http_exchange *x, fb_http_cancel_cb cancel, void *arg)
+{
+    conn *c = x->c;
+    fb_http_server *s = c->srv;
+    if (x->replied || x->deferred || !x->req || c->deferred || c->closing)
+        return NULL;
+    fb_http_exchange *d = malloc(sizeof(*d));
+    if (!d)
+        return NULL;
+    *d = *x;
+    d->deferred = true;
+    d->cancel = cancel;
+    d->cancel_arg = arg;
+    d->dlog = NULL;
+    if (s->log) {
+        fb_access_entry e;
+        fill_log_entry(c, x->req, x->now, &e);
+        d->dlog = save_log(&e);
+        if (!d->dlog) {
+            free(d);
+            return NULL;
+        }
+    }
+    d->req = NULL;
+    x->replied = true; /* the stack exchange is done with; d answers */
+    c->deferred = d;
+    c->status = 0;
+    tl_set(c, TL_DEFER);
+    set_events(c, UV_READABLE); /* to notice the client going away */
+    return d;
 }
 
 /* ---- reading ---- */
@@ -694,7 +789,7 @@ static void process(conn *c, char *data, size_t len, bool saved)
 {
     fb_http_server *s = c->srv;
     size_t off = 0;
-    while (off < len && !c->pending && !c->closing && c->state != ST_LINGER) {
+    while (off < len && !c->pending && !c->deferred && !c->closing && c->state != ST_LINGER) {
         if (c->state == ST_BODY) {
             size_t used = 0;
             int rc = body_feed(c, data + off, len - off, &used);
@@ -779,7 +874,7 @@ static void process(conn *c, char *data, size_t len, bool saved)
             conn_close(c);
             return;
         }
-        c->scanned = c->pending ? 0 : c->in_len;
+        c->scanned = c->pending || c->deferred ? 0 : c->in_len;
     } else if (saved || c->in) {
         free_input(c);
     }
@@ -788,7 +883,7 @@ static void process(conn *c, char *data, size_t len, bool saved)
 /* After input was processed or a response completed: watch for the next thing to happen. */
 static void settle(conn *c)
 {
-    if (c->closing || c->pending || c->state != ST_HEAD)
+    if (c->closing || c->pending || c->deferred || c->state != ST_HEAD)
         return;
     if (c->in_len == 0 && !c->got_bytes) {
         if (c->srv->stopping) {
@@ -800,9 +895,25 @@ static void settle(conn *c)
     set_events(c, UV_READABLE);
 }
 
+/* A connection whose request is deferred is readable: the client closed it (or reset it), or
+ * sent more (pipelining), which stays in the socket until the answer is out. */
+static void deferred_readable(conn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+    if (n == 0 || (n < 0 && !would_block()))
+        conn_close(c); /* tells the owner */
+    else if (n > 0)
+        set_events(c, 0); /* level-triggered: stop watching until the answer is out */
+}
+
 static void conn_read(conn *c)
 {
     fb_http_server *s = c->srv;
+    if (c->deferred) {
+        deferred_readable(c);
+        return;
+    }
     bool saved = c->state == ST_HEAD && c->in_len > 0;
     char *dst = saved ? c->in + c->in_len : s->rbuf;
     size_t cap = saved ? c->in_cap - c->in_len : s->rbuf_cap;
@@ -864,6 +975,14 @@ static void on_conn_poll(uv_poll_t *h, int status, int events)
     if (c->pending) {
         if (events & UV_WRITABLE)
             conn_writable(c);
+        return;
+    }
+    if (!c->deferred && (c->events & UV_WRITABLE)) {
+        /* A deferred answer went out whole: process what arrived meanwhile, then read on. */
+        set_events(c, UV_READABLE);
+        if (c->in_len > 0)
+            process(c, c->in, c->in_len, true);
+        settle(c);
         return;
     }
     if (events & UV_READABLE)
@@ -962,6 +1081,21 @@ static void expire(conn *c)
         s->stats.timeouts_send++;
         conn_abort(c);
         break;
+    case TL_DEFER: {
+        /* The owner did not answer in time: it is told, and the client gets 504. */
+        fb_http_exchange *d = c->deferred;
+        s->stats.timeouts_defer++;
+        if (d && d->cancel) {
+            fb_http_cancel_cb cb = d->cancel;
+            d->cancel = NULL;
+            cb(d->cancel_arg, d);
+        }
+        if (c->deferred)
+            fb_http_reply_status(c->deferred, 504, NULL, true);
+        else
+            conn_close(c);
+        break;
+    }
     default:
         conn_close(c);
         break;
@@ -1033,6 +1167,7 @@ fb_http_server *fb_http_server_new(uv_loop_t *loop, const fb_http_config *cfg, f
     s->list_ms[TL_IDLE] = cfg->keepalive_timeout_ms;
     s->list_ms[TL_SEND] = cfg->send_timeout_ms;
     s->list_ms[TL_LINGER] = cfg->linger_ms;
+    s->list_ms[TL_DEFER] = cfg->defer_timeout_ms ? cfg->defer_timeout_ms : 60000;
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     uv_prepare_init(loop, &s->prepare);
@@ -1121,7 +1256,8 @@ static void close_all(fb_http_server *s, bool only_idle)
         conn *c = s->lists[i].head;
         while (c) {
             conn *next = c->tnext;
-            bool idle = c->state == ST_HEAD && !c->pending && !c->got_bytes && c->in_len == 0;
+            bool idle = c->state == ST_HEAD && !c->pending && !c->deferred && !c->got_bytes &&
+                        c->in_len == 0;
             if (!only_idle)
                 conn_abort(c);
             else if (idle)

@@ -23,10 +23,12 @@ typedef struct fb_http_config {
     uint32_t linger_ms;            /* after a closing error response, input is drained this long */
     uint32_t max_conns;            /* open connections; past it new ones get 503 and are closed */
     uint32_t read_buf;             /* size of the loop-wide read buffer */
+    uint32_t defer_timeout_ms;     /* a deferred request not answered within this gets 504 */
+    const char *server_name;       /* Server header value (static storage); NULL: flashbackd */
 } fb_http_config;
 
 /* Fills c with the defaults: 8 KiB head, 64 fields, 1 MiB body, 10 s head, 30 s keep-alive,
- * 60 s send, 2 s linger, 10000 connections, 16 KiB read buffer. */
+ * 60 s send, 2 s linger, 10000 connections, 16 KiB read buffer, 60 s for a deferred answer. */
 void fb_http_config_default(fb_http_config *c);
 
 /* Counters, for logs and (later) a metrics endpoint. Plain integers owned by the server. */
@@ -43,14 +45,15 @@ typedef struct fb_http_stats {
     uint64_t timeouts_header;
     uint64_t timeouts_idle;
     uint64_t timeouts_send;
+    uint64_t timeouts_defer; /* deferred answers that did not come in time (504) */
 } fb_http_stats;
 
 typedef struct fb_http_server fb_http_server;
 typedef struct fb_http_exchange fb_http_exchange;
 
-/* Called once per complete request (head parsed, any body read and discarded). It must answer
- * with exactly one fb_http_reply_send or fb_http_reply_status before returning. `req` and every
- * pointer in it are valid only during the call. */
+/* Called once per complete request (head parsed, any body read and discarded). It must either
+ * answer with exactly one fb_http_reply_send or fb_http_reply_status before returning, or defer
+ * the answer with fb_http_defer. `req` and every pointer in it are valid only during the call. */
 typedef void (*fb_http_handler)(void *ctx, fb_http_exchange *x, const fb_http_request *req);
 
 /* One response. Header blocks are complete lines ("Name: value\r\n"); the server adds the status
@@ -103,5 +106,19 @@ void fb_http_reply_status(fb_http_exchange *x, int status, const char *headers, 
 
 /* The wall-clock time (seconds) the server uses for Date on this request. */
 int64_t fb_http_exchange_time(const fb_http_exchange *x);
+
+/* Says that a deferred exchange will never be answered by its owner: its connection closed, it
+ * waited past defer_timeout_ms (the server then answers 504 itself), or the server is stopping.
+ * `x` is gone when this returns; the callback must not reply on it. */
+typedef void (*fb_http_cancel_cb)(void *arg, fb_http_exchange *x);
+
+/* Defers the answer to the request being handled (call from the handler, at most once). Returns
+ * the exchange to answer later, from the loop, with one fb_http_reply_send or
+ * fb_http_reply_status; it stays valid until then, or until `cancel` is called, whichever comes
+ * first. Meanwhile the connection reads no further request (responses go out in order) but
+ * notices when the client goes away. A deferred answer uses the request's method, version and
+ * keep-alive as parsed; the request's own pointers are not kept. Returns NULL (and the handler
+ * must answer at once) when out of memory. */
+fb_http_exchange *fb_http_defer(fb_http_exchange *x, fb_http_cancel_cb cancel, void *arg);
 
 #endif

@@ -11,4 +11,8 @@ int fb_cmd_sim(int argc, char **argv);
  * listed in its --help and docs/PEER.md. */
 int fb_cmd_get(int argc, char **argv);
 
+/* `flashback open URL`: a local server that serves the site to a browser through the swarm
+ * (peer/open.c). Runs until SIGINT or SIGTERM. */
+int fb_cmd_open(int argc, char **argv);
+
 #endif

@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"get", fb_cmd_get, "fetch a page through the swarm, the origin as fallback (like curl)"},
+    {"open", fb_cmd_open, "serve a site to your browser through the swarm (a local server)"},
     {"sim", fb_cmd_sim, "run a flash crowd on the deterministic network simulator"},
 };
 

@@ -1,4 +1,4 @@
-/* Binary min-heap of events keyed by (time, sequence). The array is allocated by doubling up to
+/* 4-ary min-heap of events keyed by (time, sequence). The array is allocated by doubling up to
  * the cap given at init, so pushing and popping never allocate in the steady state. */
 #include "sim/evq.h"
 

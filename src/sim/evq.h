@@ -1,4 +1,4 @@
-/* The simulator's virtual clock and event queue: a binary min-heap of small fixed-size events
+/* The simulator's virtual clock and event queue: a 4-ary min-heap of small fixed-size events
  * ordered by (time, sequence number). The sequence number is given at push time, so events due at
  * the same instant run in the order they were scheduled, and a run never depends on heap layout.
  * Times are nanoseconds of virtual time. */

@@ -101,8 +101,9 @@ int fb_net_init(fb_net *n, fb_evq *q, const fb_net_config *cfg, fb_net_deliver_f
     if (!n->nodes)
         return FB_ENOMEM;
     fb_pool_init(&n->pkts, sizeof(fb_pkt), n->cfg.max_packets);
-    fb_pool_init(&n->small, FB_NET_SMALL, n->cfg.max_packets);
-    fb_pool_init(&n->big, FB_NET_MAX_PAYLOAD, n->cfg.max_packets);
+    fb_pool_init(&n->bufs[0], FB_NET_SMALL, n->cfg.max_packets);
+    fb_pool_init(&n->bufs[1], FB_NET_MEDIUM, n->cfg.max_packets);
+    fb_pool_init(&n->bufs[2], FB_NET_MAX_PAYLOAD, n->cfg.max_packets);
     return 0;
 }
 
@@ -114,8 +115,8 @@ void fb_net_fini(fb_net *n)
     }
     free(n->nodes);
     fb_pool_fini(&n->pkts);
-    fb_pool_fini(&n->small);
-    fb_pool_fini(&n->big);
+    for (int i = 0; i < 3; i++)
+        fb_pool_fini(&n->bufs[i]);
     memset(n, 0, sizeof(*n));
 }
 
@@ -197,7 +198,7 @@ static void pkt_free(fb_net *n, uint32_t pi)
 {
     fb_pkt *p = fb_pool_ptr(&n->pkts, pi);
     if (p->buf != FB_POOL_NONE)
-        fb_pool_put(p->buf_big ? &n->big : &n->small, p->buf);
+        fb_pool_put(&n->bufs[p->buf_class], p->buf);
     fb_pool_put(&n->pkts, pi);
 }
 
@@ -292,15 +293,15 @@ int fb_net_send_udp(fb_net *n, uint32_t from, const fb_addr *forged, const fb_ad
         return FB_ENOSPC;
     fb_pkt *p = fb_pool_ptr(&n->pkts, pi);
     if (len) {
-        int big = len > FB_NET_SMALL;
-        fb_pool *pool = big ? &n->big : &n->small;
+        int cls = len <= FB_NET_SMALL ? 0 : len <= FB_NET_MEDIUM ? 1 : 2;
+        fb_pool *pool = &n->bufs[cls];
         p->buf = fb_pool_get(pool);
         if (p->buf == FB_POOL_NONE) {
             n->dropped_pool++;
             fb_pool_put(&n->pkts, pi);
             return FB_ENOSPC;
         }
-        p->buf_big = (uint8_t)big;
+        p->buf_class = (uint8_t)cls;
         p->data = fb_pool_ptr(pool, p->buf);
         memcpy(p->data, data, len);
     }

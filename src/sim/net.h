@@ -24,6 +24,7 @@
 #define FB_NET_PORT         4433        /* every node's UDP port (before NAT) */
 #define FB_NET_SYM_PORT0    20000       /* first external port a symmetric NAT hands out */
 #define FB_NET_SMALL        160         /* payloads up to this size use the small pool */
+#define FB_NET_MEDIUM       1216        /* ...up to this size the medium pool (engine datagrams) */
 #define FB_NET_MAX_PAYLOAD  1472        /* the largest UDP payload in a 1500-byte MTU */
 
 /* Event kinds owned by the network (the host's kinds start at FB_NET_EVK_END). */
@@ -58,7 +59,7 @@ typedef struct fb_pkt {
     uint16_t len;            /* UDP: payload bytes; TCP: segment payload bytes */
     uint8_t kind;            /* fb_pkt_kind */
     uint8_t forged;          /* UDP: the source address is not the sender's own */
-    uint8_t buf_big;         /* the payload block is from the big pool */
+    uint8_t buf_class;       /* which payload pool the block is from (index in fb_net.bufs) */
     uint32_t buf;            /* the payload block, FB_POOL_NONE when none */
     uint32_t src_ip, dst_ip; /* UDP addresses as they appear on the wire (after NAT) */
     uint16_t src_port, dst_port;
@@ -122,9 +123,8 @@ typedef struct fb_net {
     void *ctx;
     fb_net_node *nodes;
     uint32_t n_nodes;
-    fb_pool pkts;  /* fb_pkt headers */
-    fb_pool small; /* payloads of up to FB_NET_SMALL bytes */
-    fb_pool big;   /* payloads of up to FB_NET_MAX_PAYLOAD bytes */
+    fb_pool pkts;    /* fb_pkt headers */
+    fb_pool bufs[3]; /* payloads of up to FB_NET_SMALL, FB_NET_MEDIUM, FB_NET_MAX_PAYLOAD */
     /* Totals. */
     uint64_t lost, dropped_dead, dropped_noroute, dropped_pool, dropped_nat_full;
     uint64_t udp_pkts, udp_wire_bytes, tcp_pkts, tcp_wire_bytes;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/fbstd.h"
+#include "core/wire.h"
 #include "engine/engine.h"
 #include "sim/bound.h"
 #include "sim/evq.h"
@@ -114,6 +115,7 @@ static void run_tick(sim *s, host *h)
     if (!h->e)
         return;
     uint64_t at = fb_engine_tick(h->e, now_us(s)) * US;
+    s->r->engine_ticks++;
     schedule_tick(s, h, at > s->q.now ? at : s->q.now + US);
 }
 
@@ -378,9 +380,23 @@ static void on_deliver(void *ctx, const fb_pkt *p)
     host *h = &s->hosts[p->dst];
     if (!h->e)
         return; /* sinks, victims, and nodes gone */
+    /* Audit of the data blocks (the host's view, not the engine's): where they came from, and
+     * whether the chunk was held already when the block arrived (a redundant transfer). */
+    fb_wire_msg m;
+    if (p->len > 1 && p->data[1] == FB_MSG_DATA && fb_wire_decode(p->data, p->len, &m) == 0 &&
+        m.type == FB_MSG_DATA) {
+        bool from_seed = p->src == 0;
+        if (from_seed)
+            s->r->data_rx_seed += m.u.data.len;
+        else
+            s->r->data_rx_peers += m.u.data.len;
+        if (m.u.data.chunk < s->page.n_chunks && bit_get(h->held, m.u.data.chunk))
+            s->r->data_rx_redundant += m.u.data.len;
+    }
     fb_addr from;
     fb_addr_set_v4(&from, p->src_ip, p->src_port);
     fb_engine_input(h->e, &from, p->data, p->len, now_us(s));
+    s->r->engine_inputs++;
     run_tick(s, h); /* "call tick after input before sleeping" */
 }
 
@@ -655,7 +671,10 @@ static void measure(sim *s)
     r->datagrams = s->net.udp_pkts;
     r->udp_wire_bytes = s->net.udp_wire_bytes;
     r->lost = s->net.lost;
+    r->dropped_dead = s->net.dropped_dead;
     for (uint32_t i = 0; i < s->n_nodes; i++) {
+        r->uplink_drops += s->net.nodes[i].up.drops;
+        r->downlink_drops += s->net.nodes[i].down.drops;
         r->queue_drops += s->net.nodes[i].up.drops + s->net.nodes[i].down.drops;
         r->nat_filtered += s->net.nodes[i].nat_filtered;
     }
@@ -775,7 +794,10 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
     r->t_client_server =
         fb_bound_client_server(F, (double)c->origin_up, c->n, (double)c->peer_down);
 
-    uint64_t limit = (uint64_t)(c->time_limit_s * SEC);
+    double limit_s = c->time_limit_s;
+    if (c->time_limit_x > 0 && c->time_limit_x * r->t_min + 60 < limit_s)
+        limit_s = c->time_limit_x * r->t_min + 60;
+    uint64_t limit = (uint64_t)(limit_s * SEC);
     fb_ev ev;
     while (s->peers_left > 0 && fb_evq_pop(&s->q, &ev) == 0) {
         if (ev.t > limit) {

@@ -38,6 +38,7 @@ typedef struct fb_sim_config {
     bool tcp;            /* run a competing long TCP flow on peer 1's uplink */
     uint32_t spoof;      /* spoofing nodes forging a victim's source address */
     double time_limit_s; /* virtual seconds; the run stops there */
+    double time_limit_x; /* if > 0: stop at min(time_limit_s, x * t_min + 60 s) instead */
     double queue_ms;     /* drop-tail queue size in ms of the link's rate */
     uint32_t chunk_size; /* 0 = the engine's default */
     double seed_rate;    /* the seed's upload cap as a fraction of the origin uplink */
@@ -61,15 +62,20 @@ typedef struct fb_sim_result {
     uint64_t peer_bytes; /* UDP payload bytes sent by visitors */
     double origin_share; /* origin_bytes / (origin_bytes + peer_bytes) */
     uint64_t data_from_peers, data_from_seed, data_from_origin; /* verified chunk bytes */
+    uint64_t data_rx_peers, data_rx_seed; /* DATA block payload that reached visitors' engines */
+    uint64_t data_rx_redundant;           /* of which for chunks the visitor held already */
     uint64_t http_fetches;
     uint64_t wrong_bytes_delivered;
     uint64_t bans, bans_of_honest;
     uint32_t corrupt_banned; /* corrupting peers banned by at least one peer */
     double max_turnover_10s, turnover_at;
     uint64_t datagrams, udp_wire_bytes, lost, queue_drops, nat_filtered;
+    uint64_t uplink_drops, downlink_drops; /* queue_drops by where */
+    uint64_t dropped_dead;                 /* packets that reached a node that had left */
     uint64_t events;
-    uint64_t forced_leaves; /* visitors the host made leave (the engine did not) */
-    double end_time;        /* virtual seconds when the run ended */
+    uint64_t engine_inputs, engine_ticks; /* calls of fb_engine_input and fb_engine_tick */
+    uint64_t forced_leaves;               /* visitors the host made leave (the engine did not) */
+    double end_time;                      /* virtual seconds when the run ended */
     bool time_limit_hit;
     /* --tcp */
     double tcp_share, tcp_rate, tcp_rate_alone, tcp_window_s;

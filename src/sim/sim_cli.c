@@ -28,6 +28,7 @@ static void usage(FILE *f)
                "                     its throughput against the same flow alone\n"
                "  --spoof K          add K nodes that forge a victim's source address\n"
                "  --time-limit S     stop at S virtual seconds (default 900)\n"
+               "  --time-limit-x K   stop sooner, at K x T_min + 60 s, if that is less\n"
                "  --queue-ms MS      drop-tail queues hold MS ms of their link (default 250)\n"
                "  --chunk-size B     chunk size in bytes (default: the engine's)\n"
                "  --seed-rate F      the seed's upload cap as a fraction of the origin uplink\n"
@@ -72,6 +73,9 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
            (unsigned long long)r->origin_bytes, (unsigned long long)r->origin_udp_bytes,
            (unsigned long long)r->origin_http_bytes, (unsigned long long)r->http_fetches,
            (unsigned long long)r->peer_bytes, r->origin_share);
+    printf("\"data_rx_peers\":%llu,\"data_rx_seed\":%llu,\"data_rx_redundant\":%llu,",
+           (unsigned long long)r->data_rx_peers, (unsigned long long)r->data_rx_seed,
+           (unsigned long long)r->data_rx_redundant);
     printf("\"data_from_peers\":%llu,\"data_from_seed\":%llu,\"data_from_origin\":%llu,"
            "\"wrong_bytes_delivered\":%llu,\"bans\":%llu,\"bans_of_honest\":%llu,"
            "\"corrupt_banned\":%u,\"chunks_bad\":%llu,\"dropped_unvalidated\":%llu,"
@@ -86,13 +90,17 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
            (unsigned long long)r->dropped_tft, (unsigned long long)r->bursts_timeout,
            (unsigned long long)r->seed_busy);
     printf("\"max_turnover_10s\":%.6f,\"turnover_at\":%.1f,\"datagrams\":%llu,"
-           "\"udp_wire_bytes\":%llu,\"lost\":%llu,\"queue_drops\":%llu,\"nat_filtered\":%llu,"
-           "\"events\":%llu,\"forced_leaves\":%llu,\"end_time\":%.6f,\"time_limit_hit\":%s,",
+           "\"udp_wire_bytes\":%llu,\"lost\":%llu,\"queue_drops\":%llu,\"uplink_drops\":%llu,"
+           "\"downlink_drops\":%llu,\"dropped_dead\":%llu,\"nat_filtered\":%llu,"
+           "\"events\":%llu,\"engine_inputs\":%llu,\"engine_ticks\":%llu,\"forced_leaves\":%llu,"
+           "\"end_time\":%.6f,\"time_limit_hit\":%s,",
            r->max_turnover_10s, r->turnover_at, (unsigned long long)r->datagrams,
            (unsigned long long)r->udp_wire_bytes, (unsigned long long)r->lost,
-           (unsigned long long)r->queue_drops, (unsigned long long)r->nat_filtered,
-           (unsigned long long)r->events, (unsigned long long)r->forced_leaves, r->end_time,
-           r->time_limit_hit ? "true" : "false");
+           (unsigned long long)r->queue_drops, (unsigned long long)r->uplink_drops,
+           (unsigned long long)r->downlink_drops, (unsigned long long)r->dropped_dead,
+           (unsigned long long)r->nat_filtered, (unsigned long long)r->events,
+           (unsigned long long)r->engine_inputs, (unsigned long long)r->engine_ticks,
+           (unsigned long long)r->forced_leaves, r->end_time, r->time_limit_hit ? "true" : "false");
     if (c->tcp)
         printf("\"tcp_share\":%.6f,\"tcp_rate\":%.1f,\"tcp_rate_alone\":%.1f,"
                "\"tcp_window_s\":%.6f,\"tcp_engine_rate\":%.1f,",
@@ -230,6 +238,9 @@ int fb_cmd_sim(int argc, char **argv)
             c.spoof = (uint32_t)d;
         } else if (strcmp(a, "--time-limit") == 0) {
             if (num(a, v, 0.001, 86400, &c.time_limit_s))
+                return 2;
+        } else if (strcmp(a, "--time-limit-x") == 0) {
+            if (num(a, v, 1, 1000, &c.time_limit_x))
                 return 2;
         } else if (strcmp(a, "--queue-ms") == 0) {
             if (num(a, v, 1, 10000, &c.queue_ms))

@@ -16,6 +16,8 @@ check "corrupt 30% + loss 2%: corrupting visitors banned, honest ones not" \
     'corrupt_banned >= 1 && bans >= corrupt_banned && bans_of_honest == 0' "$j" corrupt_banned \
     bans bans_of_honest
 check "corrupt 30% + loss 2%: the network lost packets" 'lost > 0' "$j" lost
+check "corrupt 30% + loss 2%: more than 90% of the overlay turned over within 10 s" \
+    'max_turnover_10s > 0.9' "$j" max_turnover_10s
 
 j=$(sim_json --n 12 --profile dsl --spoof 4 --seed 5)
 check "spoofing: the honest crowd still completes" \

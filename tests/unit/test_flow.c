@@ -41,51 +41,77 @@ static void test_rate(void **state)
 {
     (void)state;
     fb_rate r;
-    uint64_t t = 0;
+    uint64_t t = 0, T = FB_RATE_TARGET_US;
     fb_rate_init(&r, 262144, 4096, 1 << 30, t);
     fb_rate_rtt(&r, 50000); /* period 100 ms */
     assert_int_equal(r.period_us, 100000);
     assert_int_equal(fb_rate_pace(&r, t), 262144);
-    /* Start phase: a first report with a low arrival rate sets the pace at once. */
+    /* Start phase: an arrival report under a quarter of the pace sets it (plus 1/8). */
     fb_rate_report(&r, 0, false, 48000, t + 1000);
-    assert_int_equal(fb_rate_pace(&r, t + 1000), 48000);
+    assert_int_equal(fb_rate_pace(&r, t + 1000), 54000);
     assert_false(r.start);
-    /* Below target, limited: grows by (t - qd) / t / 4 when the queue is empty. */
+    /* The path carries the pace (3 reports, the fastest at the pace), the queue is empty, the
+     * sender is limited: +(t - qd) / t / 8. */
     t = 200000;
-    fb_rate_report(&r, 5000, false, 48000, t);
+    for (int i = 0; i < 3; i++)
+        fb_rate_report(&r, 5000, false, 54000, t + (uint64_t)i);
     fb_rate_limited(&r);
     uint64_t p = fb_rate_pace(&r, t + 100000);
-    assert_int_equal(p, 48000 + 48000ull * (FB_RATE_TARGET_US - 5000) / FB_RATE_TARGET_US / 4);
+    assert_int_equal(p, 54000 + 54000ull * (T - 5000) / T / 8);
     /* Not limited (idle sender): no growth. */
     t += 100000;
     fb_rate_report(&r, 5000, false, 0, t + 1);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p);
-    /* Above target: shrinks in proportion, a quarter at most. */
+    /* Above target: shrinks in proportion, an eighth at most. */
     t += 100001;
-    fb_rate_report(&r, 2 * FB_RATE_TARGET_US + 50000, false, 0, t + 1);
-    assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 4);
-    p = p - p / 4;
-    /* A loss: 3/4. */
+    fb_rate_report(&r, 2 * T + 50000, false, 0, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 8);
+    p = p - p / 8;
+    /* The path carried much less than the pace while a queue stands: the pace becomes what
+     * arrived (a quarter less at most). */
+    t += 100001;
+    for (int i = 0; i < 3; i++)
+        fb_rate_report(&r, T, false, p / 2, t + 1 + (uint64_t)i);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p / 4 * 3);
+    p = p / 4 * 3;
+    /* One lossy report among several, without a queue: the path's own loss, no cut. */
     t += 100001;
     fb_rate_report(&r, 0, true, 0, t + 1);
+    fb_rate_report(&r, 0, false, 0, t + 2);
+    fb_rate_report(&r, 0, false, 0, t + 3);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p);
+    /* Losses in most reports: congestion, 3/4. */
+    t += 100001;
+    fb_rate_report(&r, 0, true, 0, t + 1);
+    fb_rate_report(&r, 0, true, 0, t + 2);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4);
+    /* A loss with a standing queue: congestion too. */
+    t += 100001;
+    fb_rate_report(&r, T, true, 0, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4 * 3 / 4);
+    p = p * 3 / 4 * 3 / 4;
     /* No report in a period: no change. */
     t += 100001;
-    assert_int_equal(fb_rate_pace(&r, t + 300000), p * 3 / 4);
+    assert_int_equal(fb_rate_pace(&r, t + 300000), p);
     /* Floor. */
     for (int i = 0; i < 100; i++) {
         t += 100001;
         fb_rate_report(&r, 0, true, 0, t + 1);
+        fb_rate_report(&r, 0, true, 0, t + 2);
         fb_rate_pace(&r, t + 100001);
     }
     assert_int_equal(fb_rate_pace(&r, t + 200002), 4096);
-    /* The start phase doubles per period while the delay stays under half the target. */
+    /* The start phase doubles per period while the delay stays under half the target, and
+     * ends when the fastest report arrived under 4/5 of the pace. */
     fb_rate_init(&r, 100000, 4096, 1 << 30, 0);
     fb_rate_rtt(&r, 50000);
     fb_rate_report(&r, 1000, false, 0, 10);
     fb_rate_limited(&r);
     assert_int_equal(fb_rate_pace(&r, 100010), 200000);
     assert_true(r.start);
+    fb_rate_report(&r, 1000, false, 150000, 100020);
+    assert_int_equal(fb_rate_pace(&r, 200030), 150000 + 150000 / 8);
+    assert_false(r.start);
 }
 
 static void test_bucket(void **state)

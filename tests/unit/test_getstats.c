@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "peer/getstats.c"
+#include "peer/jsonbuf.c"
 
 static void test_init(void **state)
 {

@@ -267,10 +267,10 @@ typedef struct fx {
 
 static void on_result(void *ctx, const fb_http_result *r);
 
-static void start(fx *f, const char *path, got *g, const fb_http_request *tmpl)
+static void start(fx *f, const char *path, got *g, const fb_http_client_request *tmpl)
 {
     char url[128];
-    fb_http_request req = {.max_body = 1 << 20, .timeout_ms = 5000};
+    fb_http_client_request req = {.max_body = 1 << 20, .timeout_ms = 5000};
     if (tmpl)
         req = *tmpl;
     snprintf(url, sizeof(url), "%s%s", f->base, path);
@@ -348,7 +348,7 @@ static bool wait1(fx *f, got *g, unsigned ms)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
-    fb_http_config cfg = {.max_connections = 4, .max_host_connections = 4};
+    fb_http_client_config cfg = {.max_connections = 4, .max_host_connections = 4};
     assert_int_equal(uv_loop_init(&f->loop), 0);
     srv_start(&f->s, &f->loop);
     snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", f->s.port);
@@ -411,14 +411,14 @@ static void test_range_206(void **state)
 {
     fx *f = *state;
     got g = {0}, end = {0};
-    fb_http_request req = {
+    fb_http_client_request req = {
         .max_body = 4096, .range = true, .range_first = 1000, .range_last = 2999};
     start(f, "/data", &g, &req);
     /* Past the end: HTTP clips it to the last byte, and so do we. */
-    fb_http_request req2 = {.max_body = 4096,
-                            .range = true,
-                            .range_first = DATA_LEN - 10,
-                            .range_last = DATA_LEN + 100};
+    fb_http_client_request req2 = {.max_body = 4096,
+                                   .range = true,
+                                   .range_first = DATA_LEN - 10,
+                                   .range_last = DATA_LEN + 100};
     start(f, "/data", &end, &req2);
     got *gs[] = {&g, &end};
     assert_true(wait_all(f, gs, 2, 5000));
@@ -438,11 +438,11 @@ static void test_if_range(void **state)
 {
     fx *f = *state;
     got same = {0}, changed = {0};
-    fb_http_request req = {.max_body = 4096,
-                           .range = true,
-                           .range_first = 3000,
-                           .range_last = 3999,
-                           .if_range = "\"d1\""};
+    fb_http_client_request req = {.max_body = 4096,
+                                  .range = true,
+                                  .range_first = 3000,
+                                  .range_last = 3999,
+                                  .if_range = "\"d1\""};
     start(f, "/data", &same, &req);
     req.if_range = "\"old\"";
     start(f, "/data", &changed, &req);
@@ -463,11 +463,11 @@ static void test_capture_header(void **state)
 {
     fx *f = *state;
     got g = {0}, none = {0}, absent = {0};
-    fb_http_request req = {.max_body = 100, .capture_header = "flashback-seed"};
+    fb_http_client_request req = {.max_body = 100, .capture_header = "flashback-seed"};
     start(f, "/hello", &g, &req);
     start(f, "/hello", &none, NULL);
     start(f, "/data", &absent,
-          &(fb_http_request){.max_body = DATA_LEN, .capture_header = "Flashback-Seed"});
+          &(fb_http_client_request){.max_body = DATA_LEN, .capture_header = "Flashback-Seed"});
     got *gs[] = {&g, &none, &absent};
     assert_true(wait_all(f, gs, 3, 5000));
     assert_int_equal(g.error, 0);
@@ -478,7 +478,8 @@ static void test_capture_header(void **state)
     assert_false(absent.has_captured);
     /* Bad names and values are refused up front. */
     got x = {0};
-    fb_http_request bad = {.url = "http://127.0.0.1:1/", .max_body = 10, .capture_header = "a:b"};
+    fb_http_client_request bad = {
+        .url = "http://127.0.0.1:1/", .max_body = 10, .capture_header = "a:b"};
     assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
     bad.capture_header = "";
     assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
@@ -497,7 +498,7 @@ static void test_range_from_200(void **state)
 {
     fx *f = *state;
     got g = {0}, past = {0};
-    fb_http_request req = {
+    fb_http_client_request req = {
         .max_body = 5000, .range = true, .range_first = 50000, .range_last = 54999};
     /* The whole body (100 KB) is over the cap, but only the slice is kept. */
     start(f, "/data-norange", &g, &req);
@@ -506,7 +507,7 @@ static void test_range_from_200(void **state)
     assert_int_equal(g.status, 200);
     assert_data(&g, 50000, 5000);
     /* A range that starts past the end of a 200's body is an error. */
-    fb_http_request req2 = {
+    fb_http_client_request req2 = {
         .max_body = 5000, .range = true, .range_first = DATA_LEN, .range_last = DATA_LEN + 10};
     start(f, "/data-norange", &past, &req2);
     assert_true(wait1(f, &past, 5000));
@@ -520,10 +521,11 @@ static void test_range_wrong(void **state)
 {
     fx *f = *state;
     got g = {0}, s = {0}, e416 = {0};
-    fb_http_request req = {.max_body = 4096, .range = true, .range_first = 100, .range_last = 199};
+    fb_http_client_request req = {
+        .max_body = 4096, .range = true, .range_first = 100, .range_last = 199};
     start(f, "/bad-range", &g, &req);   /* 206 for bytes 0-9 */
     start(f, "/short-range", &s, &req); /* 206 for 100-199, but only 5 bytes */
-    fb_http_request req3 = {
+    fb_http_client_request req3 = {
         .max_body = 4096, .range = true, .range_first = DATA_LEN + 5, .range_last = DATA_LEN + 6};
     start(f, "/data", &e416, &req3);
     got *gs[] = {&g, &s, &e416};
@@ -558,10 +560,10 @@ static void test_over_cap(void **state)
 {
     fx *f = *state;
     got g = {0}, ch = {0}, ok = {0};
-    fb_http_request req = {.max_body = 5000};
+    fb_http_client_request req = {.max_body = 5000};
     start(f, "/data", &g, &req);         /* Content-Length 100000: refused at the headers */
     start(f, "/big-chunked", &ch, &req); /* no length: refused while streaming */
-    fb_http_request exact = {.max_body = 12};
+    fb_http_client_request exact = {.max_body = 12};
     start(f, "/hello", &ok, &exact); /* exactly at the cap is fine */
     got *gs[] = {&g, &ch, &ok};
     assert_true(wait_all(f, gs, 3, 5000));
@@ -589,7 +591,7 @@ static void test_refused(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", ntohs(sin.sin_port));
-    fb_http_request req = {.url = url, .max_body = 100};
+    fb_http_client_request req = {.url = url, .max_body = 100};
     g.fx = f;
     assert_int_equal(fb_http_get(f->c, &req, on_result, &g, NULL), 0);
     assert_true(wait1(f, &g, 5000));
@@ -604,7 +606,7 @@ static void test_timeout(void **state)
 {
     fx *f = *state;
     got g = {0};
-    fb_http_request req = {.max_body = 100, .timeout_ms = 300};
+    fb_http_client_request req = {.max_body = 100, .timeout_ms = 300};
     uint64_t t0 = uv_hrtime();
     start(f, "/silent", &g, &req);
     assert_true(wait1(f, &g, 5000));
@@ -620,7 +622,7 @@ static void test_redirects(void **state)
     fx *f = *state;
     got off = {0}, on = {0};
     start(f, "/redirect", &off, NULL);
-    fb_http_request req = {.max_body = 100, .max_redirects = 2};
+    fb_http_client_request req = {.max_body = 100, .max_redirects = 2};
     start(f, "/redirect", &on, &req);
     got *gs[] = {&off, &on};
     assert_true(wait_all(f, gs, 2, 5000));
@@ -642,10 +644,10 @@ static void test_concurrent(void **state)
     got *gs[N];
     memset(g, 0, sizeof(g));
     for (int i = 0; i < N; i++) {
-        fb_http_request req = {.max_body = 2000,
-                               .range = true,
-                               .range_first = (uint64_t)i * 1999,
-                               .range_last = (uint64_t)i * 1999 + 1999};
+        fb_http_client_request req = {.max_body = 2000,
+                                      .range = true,
+                                      .range_first = (uint64_t)i * 1999,
+                                      .range_last = (uint64_t)i * 1999 + 1999};
         start(f, "/data", &g[i], &req);
         gs[i] = &g[i];
     }
@@ -683,14 +685,14 @@ static void test_caps_and_args(void **state)
     fx *f = *state;
     uv_loop_t *loop = &f->loop;
     fb_http_client *c;
-    fb_http_config cfg = {.max_requests = 2};
+    fb_http_client_config cfg = {.max_requests = 2};
     got a = {0}, b = {0}, x = {0};
-    fb_http_request req = {.url = "http://127.0.0.1:1/", .max_body = 10};
+    fb_http_client_request req = {.url = "http://127.0.0.1:1/", .max_body = 10};
     assert_int_equal(fb_http_client_new(loop, &cfg, &c), 0);
     assert_int_equal(fb_http_get(c, &req, on_result, &a, NULL), 0);
     assert_int_equal(fb_http_get(c, &req, on_result, &b, NULL), 0);
     assert_int_equal(fb_http_get(c, &req, on_result, &x, NULL), FB_ENOSPC);
-    fb_http_request bad = req;
+    fb_http_client_request bad = req;
     bad.max_body = 0;
     assert_int_equal(fb_http_get(c, &bad, on_result, &x, NULL), FB_EINVAL);
     bad = req;
@@ -717,7 +719,7 @@ static void test_cancel(void **state)
     fb_http_req *qa;
     char url[96];
     snprintf(url, sizeof(url), "%s/silent", f->base);
-    fb_http_request req = {.url = url, .max_body = 100, .timeout_ms = 5000};
+    fb_http_client_request req = {.url = url, .max_body = 100, .timeout_ms = 5000};
     assert_int_equal(fb_http_get(f->c, &req, on_result, &a, &qa), 0);
     start(f, "/silent", &b, NULL);
     start(f, "/hello", &h, NULL);

@@ -15,6 +15,9 @@ static void test_reason(void **state)
     assert_string_equal(fb_http_reason(404), "Not Found");
     assert_string_equal(fb_http_reason(416), "Range Not Satisfiable");
     assert_string_equal(fb_http_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(fb_http_reason(502), "Bad Gateway");
+    assert_string_equal(fb_http_reason(504), "Gateway Timeout");
+    assert_string_equal(fb_http_reason(308), "Permanent Redirect");
     assert_string_equal(fb_http_reason(999), "Unknown");
 }
 

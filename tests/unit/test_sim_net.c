@@ -57,7 +57,7 @@ static void teardown(void)
 {
     /* Every packet went back to its pool. */
     assert_int_equal(net.pkts.used, 0);
-    assert_int_equal(net.small.used + net.big.used, 0);
+    assert_int_equal(net.bufs[0].used + net.bufs[1].used + net.bufs[2].used, 0);
     fb_net_fini(&net);
     fb_evq_fini(&q);
 }

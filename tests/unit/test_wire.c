@@ -102,6 +102,7 @@ static int sample(int type, fb_wire_msg *m)
     case FB_MSG_QUEUED:
         m->u.queued.req_id = 77;
         m->u.queued.wait_ms = 1234;
+        m->u.queued.chunk = 42;
         break;
     }
     return type;
