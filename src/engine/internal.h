@@ -37,6 +37,7 @@
 #define SEED_BACKOFF_MAX_US (1000 * T_MS)
 #define ORIGIN_STALL_US     (4000 * T_MS)  /* no verified chunk this long: consider the origin */
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
+#define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
 #define NB_BURSTS           2              /* requests outstanding per sender */
 #define ENDGAME_SEED_US                                                                            \

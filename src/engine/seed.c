@@ -22,6 +22,7 @@ int fb_seed_swarm_init(fb_engine *e, fb_swarm *s)
     s->tp_mask = size - 1;
     s->complete = true;
     s->have = s->n_chunks;
+    s->expire_next_us = UINT64_MAX; /* no tracked peer to expire yet (track() arms it) */
     return 0;
 }
 
