@@ -349,7 +349,7 @@ int main(int argc, char **argv)
         die("cannot listen on %s: %s", opts.listen, uv_strerror(rc));
     if (!opts.no_udp)
         start_seed(&a, bound);
-    rc = fb_manifests_new(&a.origin.cache, a.seed, &opts.manifests, &a.manifests);
+    rc = fb_manifests_new(a.loop, &a.origin.cache, a.seed, &opts.manifests, &a.manifests);
     if (rc != 0)
         die("cannot start the manifest service: %s", strerror(-rc), "");
     a.origin.manifests = a.manifests;

@@ -21,13 +21,16 @@
 #include "core/manifest.h"
 #include "core/mime.h"
 
-#define MAX_PATH_BYTES  1024 /* the manifest format's path cap (fb_manifest_caps default) */
-#define BUILD_TRIES     2    /* a build that meets a changing file is tried this often */
-#define FILES_OPEN      16   /* descriptors a swarm's filestore keeps open at most */
-#define TYPE_MAX        96   /* bytes of a content type in the manifest */
+#define MAX_PATH_BYTES  1024  /* the manifest format's path cap (fb_manifest_caps default) */
+#define MAX_CHUNKS      65536 /* chunks a peer or the engine accepts (fb_manifest_caps default) */
+#define BUILD_TRIES     2     /* a build that meets a changing file is tried this often */
+#define FILES_OPEN      16    /* descriptors a swarm's filestore keeps open at most */
+#define TYPE_MAX        96    /* bytes of a content type in the manifest */
 #define DEFAULT_HTML    (4u << 20)
 #define DEFAULT_OBJECTS 256
 #define DEFAULT_BYTES   (64ull << 20)
+#define DEFAULT_SLICE   (1u << 20) /* bytes hashed per loop turn */
+#define MAX_JOBS        16         /* builds going on from the loop at once */
 
 typedef struct mentry {
     struct mentry *hnext, *prev, *next;
@@ -46,7 +49,14 @@ typedef struct mentry {
     size_t mem;
 } mentry;
 
+struct job;
+
 struct fb_manifests {
+    uv_loop_t *loop; /* NULL: every build is done at once */
+    uv_idle_t idle;  /* runs the slices while jobs wait */
+    struct job *jobs;
+    uint32_t n_jobs;
+    fb_manifests_wait *notifying; /* waiters being told a job's result */
     fb_file_cache *files;
     fb_seed *seed;
     fb_manifests_config cfg;
@@ -75,6 +85,7 @@ typedef struct build {
     bobj *o;
     uint32_t n;
     uint64_t total;
+    uint64_t chunks;
     fb_file_id page_id;
 } build;
 
@@ -159,7 +170,8 @@ static void build_free(build *b)
     memset(b, 0, sizeof(*b));
 }
 
-static int build_add(build *b, const char *fpath, const char *upath, size_t ulen, uint64_t size)
+static int build_add(build *b, const char *fpath, const char *upath, size_t ulen, uint64_t size,
+                     uint32_t chunk_size)
 {
     bobj *o = &b->o[b->n];
     o->fpath = strdup(fpath);
@@ -174,6 +186,7 @@ static int build_add(build *b, const char *fpath, const char *upath, size_t ulen
     o->size = size;
     b->n++;
     b->total += size;
+    b->chunks += fb_chunk_count(size, chunk_size);
     return 0;
 }
 
@@ -240,11 +253,13 @@ static int add_embedded(fb_manifests *m, build *b, const char *html, size_t n)
             m->st.objects_missing++;
             continue;
         }
-        if (b->n >= m->cfg.max_objects || b->total + (uint64_t)st.st_size > m->cfg.max_bytes) {
+        uint64_t size = (uint64_t)st.st_size;
+        if (b->n >= m->cfg.max_objects || b->total + size > m->cfg.max_bytes ||
+            b->chunks + fb_chunk_count(size, m->cfg.chunk_size) > MAX_CHUNKS) {
             m->st.objects_capped++;
             continue;
         }
-        rc = build_add(b, p.path, lp, ll, (uint64_t)st.st_size);
+        rc = build_add(b, p.path, lp, ll, size, m->cfg.chunk_size);
         if (rc)
             return rc;
     }
@@ -304,12 +319,13 @@ static int list_objects(fb_manifests *m, const char *path, size_t len, build *b)
     }
     int ul = fb_http_path_encode(udec, strlen(udec), upath, ucap);
     if (ul < 0 || !fb_manifest_path_ok(upath, (size_t)ul, MAX_PATH_BYTES) ||
-        (uint64_t)st.st_size > m->cfg.max_bytes) {
+        (uint64_t)st.st_size > m->cfg.max_bytes ||
+        fb_chunk_count((uint64_t)st.st_size, m->cfg.chunk_size) > MAX_CHUNKS) {
         rc = FB_E2BIG;
         goto out;
     }
     id_of(&st, &b->page_id);
-    rc = build_add(b, fpath, upath, (size_t)ul, (uint64_t)st.st_size);
+    rc = build_add(b, fpath, upath, (size_t)ul, (uint64_t)st.st_size, m->cfg.chunk_size);
     if (rc || !is_html(fpath))
         goto out;
     char *html = NULL;
@@ -342,33 +358,56 @@ out:
     return rc;
 }
 
-/* Hashes every chunk of every object through fs (or takes the cached hashes). */
-static int hash_objects(fb_manifests *m, const build *b, fb_filestore *fs, uint8_t *hashes)
+/* The hashing cursor of a build: object, chunk within it, global chunk. */
+typedef struct cursor {
+    uint32_t obj, k, c;
+} cursor;
+
+/* Hashes chunks from the cursor on, through fs, into hashes, until every object is done (returns
+ * 0) or about `budget` bytes were hashed (returns 1: call again). Objects whose hashes the cache
+ * holds for their identity cost nothing. FB_EAGAIN: a file changed (the build must start over);
+ * FB_ENOMEM. Each object's hashes go into the cache once its last chunk is done and its
+ * identity checked again. */
+static int hash_step(fb_manifests *m, const build *b, fb_filestore *fs, uint8_t *hashes,
+                     cursor *cur, uint64_t budget)
 {
-    uint32_t cs = m->cfg.chunk_size, c = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
+    uint32_t cs = m->cfg.chunk_size;
+    uint64_t used = 0;
+    while (cur->obj < b->n) {
+        uint32_t i = cur->obj;
+        uint32_t n_i = (uint32_t)fb_chunk_count(b->o[i].size, cs);
         fb_file_id id;
         fb_filestore_identity(fs, i, &id);
-        uint32_t n_i = (uint32_t)fb_chunk_count(b->o[i].size, cs);
-        const uint8_t *cached = fb_hashcache_get(&m->hc, &id, cs, n_i);
-        if (cached) {
-            memcpy(hashes + (size_t)c * 32, cached, (size_t)n_i * 32);
-        } else {
-            for (uint32_t k = 0; k < n_i; k++) {
-                size_t len = (size_t)FB_MIN((uint64_t)cs, b->o[i].size - (uint64_t)k * cs);
-                if (fb_filestore_read(fs, c + k, 0, m->chunk_buf, len) != 0)
-                    return FB_EAGAIN;
-                sha256(m, m->chunk_buf, len, hashes + (size_t)(c + k) * 32);
-                m->st.bytes_hashed += len;
+        if (cur->k == 0) {
+            const uint8_t *cached = fb_hashcache_get(&m->hc, &id, cs, n_i);
+            if (cached) {
+                memcpy(hashes + (size_t)cur->c * 32, cached, (size_t)n_i * 32);
+                cur->c += n_i;
+                cur->obj++;
+                continue;
             }
-            /* A last identity check: the bytes hashed are the version recorded. */
-            if (n_i && fb_filestore_read(fs, c, 0, m->chunk_buf, 0) != 0)
-                return FB_EAGAIN;
-            int rc = fb_hashcache_put(&m->hc, &id, cs, hashes + (size_t)c * 32, n_i);
-            if (rc == FB_ENOMEM)
-                return rc;
         }
-        c += n_i;
+        if (used >= budget)
+            return 1;
+        if (cur->k < n_i) {
+            uint32_t k = cur->k;
+            size_t len = (size_t)FB_MIN((uint64_t)cs, b->o[i].size - (uint64_t)k * cs);
+            if (fb_filestore_read(fs, cur->c + k, 0, m->chunk_buf, len) != 0)
+                return FB_EAGAIN;
+            sha256(m, m->chunk_buf, len, hashes + (size_t)(cur->c + k) * 32);
+            m->st.bytes_hashed += len;
+            used += len;
+            cur->k++;
+            continue;
+        }
+        /* A last identity check: the bytes hashed are the version recorded. */
+        if (n_i && fb_filestore_read(fs, cur->c, 0, m->chunk_buf, 0) != 0)
+            return FB_EAGAIN;
+        if (fb_hashcache_put(&m->hc, &id, cs, hashes + (size_t)cur->c * 32, n_i) == FB_ENOMEM)
+            return FB_ENOMEM;
+        cur->c += n_i;
+        cur->obj++;
+        cur->k = 0;
     }
     return 0;
 }
@@ -397,17 +436,18 @@ static void entry_free(mentry *e)
     free(e);
 }
 
-/* Writes the manifest of b from fs and makes the cache entry (not yet inserted). */
-static int make_entry(fb_manifests *m, const build *b, fb_filestore *fs, const char *key,
-                      size_t key_len, int64_t now, mentry **out)
+/* Writes the manifest of b (its chunks hashed into `hashes`) and makes the cache entry (not yet
+ * inserted). */
+static int make_entry(fb_manifests *m, const build *b, const fb_filestore *fs,
+                      const uint8_t *hashes, const char *key, size_t key_len, int64_t now,
+                      mentry **out)
 {
-    uint8_t *hashes = malloc(fs->n_chunks ? (size_t)fs->n_chunks * 32 : 1);
     fb_manifest_entry *me = calloc(b->n, sizeof(*me));
     char(*types)[TYPE_MAX] = calloc(b->n, TYPE_MAX);
     char(*etags)[FB_FILE_ETAG_MAX] = calloc(b->n, FB_FILE_ETAG_MAX);
     mentry *e = calloc(1, sizeof(*e));
     int rc = FB_ENOMEM;
-    if (!hashes || !me || !types || !etags || !e)
+    if (!me || !types || !etags || !e)
         goto out;
     e->handle = -1;
     e->n_obj = b->n;
@@ -431,9 +471,6 @@ static int make_entry(fb_manifests *m, const build *b, fb_filestore *fs, const c
                      e->ids[i].mtime_nsec);
         me[i] = (fb_manifest_entry){b->o[i].upath, b->o[i].size, types[i], etags[i]};
     }
-    rc = hash_objects(m, b, fs, hashes);
-    if (rc)
-        goto out;
     size_t need = 0;
     int n = fb_manifest_build(NULL, 0, m->cfg.chunk_size, me, b->n, (const uint8_t(*)[32])hashes,
                               &need);
@@ -471,66 +508,77 @@ out:
         e = NULL;
     }
     *out = e;
-    free(hashes);
     free(me);
     free(types);
     free(etags);
     return rc;
 }
 
-/* One attempt at building the manifest of `path`. FB_EAGAIN: a file changed meanwhile. */
-static int build_once(fb_manifests *m, const char *path, size_t len, int64_t now, mentry **out)
+/* Lists the page's objects and opens them in a filestore (recording their identities), looking
+ * again while files change under us (BUILD_TRIES times; then FB_EPROTO). On success b, *fs and
+ * *hashes (room for every chunk) are the caller's. */
+static int prepare(fb_manifests *m, const char *path, size_t len, build *b, fb_filestore **fs,
+                   uint8_t **hashes)
 {
-    build b;
-    memset(&b, 0, sizeof(b));
-    fb_filestore *fs = NULL;
-    *out = NULL;
-    int rc = list_objects(m, path, len, &b);
-    if (rc)
-        goto out;
-    fb_filestore_object *fo = calloc(b.n, sizeof(*fo));
-    fs = calloc(1, sizeof(*fs));
-    if (!fo || !fs) {
+    int rc = FB_EAGAIN;
+    *fs = NULL;
+    *hashes = NULL;
+    for (int tries = 0; tries < BUILD_TRIES && rc == FB_EAGAIN; tries++) {
+        if (tries)
+            m->st.retries++;
+        build_free(b);
+        rc = list_objects(m, path, len, b);
+        if (rc)
+            continue;
+        fb_filestore_object *fo = calloc(b->n, sizeof(*fo));
+        *fs = calloc(1, sizeof(**fs));
+        if (!fo || !*fs) {
+            free(fo);
+            rc = FB_ENOMEM;
+            break;
+        }
+        for (uint32_t i = 0; i < b->n; i++)
+            fo[i] = (fb_filestore_object){b->o[i].fpath, b->o[i].size};
+        rc = fb_filestore_init_with(*fs, opener, m->files, fo, b->n, m->cfg.chunk_size, FILES_OPEN);
         free(fo);
-        rc = FB_ENOMEM;
-        goto out;
-    }
-    for (uint32_t i = 0; i < b.n; i++)
-        fo[i] = (fb_filestore_object){b.o[i].fpath, b.o[i].size};
-    rc = fb_filestore_init_with(fs, opener, m->files, fo, b.n, m->cfg.chunk_size, FILES_OPEN);
-    free(fo);
-    if (rc) {
-        free(fs);
-        fs = NULL;
-        /* A file vanished or changed size since we looked: look again. */
-        rc = rc == FB_ENOENT || rc == FB_EPROTO ? FB_EAGAIN : rc;
-        goto out;
-    }
-    fb_file_id id0;
-    fb_filestore_identity(fs, 0, &id0);
-    if (!id_eq(&id0, &b.page_id)) {
-        rc = FB_EAGAIN; /* the page changed after we scanned it */
-        goto out;
-    }
-    rc = make_entry(m, &b, fs, path, len, now, out);
-    if (rc)
-        goto out;
-    if (m->seed) {
-        int h = fb_seed_add(m->seed, (*out)->text, (*out)->len, fs);
-        if (h >= 0) {
-            (*out)->handle = h;
-            fs = NULL; /* the seed's now */
-        } else {
-            m->st.seed_refused++;
+        if (rc) {
+            /* A file vanished or changed size since we looked: look again. */
+            rc = rc == FB_ENOENT || rc == FB_EPROTO ? FB_EAGAIN : rc;
+            free(*fs);
+            *fs = NULL;
+            continue;
+        }
+        fb_file_id id0;
+        fb_filestore_identity(*fs, 0, &id0);
+        if (!id_eq(&id0, &b->page_id)) {
+            rc = FB_EAGAIN; /* the page changed after we scanned it */
+            fb_filestore_fini(*fs);
+            free(*fs);
+            *fs = NULL;
         }
     }
-out:
+    if (rc == 0) {
+        *hashes = malloc((*fs)->n_chunks ? (size_t)(*fs)->n_chunks * 32 : 1);
+        if (!*hashes)
+            rc = FB_ENOMEM;
+    }
+    if (rc) {
+        if (*fs) {
+            fb_filestore_fini(*fs);
+            free(*fs);
+            *fs = NULL;
+        }
+        build_free(b);
+    }
+    return rc == FB_EAGAIN ? FB_EPROTO : rc;
+}
+
+static void fs_free(fb_filestore *fs)
+{
     if (fs) {
         fb_filestore_fini(fs);
         free(fs);
     }
-    build_free(&b);
-    return rc;
 }
 
 /* ---- the cache --------------------------------------------------------------------------- */
@@ -624,13 +672,192 @@ static void view_of(const mentry *e, fb_manifest_view *v)
     v->seeded = e->handle >= 0;
 }
 
-int fb_manifests_get(fb_manifests *m, const char *path, size_t len, int64_t now,
-                     fb_manifest_view *out)
+/* Makes the entry of a finished build, hands its swarm to the seed, and puts it in the cache in
+ * place of an older one for the same path (removed only now, so that an identical manifest
+ * keeps its swarm). Takes fs (the seed's, or freed). */
+static int install(fb_manifests *m, const build *b, fb_filestore *fs, const uint8_t *hashes,
+                   const char *key, size_t len, int64_t now, mentry **out)
 {
-    uint32_t h = hash_key(path, len);
-    mentry *e = cache_find(m, path, len, h), *ne = NULL;
+    mentry *e = NULL;
+    int rc = make_entry(m, b, fs, hashes, key, len, now, &e);
+    if (rc == 0 && m->seed) {
+        int h = fb_seed_add(m->seed, e->text, e->len, fs);
+        if (h >= 0) {
+            e->handle = h;
+            fs = NULL; /* the seed's now */
+        } else {
+            m->st.seed_refused++;
+        }
+    }
+    fs_free(fs);
+    mentry *old = cache_find(m, key, len, hash_key(key, len));
+    if (old) {
+        remove_entry(m, old);
+        if (rc == 0)
+            m->st.rebuilds++;
+    }
+    if (rc) {
+        m->st.build_failures++;
+        return rc;
+    }
+    m->st.builds++;
+    insert(m, e);
+    *out = e;
+    return 0;
+}
+
+static void loop_held(fb_manifests *m, uint64_t t0)
+{
+    uint64_t us = (uv_hrtime() - t0) / 1000;
+    m->st.build_us_total += us;
+    if (us > m->st.build_us_max)
+        m->st.build_us_max = us;
+}
+
+/* ---- builds in slices ---------------------------------------------------------------------- */
+
+/* A build that needs more than one slice of hashing: it goes on from the loop, a slice per
+ * turn, while the requests that want it wait. */
+typedef struct job {
+    struct job *next;
+    char *key;
+    size_t key_len;
+    int64_t now;
+    int tries;
+    build b;
+    fb_filestore *fs;
+    uint8_t *hashes;
+    cursor cur;
+    fb_manifests_wait *waiters;
+} job;
+
+static job *job_find(fb_manifests *m, const char *key, size_t len)
+{
+    for (job *j = m->jobs; j; j = j->next)
+        if (j->key_len == len && memcmp(j->key, key, len) == 0)
+            return j;
+    return NULL;
+}
+
+static void enlist(fb_manifests *m, job *j, fb_manifests_wait *w)
+{
+    w->next = j->waiters;
+    w->pprev = &j->waiters;
+    if (j->waiters)
+        j->waiters->pprev = &w->next;
+    j->waiters = w;
+    m->st.deferred++;
+}
+
+void fb_manifests_unwait(fb_manifests *m, fb_manifests_wait *w)
+{
+    (void)m;
+    if (!w->pprev)
+        return;
+    *w->pprev = w->next;
+    if (w->next)
+        w->next->pprev = w->pprev;
+    w->next = NULL;
+    w->pprev = NULL;
+}
+
+static void job_free(job *j)
+{
+    fs_free(j->fs);
+    build_free(&j->b);
+    free(j->hashes);
+    free(j->key);
+    free(j);
+}
+
+/* Ends a job: its manifest goes into the cache (rc 0) or its error to every waiter. */
+static void job_end(fb_manifests *m, job *j, int rc)
+{
+    mentry *e = NULL;
+    for (job **pp = &m->jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    m->n_jobs--;
+    if (rc == 0) {
+        rc = install(m, &j->b, j->fs, j->hashes, j->key, j->key_len, j->now, &e);
+        j->fs = NULL;
+    } else {
+        mentry *old = cache_find(m, j->key, j->key_len, hash_key(j->key, j->key_len));
+        if (old)
+            remove_entry(m, old); /* its files changed and no good manifest replaces it */
+        m->st.build_failures++;
+    }
+    /* Every waiter is told once. The list moves to m->notifying first, so that a waiter that
+     * goes away meanwhile (fb_manifests_unwait) leaves it cleanly. */
+    m->notifying = j->waiters;
+    if (m->notifying)
+        m->notifying->pprev = &m->notifying;
+    j->waiters = NULL;
+    job_free(j);
+    while (m->notifying) {
+        fb_manifests_wait *w = m->notifying;
+        fb_manifests_unwait(m, w);
+        fb_manifest_view v;
+        if (rc == 0)
+            view_of(e, &v);
+        w->cb(w->arg, rc, rc == 0 ? &v : NULL);
+    }
+}
+
+/* One loop turn: a slice of hashing, shared by the jobs in turn. */
+static void on_idle(uv_idle_t *h)
+{
+    fb_manifests *m = h->data;
+    uint64_t t0 = uv_hrtime();
+    job *j = m->jobs;
+    if (j) {
+        /* Round robin: the job served now goes to the end of the list. */
+        if (j->next) {
+            job *last = j->next;
+            while (last->next)
+                last = last->next;
+            m->jobs = j->next;
+            last->next = j;
+            j->next = NULL;
+        }
+        m->st.slices++;
+        int rc = hash_step(m, &j->b, j->fs, j->hashes, &j->cur, m->cfg.slice_bytes);
+        if (rc == FB_EAGAIN && ++j->tries < BUILD_TRIES) {
+            /* A file changed: list and open everything again; unchanged files' hashes come
+             * from the cache. */
+            m->st.retries++;
+            fs_free(j->fs);
+            free(j->hashes);
+            j->fs = NULL;
+            j->hashes = NULL;
+            memset(&j->cur, 0, sizeof(j->cur));
+            rc = prepare(m, j->key, j->key_len, &j->b, &j->fs, &j->hashes);
+            if (rc == 0)
+                rc = 1;
+        }
+        if (rc != 1)
+            job_end(m, j, rc == FB_EAGAIN ? FB_EPROTO : rc);
+    }
+    loop_held(m, t0);
+    if (!m->jobs)
+        uv_idle_stop(&m->idle);
+}
+
+/* ---- lookups ------------------------------------------------------------------------------- */
+
+int fb_manifests_get(fb_manifests *m, const char *path, size_t len, int64_t now,
+                     fb_manifest_view *out, fb_manifests_wait *w)
+{
     m->st.requests++;
-    if (e) {
+    job *j = job_find(m, path, len);
+    if (j && w) {
+        enlist(m, j, w);
+        return FB_EAGAIN;
+    }
+    mentry *e = cache_find(m, path, len, hash_key(path, len));
+    if (e && !j) {
         bool stale = false;
         if (e->checked != now) {
             stale = changed(m, e);
@@ -644,41 +871,74 @@ int fb_manifests_get(fb_manifests *m, const char *path, size_t len, int64_t now,
             return 0;
         }
     }
+    /* Build: the first slice now; the rest from the loop if it does not fit. */
     uint64_t t0 = uv_hrtime();
-    int rc = FB_EAGAIN;
-    for (int i = 0; i < BUILD_TRIES && rc == FB_EAGAIN; i++) {
-        if (i)
-            m->st.retries++;
-        rc = build_once(m, path, len, now, &ne);
+    build b;
+    fb_filestore *fs = NULL;
+    uint8_t *hashes = NULL;
+    cursor cur = {0, 0, 0};
+    memset(&b, 0, sizeof(b));
+    int rc = prepare(m, path, len, &b, &fs, &hashes);
+    for (int tries = 1; rc == 0; tries++) {
+        bool async = m->loop && w && !j && m->n_jobs < MAX_JOBS;
+        rc = hash_step(m, &b, fs, hashes, &cur, async ? m->cfg.slice_bytes : UINT64_MAX);
+        if (rc == 1) {
+            job *nj = calloc(1, sizeof(*nj));
+            char *key = malloc(len ? len : 1);
+            if (!nj || !key) {
+                free(nj);
+                free(key);
+                rc = FB_ENOMEM;
+                break;
+            }
+            memcpy(key, path, len);
+            *nj = (job){m->jobs, key, len, now, 0, b, fs, hashes, cur, NULL};
+            m->jobs = nj;
+            m->n_jobs++;
+            enlist(m, nj, w);
+            uv_idle_start(&m->idle, on_idle);
+            loop_held(m, t0);
+            return FB_EAGAIN;
+        }
+        if (rc != FB_EAGAIN || tries >= BUILD_TRIES)
+            break;
+        /* A file changed while we hashed it: again from the start (the cache keeps the rest). */
+        m->st.retries++;
+        fs_free(fs);
+        free(hashes);
+        memset(&cur, 0, sizeof(cur));
+        rc = prepare(m, path, len, &b, &fs, &hashes);
     }
-    uint64_t us = (uv_hrtime() - t0) / 1000;
-    m->st.build_us_total += us;
-    if (us > m->st.build_us_max)
-        m->st.build_us_max = us;
-    if (e) {
-        remove_entry(m, e); /* after the new one took the seed's swarm if it is the same */
-        if (!rc)
-            m->st.rebuilds++;
-    }
-    if (rc) {
+    mentry *ne = NULL;
+    if (rc == 0) {
+        rc = install(m, &b, fs, hashes, path, len, now, &ne);
+        fs = NULL;
+    } else {
+        if (e && !j)
+            remove_entry(m, e); /* gone, or changing: the old manifest would mislead */
         m->st.build_failures++;
-        return rc;
+        rc = rc == FB_EAGAIN ? FB_EPROTO : rc;
     }
-    m->st.builds++;
-    insert(m, ne);
+    fs_free(fs);
+    free(hashes);
+    build_free(&b);
+    loop_held(m, t0);
+    if (rc)
+        return rc;
     view_of(ne, out);
     return 0;
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
-int fb_manifests_new(fb_file_cache *files, fb_seed *seed, const fb_manifests_config *cfg,
-                     fb_manifests **out)
+int fb_manifests_new(uv_loop_t *loop, fb_file_cache *files, fb_seed *seed,
+                     const fb_manifests_config *cfg, fb_manifests **out)
 {
     fb_manifests *m = calloc(1, sizeof(*m));
     *out = NULL;
     if (!m)
         return FB_ENOMEM;
+    m->loop = loop;
     m->files = files;
     m->seed = seed;
     m->cfg = *cfg;
@@ -696,6 +956,8 @@ int fb_manifests_new(fb_file_cache *files, fb_seed *seed, const fb_manifests_con
         m->cfg.hash_cache_files = 65536;
     if (!m->cfg.max_html)
         m->cfg.max_html = DEFAULT_HTML;
+    if (!m->cfg.slice_bytes)
+        m->cfg.slice_bytes = DEFAULT_SLICE;
     if (m->cfg.max_objects > 1024 || m->cfg.max_bytes > (1ull << 30) ||
         m->cfg.chunk_size % FB_BLOCK_SIZE || m->cfg.chunk_size > FB_CHUNK_SIZE_MAX ||
         m->cfg.max_manifests > (1u << 20)) {
@@ -713,19 +975,25 @@ int fb_manifests_new(fb_file_cache *files, fb_seed *seed, const fb_manifests_con
     m->link_text = malloc(m->link_text_cap);
     if (!m->buckets || !m->md || !m->chunk_buf || !m->links || !m->link_text ||
         fb_hashcache_init(&m->hc, m->cfg.hash_cache_files, m->cfg.hash_cache_bytes) != 0) {
-        fb_manifests_free(m);
+        fb_hashcache_fini(&m->hc);
+        free(m->buckets);
+        EVP_MD_CTX_free(m->md);
+        free(m->chunk_buf);
+        free(m->links);
+        free(m->link_text);
+        free(m);
         return FB_ENOMEM;
+    }
+    if (loop) {
+        uv_idle_init(loop, &m->idle);
+        m->idle.data = m;
     }
     *out = m;
     return 0;
 }
 
-void fb_manifests_free(fb_manifests *m)
+static void release(fb_manifests *m)
 {
-    if (!m)
-        return;
-    while (m->head)
-        remove_entry(m, m->head);
     fb_hashcache_fini(&m->hc);
     free(m->buckets);
     EVP_MD_CTX_free(m->md);
@@ -735,10 +1003,35 @@ void fb_manifests_free(fb_manifests *m)
     free(m);
 }
 
+static void on_idle_closed(uv_handle_t *h)
+{
+    release(h->data);
+}
+
+void fb_manifests_free(fb_manifests *m)
+{
+    if (!m)
+        return;
+    while (m->jobs) {
+        job *j = m->jobs;
+        m->jobs = j->next;
+        while (j->waiters)
+            fb_manifests_unwait(m, j->waiters); /* dropped: their owners are gone by now */
+        job_free(j);
+    }
+    while (m->head)
+        remove_entry(m, m->head);
+    if (m->loop)
+        uv_close((uv_handle_t *)&m->idle, on_idle_closed);
+    else
+        release(m);
+}
+
 void fb_manifests_stats_get(fb_manifests *m, fb_manifests_stats *out)
 {
     *out = m->st;
     out->cached = m->n;
     out->cached_bytes = m->mem;
+    out->building = m->n_jobs;
     out->hash_cache = &m->hc;
 }

@@ -195,10 +195,15 @@ static void manifests(fb_wbuf *b, fb_manifests *m)
     counter(b, "flashback_manifest_seed_refused_total",
             "Manifests served without Flashback-Seed because the seed had no room.",
             st.seed_refused);
+    counter(b, "flashback_manifest_deferred_total",
+            "Manifest requests that waited for a build going on from the loop.", st.deferred);
+    counter(b, "flashback_manifest_build_slices_total",
+            "Loop turns that hashed a slice of such a build.", st.slices);
+    gauge(b, "flashback_manifest_building", "Builds going on from the loop now.", st.building);
     seconds(b, "flashback_manifest_build_seconds_total", "counter",
-            "Time spent building manifests (the event loop waits meanwhile).", st.build_us_total);
-    seconds(b, "flashback_manifest_build_seconds_max", "gauge", "The longest single build.",
-            st.build_us_max);
+            "Time the event loop spent building manifests.", st.build_us_total);
+    seconds(b, "flashback_manifest_build_seconds_max", "gauge",
+            "The longest the loop was held by one build or one slice of a build.", st.build_us_max);
     gauge(b, "flashback_manifests_cached", "Manifests cached now.", st.cached);
     gauge(b, "flashback_manifests_cached_bytes", "Memory of the cached manifests.",
           st.cached_bytes);

@@ -90,12 +90,12 @@ void fb_origin_handle(void *ctx, fb_http_exchange *x, const fb_http_request *req
 
 #define MANIFEST_PREFIX "/.flashback/manifest"
 
-/* GET /.flashback/manifest<PAGE-PATH>: the page's manifest (docs/SEED.md). */
-static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
-                           const char *page, size_t len)
+/* Answers a manifest request: the manifest, or the status for error rc. `req` (NULL for an
+ * answer deferred past the request's life) gives the conditional headers: without it the
+ * answer is a plain 200, which is always right. */
+static void answer_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
+                            bool head, int rc, const fb_manifest_view *v)
 {
-    fb_manifest_view v;
-    int rc = fb_manifests_get(o->manifests, page, len, fb_http_exchange_time(x), &v);
     if (rc != 0) {
         /* 501 for a page the service will not cover (over a cap): a peer then downloads it
          * plainly, as from a server without manifests. */
@@ -103,9 +103,11 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
         fb_http_reply_status(x, status, NULL, false);
         return;
     }
-    fb_http_validators val = {v.etag, v.etag_len, v.built, v.len};
-    fb_http_cond cond;
-    fb_http_cond_eval(req, &val, fb_http_exchange_time(x), &cond);
+    fb_http_cond cond = {.status = 200};
+    if (req) {
+        fb_http_validators val = {v->etag, v->etag_len, v->built, v->len};
+        fb_http_cond_eval(req, &val, fb_http_exchange_time(x), &cond);
+    }
     if (cond.status == 412) {
         fb_http_reply_status(x, 412, NULL, false);
         return;
@@ -113,11 +115,11 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
     fb_wbuf b;
     fb_wbuf_init(&b, o->hdr, o->hdr_cap);
     fb_wbuf_puts(&b, "ETag: ");
-    fb_wbuf_put(&b, v.etag, v.etag_len);
+    fb_wbuf_put(&b, v->etag, v->etag_len);
     fb_wbuf_puts(&b, "\r\nCache-Control: no-cache\r\n");
     if (cond.status != 304)
         fb_wbuf_puts(&b, "Content-Type: text/plain; charset=utf-8\r\n");
-    if (v.seeded)
+    if (v->seeded)
         fb_wbuf_puts(&b, o->seed_header);
     if (b.overflow) {
         fb_http_reply_status(x, 500, NULL, true);
@@ -128,10 +130,60 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
                        .headers = o->hdr,
                        .headers_len = b.len,
                        .has_length = cond.status != 304,
-                       .length = v.len,
-                       .body = (const char *)v.text,
-                       .head_only = cond.status == 304 || req->meth == FB_HTTP_HEAD};
+                       .length = v->len,
+                       .body = (const char *)v->text,
+                       .head_only = cond.status == 304 || head};
     fb_http_reply_send(x, &r);
+}
+
+/* A manifest request waiting for its build (deferred). */
+typedef struct manifest_wait {
+    fb_manifests_wait w;
+    fb_origin *o;
+    fb_http_exchange *x;
+    bool head;
+} manifest_wait;
+
+static void on_manifest_built(void *arg, int rc, const fb_manifest_view *v)
+{
+    manifest_wait *mw = arg;
+    answer_manifest(mw->o, mw->x, NULL, mw->head, rc, v);
+    free(mw);
+}
+
+static void on_manifest_cancel(void *arg, fb_http_exchange *x)
+{
+    manifest_wait *mw = arg;
+    (void)x;
+    fb_manifests_unwait(mw->o->manifests, &mw->w);
+    free(mw);
+}
+
+/* GET /.flashback/manifest<PAGE-PATH>: the page's manifest (docs/SEED.md). A manifest that is
+ * cached, or quick to build, is answered at once; a large build goes on from the loop and the
+ * answer is deferred until it is done. */
+static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
+                           const char *page, size_t len)
+{
+    fb_manifest_view v;
+    manifest_wait *mw = calloc(1, sizeof(*mw)); /* NULL: the build is done at once */
+    if (mw) {
+        mw->w.cb = on_manifest_built;
+        mw->w.arg = mw;
+        mw->o = o;
+        mw->head = req->meth == FB_HTTP_HEAD;
+    }
+    int rc =
+        fb_manifests_get(o->manifests, page, len, fb_http_exchange_time(x), &v, mw ? &mw->w : NULL);
+    if (rc == FB_EAGAIN) {
+        mw->x = fb_http_defer(x, on_manifest_cancel, mw);
+        if (mw->x)
+            return;
+        fb_manifests_unwait(o->manifests, &mw->w);
+        rc = FB_ENOMEM;
+    }
+    free(mw);
+    answer_manifest(o, x, req, req->meth == FB_HTTP_HEAD, rc, &v);
 }
 
 /* GET /.flashback/metrics: every counter, Prometheus text format 0.0.4. */

@@ -19,6 +19,13 @@ ln -s "$T/outside.txt" "$R/escape.html"
 mkdir -p "$R/.hidden"
 echo "<p>hidden</p>" >"$R/.hidden/index.html"
 head -c 4000000 /dev/urandom >"$R/big.bin"
+{
+    echo '<!doctype html><title>large</title>'
+    for i in 1 2 3 4 5 6; do
+        head -c 2000000 /dev/urandom >"$R/large$i.bin"
+        echo "<img src=large$i.bin>"
+    done
+} >"$R/large.html"
 
 expect_exit2() { # description, args...
     local d=$1 rc=0
@@ -124,10 +131,25 @@ check "after --swarm-grace the old swarm is gone ($(v flashback_seed_swarms_reti
     test "$(v flashback_seed_swarms_retiring)" -eq 0 -a "$(v flashback_seed_swarms_removed_total)" -ge 1
 check "SIGTERM: exit 0" stop_server
 
-# ---- --manifest-objects ------------------------------------------------------------------------
+# ---- --manifest-objects; a build in slices -------------------------------------------------------
 start_server --root "$R" --manifest-objects 5
 curl -s -o "$T/m6" "http://$ADDR/.flashback/manifest/"
 eq "--manifest-objects 5: five objects" "$(grep -c '^object ' "$T/m6")" 5
+# 8 MB to hash (the page and 4 objects): more than one 4 MiB slice, so the answer waits while the
+# loop goes on; a second request for it waits too, and a request for a file is served meanwhile.
+curl -s -o "$T/m7" -D "$T/h7" "http://$ADDR/.flashback/manifest/large.html" &
+c1=$!
+curl -s -o "$T/m8" "http://$ADDR/.flashback/manifest/large.html" &
+c2=$!
+curl -s -o "$T/one" "http://$ADDR/one.txt" 2>/dev/null
+wait $c1 $c2
+eq "a manifest built in slices: 200, five objects" "$(status "$T/h7") $(grep -c '^object ' "$T/m7")" "200 5"
+check "both waiting requests got the same manifest" cmp -s "$T/m7" "$T/m8"
+check "its hash for large1.bin is right" test "$(awk '$2 == "/large1.bin" {getline; print; exit}' "$T/m7")" = \
+    "$(head -c "$(awk '$1 == "chunk-size" {print $2}' "$T/m7")" "$R/large1.bin" | sha256sum | cut -d' ' -f1)"
+curl -s -o "$T/metrics" "http://$ADDR/.flashback/metrics"
+check "metrics: $(v flashback_manifest_deferred_total) requests waited, $(v flashback_manifest_build_slices_total) slices, the loop held at most $(v flashback_manifest_build_seconds_max) s" \
+    test "$(v flashback_manifest_deferred_total)" -ge 1 -a "$(v flashback_manifest_build_slices_total)" -ge 1
 check "SIGTERM: exit 0" stop_server
 
 # ---- --no-udp: a plain origin ------------------------------------------------------------------

@@ -109,7 +109,7 @@ static void svc_open(svc *s, uint32_t max_objects, uint64_t max_bytes, uint32_t 
     assert_int_equal(fb_file_cache_init(&s->fc, root, 64, 1 << 20, 4096), 0);
     fb_manifests_config cfg = {
         .max_manifests = max_manifests, .max_objects = max_objects, .max_bytes = max_bytes};
-    assert_int_equal(fb_manifests_new(&s->fc, NULL, &cfg, &s->m), 0);
+    assert_int_equal(fb_manifests_new(NULL, &s->fc, NULL, &cfg, &s->m), 0);
 }
 
 static void svc_close(svc *s)
@@ -120,7 +120,7 @@ static void svc_close(svc *s)
 
 static int get(svc *s, const char *path, int64_t now, fb_manifest_view *v, fb_manifest *man)
 {
-    int rc = fb_manifests_get(s->m, path, strlen(path), now, v);
+    int rc = fb_manifests_get(s->m, path, strlen(path), now, v, NULL);
     if (rc == 0) {
         fb_manifest_caps caps;
         fb_manifest_caps_default(&caps);
@@ -244,7 +244,7 @@ static void test_paths(void **state)
     static const char *none[] = {"/missing.html", "/.hidden/x.js", "/out.txt",
                                  "/img",          "/img/",         "/css/a.css/"};
     for (size_t i = 0; i < FB_ARRAY_LEN(none); i++)
-        if (fb_manifests_get(s.m, none[i], strlen(none[i]), 1000, &v) != FB_ENOENT)
+        if (fb_manifests_get(s.m, none[i], strlen(none[i]), 1000, &v, NULL) != FB_ENOENT)
             fail_msg("%s got a manifest", none[i]);
     svc_close(&s);
 }
@@ -268,7 +268,7 @@ static void test_caps(void **state)
     assert_int_equal(get(&s, "/", 1000, &v, &man), 0);
     assert_int_equal(man.n_objects, 4);
     assert_true(man.total_size <= 50000);
-    assert_int_equal(fb_manifests_get(s.m, "/big.bin", 8, 1000, &v), FB_E2BIG);
+    assert_int_equal(fb_manifests_get(s.m, "/big.bin", 8, 1000, &v, NULL), FB_E2BIG);
     svc_close(&s);
     /* Two manifests cached at most: a third evicts the least recently used. */
     svc_open(&s, 256, 1 << 20, 2);
@@ -323,19 +323,152 @@ static void test_changes(void **state)
     /* The page disappears: 404, and the cached manifest goes. */
     snprintf(p, sizeof(p), "%s/other.html", root);
     assert_int_equal(unlink(p), 0);
-    assert_int_equal(fb_manifests_get(s.m, "/other.html", 11, 1002, &v), FB_ENOENT);
+    assert_int_equal(fb_manifests_get(s.m, "/other.html", 11, 1002, &v, NULL), FB_ENOENT);
     fb_manifests_stats_get(s.m, &st);
     assert_int_equal(st.cached, 1);
     svc_close(&s);
 }
 
+/* Builds in slices, from a loop: requests wait (the first slice is done at once), a waiter that
+ * went away is not called, the result is the same manifest a build at once gives, and a file
+ * that changes in the middle makes the build start again. */
+typedef struct waiter {
+    fb_manifests_wait w;
+    int calls, rc;
+    uint8_t text[4096];
+    size_t len;
+    char *change; /* a file to rewrite when called (for the next build) */
+} waiter;
+
+static void on_built(void *arg, int rc, const fb_manifest_view *v)
+{
+    waiter *wt = arg;
+    wt->calls++;
+    wt->rc = rc;
+    if (rc == 0) {
+        assert_true(v->len <= sizeof(wt->text));
+        memcpy(wt->text, v->text, v->len);
+        wt->len = v->len;
+    }
+}
+
+static void wait_init(waiter *wt)
+{
+    memset(wt, 0, sizeof(*wt));
+    wt->w.cb = on_built;
+    wt->w.arg = wt;
+}
+
+/* A check that runs after each loop turn: rewrites a file once the build is under way. */
+typedef struct changer {
+    uv_check_t check;
+    fb_manifests *m;
+    const char *rel;
+    bool done;
+} changer;
+
+static void on_check(uv_check_t *c)
+{
+    changer *ch = c->data;
+    fb_manifests_stats st;
+    fb_manifests_stats_get(ch->m, &st);
+    if (!ch->done && st.slices >= 2) {
+        ch->done = true;
+        char p[256];
+        snprintf(p, sizeof(p), "%s/%s", root, ch->rel);
+        FILE *f = fopen(p, "r+b");
+        assert_non_null(f);
+        fputc('Z', f); /* same size, new bytes, new mtime */
+        fclose(f);
+        struct timespec t[2] = {{.tv_sec = 1600000000}, {.tv_sec = 1600000000}};
+        assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+    }
+}
+
+static void test_slices(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    fb_file_cache fc;
+    fb_manifests *m, *ref;
+    fb_manifest_view v;
+    waiter a, b, gone;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(fb_file_cache_init(&fc, root, 64, 1 << 20, 4096), 0);
+    fb_manifests_config cfg = {.max_bytes = 1 << 20, .slice_bytes = 16384};
+    assert_int_equal(fb_manifests_new(&loop, &fc, NULL, &cfg, &m), 0);
+    assert_int_equal(fb_manifests_new(NULL, &fc, NULL, &cfg, &ref), 0);
+    wait_init(&a);
+    wait_init(&b);
+    wait_init(&gone);
+    /* The page holds about 140 KB: far more than one 16 KiB slice. */
+    assert_int_equal(fb_manifests_get(m, "/", 1, 1000, &v, &a.w), FB_EAGAIN);
+    assert_int_equal(fb_manifests_get(m, "/", 1, 1000, &v, &b.w), FB_EAGAIN);
+    assert_int_equal(fb_manifests_get(m, "/", 1, 1000, &v, &gone.w), FB_EAGAIN);
+    fb_manifests_unwait(m, &gone.w);
+    /* A missing page is answered at once, builds going on or not. */
+    assert_int_equal(fb_manifests_get(m, "/missing.html", 13, 1000, &v, &gone.w), FB_ENOENT);
+    fb_manifests_stats st;
+    fb_manifests_stats_get(m, &st);
+    assert_int_equal(st.building, 1);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(gone.calls, 0);
+    assert_int_equal(a.rc, 0);
+    fb_manifests_stats_get(m, &st);
+    assert_true(st.slices >= 5);
+    assert_int_equal(st.deferred, 3);
+    assert_int_equal(st.building, 0);
+    /* The same manifest a build at once makes. */
+    assert_int_equal(fb_manifests_get(ref, "/", 1, 1000, &v, NULL), 0);
+    assert_int_equal(v.len, a.len);
+    assert_memory_equal(v.text, a.text, a.len);
+    assert_memory_equal(b.text, a.text, a.len);
+    /* Now cached: answered at once. */
+    assert_int_equal(fb_manifests_get(m, "/", 1, 1000, &v, &b.w), 0);
+    /* A file rewritten while its page is being built: the build starts again and the manifest
+     * describes the new bytes. */
+    fb_manifests_free(ref);
+    assert_int_equal(fb_manifests_new(NULL, &fc, NULL, &cfg, &ref), 0);
+    changer ch = {.m = m, .rel = "img/b c.png"};
+    uv_check_init(&loop, &ch.check);
+    ch.check.data = &ch;
+    uv_check_start(&ch.check, on_check);
+    uv_unref((uv_handle_t *)&ch.check);
+    wait_init(&a);
+    assert_int_equal(fb_manifests_get(m, "/news/", 6, 1000, &v, &a.w), 0); /* small: at once */
+    assert_int_equal(fb_manifests_get(m, "/", 1, 1001, &v, &a.w), 0);      /* nothing changed */
+    /* Touch the page's big image so the cached manifest goes stale, then ask in the next second:
+     * a new build, in slices, during which the image changes again. */
+    char p[256];
+    snprintf(p, sizeof(p), "%s/img/b c.png", root);
+    struct timespec t[2] = {{.tv_sec = 1550000000}, {.tv_sec = 1550000000}};
+    assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+    uint64_t retries0 = st.retries;
+    assert_int_equal(fb_manifests_get(m, "/", 1, 1002, &v, &a.w), FB_EAGAIN);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_true(ch.done);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.rc, 0);
+    fb_manifests_stats_get(m, &st);
+    assert_true(st.retries > retries0);
+    assert_int_equal(fb_manifests_get(ref, "/", 1, 1002, &v, NULL), 0);
+    assert_int_equal(v.len, a.len);
+    assert_memory_equal(v.text, a.text, a.len);
+    uv_close((uv_handle_t *)&ch.check, NULL);
+    fb_manifests_free(ref);
+    fb_manifests_free(m);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    fb_file_cache_fini(&fc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page),
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_changes),
+        cmocka_unit_test(test_page),    cmocka_unit_test(test_paths),  cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_changes), cmocka_unit_test(test_slices),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
