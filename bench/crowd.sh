@@ -136,6 +136,15 @@ done
 ns_pin_neighbours || die "cannot pin the neighbour tables"
 PUBNS=$(ns_name pub)
 
+# Prints the percentage of CPU time the whole machine spent idle since the /proc/stat line
+# given: near 0 means the run was CPU-bound (by us or by anything else on the machine).
+cpu_idle() {
+    { echo "$1"; head -n1 /proc/stat; } | awk '
+        { t = 0; for (i = 2; i <= NF; i++) t += $i; idle = $5 + $6
+          if (NR == 1) { t0 = t; i0 = idle } else { t1 = t; i1 = idle } }
+        END { printf "%.0f\n", (t1 > t0) ? 100 * (i1 - i0) / (t1 - t0) : 0 }'
+}
+
 # Prints the kernel's count of neighbour-table overflows (machine-wide).
 table_fulls() {
     local h
@@ -250,8 +259,9 @@ run_crowd() {
     sleep 0.3
     RUN_T0=$EPOCHREALTIME
     exec 7>&-
-    local deadline=$((SECONDS + tmax)) done=0 fulls0
+    local deadline=$((SECONDS + tmax)) done=0 fulls0 stat0
     fulls0=$(table_fulls)
+    stat0=$(head -n1 /proc/stat)
     while [ $SECONDS -lt $deadline ]; do
         done=$(find "$out" -maxdepth 1 -name 'c*' | wc -l)
         [ "$done" -ge "$n" ] && break
@@ -260,6 +270,12 @@ run_crowd() {
     [ "$done" -ge "$n" ] || echo "crowd: $sys N=$n: $((n - done)) clients still running after ${tmax}s; stopped" >&2
     [ "$(table_fulls)" = "$fulls0" ] ||
         echo "crowd: warning: the kernel's neighbour table overflowed during this run" >&2
+    RUN_IDLE=$(cpu_idle "$stat0")
+    if [ -n "${CROWD_DEBUG:-}" ]; then
+        mkdir -p "$OUT/crowd-runs/$sys-$n"
+        ns_exec origin nstat -asz >"$OUT/crowd-runs/$sys-$n/nstat-origin" 2>&1
+        ns_exec c1 nstat -asz >"$OUT/crowd-runs/$sys-$n/nstat-c1" 2>&1
+    fi
     for ((i = 1; i <= n; i++)); do ns_killall "c$i"; done
     sleep 1
     for ((i = 1; i <= n; i++)); do
@@ -273,6 +289,7 @@ run_crowd() {
 
 # Summarises $work/run for SYSTEM and N into one line of $work/results:
 #   system n status completed failed makespan mean median max spread origin_bytes client_bytes
+#   cpu_idle_pct
 # A client counts as completed when its status is 0, its end time is known and its bytes are
 # right (VERIFY is a function given the client's number that returns 0 when they are).
 summarise() {
@@ -292,18 +309,18 @@ summarise() {
         fi
         [ -z "${CROWD_DEBUG:-}" ] || cp "$work/run/alog$i" "$keep/" 2>/dev/null
     done
-    awk -v sys="$sys" -v n="$n" -v good="$good" -v bytes="$bytes" '
+    awk -v sys="$sys" -v n="$n" -v good="$good" -v bytes="$bytes" -v idle="${RUN_IDLE:--}" '
         { s[NR] = $1; e[NR] = $2; d[NR] = $2 - $1; sum += $2 - $1
           if (NR == 1 || $1 < s0) s0 = $1; if (NR == 1 || $1 > s1) s1 = $1
           if (NR == 1 || $2 > e1) e1 = $2 }
         END {
-            if (NR == 0) { printf "%s %d failed 0 %d - - - - - %s\n", sys, n, n, bytes; exit }
+            if (NR == 0) { printf "%s %d failed 0 %d - - - - - %s %s\n", sys, n, n, bytes, idle; exit }
             m = NR; for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (d[j] < d[i]) { t = d[i]; d[i] = d[j]; d[j] = t }
             med = (m % 2) ? d[(m + 1) / 2] : (d[m / 2] + d[m / 2 + 1]) / 2
-            printf "%s %d %s %d %d %.2f %.2f %.2f %.2f %.2f %s\n", sys, n, (good == n ? "ok" : "partial"),
-                good, n - good, e1 - s0, sum / m, med, d[m], s1 - s0, bytes }' "$work/times" >>"$work/results"
-    tail -n 1 "$work/results" | awk '{ printf "crowd: %-10s N=%-3d %s: %d done, %d failed, makespan %s s, mean %s s\n",
-        $1, $2, $3, $4, $5, $6, $7 }'
+            printf "%s %d %s %d %d %.2f %.2f %.2f %.2f %.2f %s %s\n", sys, n, (good == n ? "ok" : "partial"),
+                good, n - good, e1 - s0, sum / m, med, d[m], s1 - s0, bytes, idle }' "$work/times" >>"$work/results"
+    tail -n 1 "$work/results" | awk '{ printf "crowd: %-10s N=%-3d %s: %d done, %d failed, makespan %s s, mean %s s, CPU idle %s%%\n",
+        $1, $2, $3, $4, $5, $6, $7, $13 }'
 }
 
 objects_ok() { # CLIENT_DIR: every object byte-identical to the site's
@@ -412,7 +429,7 @@ run_flashback() {
     local n=$1
     if ! flashback_ready; then
         echo "flashback: not built yet ($BUILD/flashback get or flashbackd --seed-rate missing)"
-        echo "flashback $n not-built - - - - - - - - -" >>"$work/results"
+        echo "flashback $n not-built - - - - - - - - - -" >>"$work/results"
         return 0
     fi
     ns_bg origin "$BUILD/flashbackd" --root "$SITE" --listen "$ORIGIN:$ORIGIN_PORT" \
