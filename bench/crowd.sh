@@ -124,12 +124,12 @@ if [ "$CROWD_PEER_UP" = none ]; then UP=0; else UP=$(bits "$CROWD_PEER_UP") || e
 echo "crowd: building the network: origin capped at $CROWD_RATE, $maxn hosts (uplink $CROWD_PEER_UP)"
 ns_public || die "cannot build the public namespace"
 ns_public_host origin || die "cannot build the origin"
-ns_cap origin eth0 "$CROWD_RATE" tbf || die "cannot cap the origin"
+ns_cap_uplink origin "$CROWD_RATE" tbf || die "cannot cap the origin"
 ORIGIN=$(ns_addr origin)
 TRACKER=$(ns_addr pub)
 for ((i = 1; i <= maxn; i++)); do
     ns_public_host "c$i" || die "cannot build crowd host $i"
-    if [ "$UP" -gt 0 ]; then ns_cap "c$i" eth0 "$CROWD_PEER_UP" tbf || die "cannot cap host $i"; fi
+    if [ "$UP" -gt 0 ]; then ns_cap_uplink "c$i" "$CROWD_PEER_UP" tbf || die "cannot cap host $i"; fi
 done
 # Permanent ARP entries for every pair: the kernel's neighbour table is shared by all namespaces
 # and overflows at 1024 dynamic entries, which stalls a crowd of 100 hosts (tests/lib/netns.sh).
@@ -152,20 +152,22 @@ table_fulls() {
     echo $((16#${h:-0}))
 }
 
-# Prints "port rx tx" for every bridge port (one exec for all of them).
+# Prints "dev rx tx" for every bridge port (vK) and uplink shaper (iK), with one exec.
 port_bytes() {
-    ip netns exec "$PUBNS" sh -c 'for d in /sys/class/net/v*; do
+    ip netns exec "$PUBNS" sh -c 'for d in /sys/class/net/[vi][0-9]*; do
         echo "${d##*/} $(cat "$d/statistics/rx_bytes") $(cat "$d/statistics/tx_bytes")"; done'
 }
 
 # Prints "ORIGIN_SENT CLIENTS_RECEIVED" between two port_bytes snapshots, for clients 1..N.
+# What the origin sent is what left its uplink shaper (iK: packets the cap dropped do not
+# count); what a client received is what its bridge port sent it.
 bytes_between() {
-    local before=$1 after=$2 n=$3 ports="" i
+    local before=$1 after=$2 n=$3 ports="" i o=${NS_PORT[origin]}
     for ((i = 1; i <= n; i++)); do ports+="${NS_PORT[c$i]} "; done
-    awk -v origin="${NS_PORT[origin]}" -v ports="$ports" '
+    awk -v origin="i${o#v}" -v ports="$ports" '
         BEGIN { k = split(ports, a, " "); for (i = 1; i <= k; i++) client[a[i]] = 1 }
         FNR == NR { rx0[$1] = $2; tx0[$1] = $3; next }
-        $1 == origin { o = $2 - rx0[$1] }
+        $1 == origin { o = $3 - tx0[$1] }
         ($1 in client) { c += $3 - tx0[$1] }
         END { printf "%d %d\n", o, c }' "$before" "$after"
 }

@@ -161,6 +161,17 @@ capped=$(fetch)
 capped=${capped%.*}
 check "htb 4mbit cap holds: 2.5..4.5 Mbit/s measured ($((${capped:-0} * 8 / 1000)) kbit/s)" \
     [ "${capped:-0}" -ge 312500 -a "${capped:-0}" -le 562500 ]
+ns_uncap origin eth0
+ns_cap_uplink origin 8mbit tbf
+capped=$(fetch)
+capped=${capped%.*}
+check "uplink cap (ifb on the bridge side) 8mbit holds: 5..9 Mbit/s ($((${capped:-0} * 8 / 1000)) kbit/s)" \
+    [ "${capped:-0}" -ge 625000 -a "${capped:-0}" -le 1125000 ]
+ns_uncap_uplink origin
+fast=$(fetch)
+fast=${fast%.*}
+check "removing the uplink cap restores full speed ($((${fast:-0} * 8 / 1000)) kbit/s)" \
+    [ "${fast:-0}" -gt 4000000 ]
 
 # Routing without NAT: a host behind a router of kind none keeps its private address.
 ns_router plain none 1
