@@ -174,8 +174,8 @@ bytes_between() {
 
 # ---------------------------------------------------------------------------------------------
 # Clients. Every client is a small bash wrapper started inside its own namespace; all of them
-# wait on a FIFO and start together when it closes (the burst). Each writes "I START END RC"
-# (EPOCHREALTIME seconds) into OUT/cI when it has left.
+# wait on a FIFO and start together when it closes (the burst). Each writes
+# "I START END RC BYTES" (EPOCHREALTIME seconds; "-" when unknown) into OUT/cI when it has left.
 
 # URLs of the page for curl, in page order (the HTML first, as a browser needs it first).
 while IFS= read -r p; do echo "http://$ORIGIN:$ORIGIN_PORT/$p"; done <"$work/objects" >"$work/urls"
@@ -237,9 +237,10 @@ echo "$EPOCHREALTIME" >"$CROWD_DONE"
 EOF
 chmod +x "$work"/*.sh
 
-# Runs one crowd: starts N wrappers of SYSTEM (args after N are passed to each, with @I@
-# replaced by the client's number), releases them at once, waits until all have left or the
-# run's time bound passed, and leaves the results in $work/run. Sets RUN_T0 (the release).
+# Runs one crowd: run_crowd SYSTEM N TMAX ARGS... starts N wrappers of SYSTEM (ARGS are passed
+# to each, with @I@ replaced by the client's number), releases them at once, waits until all
+# have left or TMAX seconds passed, stops what is left, and leaves the records in $work/run.
+# Sets RUN_T0 (the release) and RUN_IDLE (machine-wide CPU idle % during the run).
 run_crowd() {
     local sys=$1 n=$2 tmax=$3
     shift 3
