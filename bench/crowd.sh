@@ -57,9 +57,10 @@ ns_at_exit "rm -rf '$work'"
 mkdir -p "$OUT"
 
 # ---------------------------------------------------------------------------------------------
-# The page. Until flashbackd publishes manifests, the objects a page embeds are read from its
-# HTML: src/href/poster of img, script, link, source, video, audio and input tags, kept when they
-# are same-origin paths of files that exist under SITE.
+# The page: index.html and the same-origin objects it embeds. BUILD/tools/sitecheck (from the
+# demo site's branch) lists them with core/html_links, as flashbackd's manifests will; without
+# it, they are read from the HTML with grep and sed: src/href/poster/srcset of img, script,
+# link, source, video, audio and input tags, kept when they name files under SITE.
 
 # Writes a stand-in of the demo page into DIR: index.html (~30 KB) and 20 embedded objects,
 # about 2 MB in all, random bytes (incompressible, as images are).
@@ -88,9 +89,14 @@ make_standin() {
 page_objects() {
     local site=$1
     echo index.html
-    grep -oiE '<(img|script|link|source|video|audio|input)[[:space:]][^>]*>' "$site/index.html" |
-        grep -oiE "(src|href|poster)=(\"[^\"]*\"|'[^']*')" |
-        sed -E "s/^[a-zA-Z]+=[\"']//; s/[\"']\$//; s/[?#].*\$//; s|^\./||; s|^/||" |
+    if [ -x "$BUILD/tools/sitecheck" ]; then
+        "$BUILD/tools/sitecheck" links "$site/index.html" /index.html
+    else
+        grep -oiE '<(img|script|link|source|video|audio|input)[[:space:]][^>]*>' "$site/index.html" |
+            grep -oiE "(src|href|poster|srcset)=(\"[^\"]*\"|'[^']*')" |
+            sed -E "s/^[a-zA-Z]+=[\"']//; s/[\"']\$//" |
+            tr ',' '\n' | sed -E 's/^[[:space:]]+//; s/[[:space:]].*$//'
+    fi | sed -E 's/[?#].*$//; s|^\./||; s|^/||' |
         grep -vE '^([a-zA-Z][a-zA-Z0-9+.-]*:|/)' |
         while IFS= read -r p; do [ -n "$p" ] && [ -f "$site/$p" ] && echo "$p"; done |
         awk '!seen[$0]++'
