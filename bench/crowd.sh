@@ -225,12 +225,12 @@ cat >"$work/client_flashback.sh" <<'EOF'
 #!/usr/bin/env bash
 # One Flashback visitor: `flashback get --all DIR URL`; END is when it exited (it leaves on
 # completion). RC is its exit status (0 only when every byte verified).
-i=$1 out=$2 fifo=$3 flashback=$4 dl=$5 url=$6
+i=$1 out=$2 fifo=$3 flashback=$4 dl=$5 url=$6 tmax=$7
 mkdir -p "$dl"
 echo "$i" >>"$out/ready"
 read -r _ <"$fifo"
 start=$EPOCHREALTIME
-"$flashback" get --all "$dl" "$url" >"$out/log$i" 2>&1
+"$flashback" get --all "$dl" --timeout "$tmax" --stats --quiet "$url" >"$out/log$i" 2>&1
 rc=$?
 end=$EPOCHREALTIME
 echo "$i $start $end $rc -" >"$out/c$i"
@@ -448,7 +448,10 @@ run_flashback() {
     rm -rf "$work/dl"
     port_bytes >"$work/b0"
     run_crowd flashback "$n" "$(run_timeout "$n")" "$BUILD/flashback" "$work/dl/@I@" \
-        "http://$ORIGIN:$ORIGIN_PORT/index.html"
+        "http://$ORIGIN:$ORIGIN_PORT/index.html" "$(run_timeout "$n")"
+    mkdir -p "$OUT/crowd-runs/flashback-$n"
+    cp "$work/run"/log* "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
+    cp "$work/flashbackd.log" "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
     port_bytes >"$work/b1"
     ns_stop "$SERVER_PID"
     SERVER_PID=
