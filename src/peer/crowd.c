@@ -85,7 +85,7 @@ struct crowd {
     char err[512];
     bool tty;
     uint64_t t0_ns;        /* uv_hrtime at the crowd's start (after the preflight) */
-    uint64_t last_line_ms; /* last plain progress line */
+    uint32_t samples;      /* sample_cb calls so far */
     bool line_drawn;       /* a terminal progress line is on screen */
 
     /* The manifest fetched before the crowd: the reference every visitor is checked against. */
@@ -488,9 +488,9 @@ static void sample_cb(uv_timer_t *t)
     uint64_t now = elapsed_ms(c), fds = count_fds(), rss = rss_bytes();
     c->s.fds_peak = FB_MAX(c->s.fds_peak, fds);
     c->s.rss_peak = FB_MAX(c->s.rss_peak, rss);
-    if (c->o.quiet || (!c->tty && now - c->last_line_ms < PLAIN_PROGRESS_MS))
+    c->samples++;
+    if (c->o.quiet || (!c->tty && c->samples % (PLAIN_PROGRESS_MS / SAMPLE_MS) != 0))
         return;
-    c->last_line_ms = now;
     totals(c, &tot);
     uint64_t origin = tot.bytes_manifest + tot.bytes_origin_http + tot.bytes_seed;
     char ob[32], hb[32], sb[32], pb[32];
