@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -84,9 +85,9 @@ struct crowd {
     int exit_code;
     char err[512];
     bool tty;
-    uint64_t t0_ns;        /* uv_hrtime at the crowd's start (after the preflight) */
-    uint32_t samples;      /* sample_cb calls so far */
-    bool line_drawn;       /* a terminal progress line is on screen */
+    uint64_t t0_ns;   /* uv_hrtime at the crowd's start (after the preflight) */
+    uint32_t samples; /* sample_cb calls so far */
+    bool line_drawn;  /* a terminal progress line is on screen */
 
     /* The manifest fetched before the crowd: the reference every visitor is checked against. */
     uint8_t *mbuf;
@@ -102,7 +103,8 @@ struct crowd {
     uint32_t *at_ms;
     int64_t *done_ms; /* completion times of the completed visitors */
     uint32_t next, active, n_ok, n_failed, failure_lines;
-    fb_get_stats gone; /* counters of the visitors that have left, summed */
+    uint32_t n_complete; /* pages complete and verified (lingering ones included) */
+    fb_get_stats gone;   /* counters of the visitors that have left, summed */
     fb_crowd_summary s;
 };
 
@@ -390,6 +392,7 @@ static void on_page(void *ctx, fb_page *p, fb_page_event ev, uint32_t object)
         v->complete_ms = (int64_t)elapsed_ms(c);
         if (verify_page(c, p, why, sizeof(why))) {
             v->verified = true;
+            c->n_complete++;
         } else {
             c->s.verify_failures++;
             fb_page_fail(p, FB_PAGE_VERIFY, why);
@@ -492,17 +495,19 @@ static void sample_cb(uv_timer_t *t)
     if (c->o.quiet || (!c->tty && c->samples % (PLAIN_PROGRESS_MS / SAMPLE_MS) != 0))
         return;
     totals(c, &tot);
-    uint64_t origin = tot.bytes_manifest + tot.bytes_origin_http + tot.bytes_seed;
-    char ob[32], hb[32], sb[32], pb[32];
-    human_bytes(origin, ob, sizeof(ob));
-    human_bytes(tot.bytes_manifest + tot.bytes_origin_http, hb, sizeof(hb));
-    human_bytes(tot.bytes_seed, sb, sizeof(sb));
-    human_bytes(tot.bytes_peers, pb, sizeof(pb));
+    uint64_t http = tot.bytes_manifest + tot.bytes_origin_http;
     char line[256];
-    snprintf(line, sizeof(line),
-             "%5.1fs  arrived %u/%u  active %u  completed %u  failed %u  origin %s (HTTP %s, "
-             "seed %s)  peers %s",
-             now / 1000.0, c->next, c->o.n, c->active, c->n_ok, c->n_failed, ob, hb, sb, pb);
+    int len = snprintf(line, sizeof(line),
+                       "%5.1fs  arrived %u/%u  active %u  completed %u  failed %u  origin %.1f MB "
+                       "(HTTP %.1f + seed %.1f)  peers %.1f MB",
+                       now / 1000.0, c->next, c->o.n, c->active, c->n_complete, c->n_failed,
+                       (http + tot.bytes_seed) / 1e6, http / 1e6, tot.bytes_seed / 1e6,
+                       tot.bytes_peers / 1e6);
+    /* A line longer than the terminal would wrap, and \r would redraw only its last row. */
+    struct winsize ws;
+    if (c->tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && len > 0 &&
+        (size_t)len >= ws.ws_col && ws.ws_col < sizeof(line))
+        line[ws.ws_col - 1] = '\0';
     if (c->tty) {
         fprintf(stderr, "\r%s\033[K", line);
         c->line_drawn = true;
@@ -906,70 +911,77 @@ static int check_fds(crowd *c)
 static void print_summary(crowd *c, FILE *f)
 {
     const fb_crowd_summary *s = &c->s;
-    char a[32], b[32], d[32], e[32], g[32];
+    char a[32], b[32], d[32], e[32];
     fprintf(f, "flashback crowd: %u visitors, %s arrivals over %.1f s, %s\n", s->n,
             c->o.arrivals == FB_ARRIVE_POISSON ? "Poisson" : "evenly spaced", s->over_ms / 1000.0,
-            s->linger_ms ? "lingering after completion"
-                         : "each leaving when its page was complete");
-    if (s->linger_ms)
-        fprintf(f, "  (each lingered %.1f s)\n", s->linger_ms / 1000.0);
-    fprintf(f, "  completed    %u of %u, %u failed%s\n", s->completed, s->n, s->n - s->completed,
+            s->linger_ms ? "each lingering after completion" : "each leaving when complete");
+    fprintf(f, "  completed     %u of %u, %u failed%s\n", s->completed, s->n, s->n - s->completed,
             s->completed == s->n ? "; every byte verified against the manifest (SHA-256)" : "");
+    if (s->linger_ms)
+        fprintf(f, "  lingering     each lingered %.1f s after completion\n",
+                s->linger_ms / 1000.0);
     human_bytes(s->page_bytes, a, sizeof(a));
-    fprintf(f, "  page         %s (%" PRIu64 " bytes), %u objects, %u chunks\n", a, s->page_bytes,
+    fprintf(f, "  page          %" PRIu64 " bytes (%s): %u objects, %u chunks\n", s->page_bytes, a,
             s->objects, s->chunks);
     if (s->times.n)
         fprintf(f,
-                "  completion   mean %.2f s   p50 %.2f s   p95 %.2f s   max %.2f s   (arrival to "
-                "last byte)\n",
+                "  completion    mean %.2f s  p50 %.2f s  p95 %.2f s  max %.2f s  (arrival to last "
+                "byte)\n",
                 s->times.mean / 1000.0, s->times.p50 / 1000.0, s->times.p95 / 1000.0,
                 s->times.max / 1000.0);
     if (s->ms_makespan >= 0)
-        fprintf(f, "  makespan     %.2f s (first arrival to last completion)\n",
+        fprintf(f, "  makespan      %.2f s (first arrival to last completion)\n",
                 s->ms_makespan / 1000.0);
     uint64_t origin = fb_crowd_origin_bytes(s);
     human_bytes(origin, a, sizeof(a));
     human_bytes(s->bytes_manifest, b, sizeof(b));
     human_bytes(s->bytes_origin_http, d, sizeof(d));
     human_bytes(s->bytes_seed, e, sizeof(e));
-    fprintf(f, "  from origin  %s: manifests %s, HTTP ranges %s, seed %s\n", a, b, d, e);
+    fprintf(f, "  from origin   %s: manifests %s, HTTP ranges %s, seed %s\n", a, b, d, e);
     human_bytes(s->bytes_peers, a, sizeof(a));
-    fprintf(f, "  from peers   %s\n", a);
+    fprintf(f, "  from peers    %s\n", a);
     int64_t share = fb_crowd_origin_share_ppm(s);
     if (share >= 0) {
         human_bytes(origin + s->bytes_peers, a, sizeof(a));
-        fprintf(f, "  origin share %.1f%% of the %s the visitors received\n", share / 1e4, a);
+        fprintf(f, "  origin share  %.1f%% of the %s the visitors received\n", share / 1e4, a);
     }
     if (s->server_http_bytes >= 0) {
         human_bytes((uint64_t)(s->server_http_bytes + s->server_seed_bytes), a, sizeof(a));
         human_bytes((uint64_t)s->server_http_bytes, b, sizeof(b));
         human_bytes((uint64_t)s->server_seed_bytes, d, sizeof(d));
-        fprintf(f, "  the origin   sent %s by its own count (HTTP %s, seed UDP %s; metrics)\n", a,
+        fprintf(f, "  origin sent   %s by its own count (HTTP %s, seed UDP %s; its metrics)\n", a,
                 b, d);
     }
-    int64_t plain = fb_crowd_plain_ms(s);
+    int64_t plain = fb_crowd_plain_ms(s), one = fb_crowd_one_page_ms(s);
     if (plain >= 0) {
+        bool from_metrics = strcmp(s->rate_source, "metrics") == 0;
         fprintf(f,
-                "  plain server %.1f s to send %u x %" PRIu64 " bytes at the origin's %" PRIu64
-                " bytes/s (%.1f Mbit/s, %s)\n",
-                plain / 1000.0, s->n, s->page_bytes, s->origin_rate, s->origin_rate * 8 / 1e6,
-                strcmp(s->rate_source, "metrics") == 0 ? "the seed's cap, from flashbackd's metrics"
-                                                       : "--origin-rate");
+                "  plain server  %.1f s: %u x %" PRIu64 " bytes at %" PRIu64
+                " bytes/s (%.1f Mbit/s),\n",
+                plain / 1000.0, s->n, s->page_bytes, s->origin_rate, s->origin_rate * 8 / 1e6);
+        fprintf(f, "                %s",
+                from_metrics ? "the seed's cap in flashbackd's metrics"
+                             : "the rate given by --origin-rate");
         if (s->ms_makespan > 0 && s->completed == s->n)
-            fprintf(f,
-                    "               the crowd took %.1f s: %.1fx faster; one page alone at that "
-                    "rate takes %.2f s\n",
-                    s->ms_makespan / 1000.0, (double)plain / (double)s->ms_makespan,
-                    fb_crowd_one_page_ms(s) / 1000.0);
+            fprintf(f, "; the crowd took %.2f s, %.1f times less", s->ms_makespan / 1000.0,
+                    (double)plain / (double)s->ms_makespan);
+        fputc('\n', f);
+        fprintf(f, "  lower bound   %.2f s: one page at that rate", one / 1000.0);
+        if (s->ms_makespan > 0 && one > 0 && s->completed == s->n)
+            fprintf(f, "; the makespan is %.1fx it", (double)s->ms_makespan / (double)one);
+        fputc('\n', f);
     } else {
-        fprintf(f, "  plain server unknown: the origin's rate is not known (give --origin-rate)\n");
+        fprintf(f,
+                "  plain server  unknown: the origin's rate is not known (give --origin-rate)\n");
     }
     human_bytes(fb_crowd_mem_per_visitor_seen(s), a, sizeof(a));
-    human_bytes(s->rss_peak, g, sizeof(g));
+    human_bytes(s->rss_peak, b, sizeof(b));
     fprintf(f,
-            "  resources    at most %u visitors active at once, about %s each (resident %s at the "
-            "peak); %" PRIu64 " descriptors at the peak of %" PRIu64 "\n",
-            s->active_peak, a, g, s->fds_peak, s->fd_limit);
+            "  resources     %u visitors active at most, about %s each (%s resident at the peak)\n",
+            s->active_peak, a, b);
+    fprintf(f,
+            "                %" PRIu64 " descriptors open at the peak, of a limit of %" PRIu64 "\n",
+            s->fds_peak, s->fd_limit);
 }
 
 int fb_cmd_crowd(int argc, char **argv)

@@ -143,7 +143,7 @@ fp=$(json "$J" fds_peak)
 check "descriptors: peak $fp <= start $fs + N x 6" test "$fp" -gt "$fs" -a "$fp" -le $((fs + N_CROWD * 6))
 check "memory per visitor measured ($(json "$J" mem_per_visitor) bytes) and at least the page" \
     test "$(json "$J" mem_per_visitor)" -ge "$page_bytes"
-check "the text summary on stderr with --json" grep -q "completed    $N_CROWD of $N_CROWD" "$T/c.err"
+check "the text summary on stderr with --json" grep -qE "^  completed +$N_CROWD of $N_CROWD, 0 failed" "$T/c.err"
 check "plain progress lines on stderr (not a terminal)" grep -qE '^ +[0-9.]+s  arrived [0-9]+/'"$N_CROWD"'  active' "$T/c.err"
 
 # ---- options ----------------------------------------------------------------------------------
@@ -151,9 +151,10 @@ rc=0
 timeout 60 "$FB" crowd "$O/" --n 4 --over 0 --arrivals even --linger 1 --origin-rate 2MB \
     --bind 127.0.0.1 >"$T/o.out" 2>"$T/o.err" || rc=$?
 check "burst of 4, --linger 1, --bind 127.0.0.1, --origin-rate 2MB: exit 0" test "$rc" -eq 0
-check "text summary on stdout: completed 4 of 4, every byte verified" grep -q 'completed    4 of 4, 0 failed; every byte verified' "$T/o.out"
+check "text summary on stdout: completed 4 of 4, every byte verified" grep -qE '^  completed +4 of 4, 0 failed; every byte verified' "$T/o.out"
 check "plain server from --origin-rate: 4 x page at 2000000 bytes/s" \
-    grep -q "plain server $(awk -v b="$page_bytes" 'BEGIN { printf "%.1f", 4 * b / 2000000 }') s .* 2000000 bytes/s .*--origin-rate" "$T/o.out"
+    grep -qE "^  plain server +$(awk -v b="$page_bytes" 'BEGIN { printf "%.1f", 4 * b / 2000000 }') s: 4 x $page_bytes bytes at 2000000 bytes/s" "$T/o.out"
+check "... and says the rate came from --origin-rate" grep -q 'the rate given by --origin-rate' "$T/o.out"
 check "lingering shows in the summary" grep -q 'each lingered 1.0 s' "$T/o.out"
 rc=0
 timeout 60 "$FB" crowd "$O/" --n 3 --over 1 --linger 1.5 --json --quiet >"$T/l.json" 2>"$T/l.err" || rc=$?
@@ -265,8 +266,11 @@ el=$(($(date +%s) - t0))
 check "make demo, no terminal: exit 0 in ${el} s" test "$rc" -eq 0
 check "make demo: port $busy busy, said so and used another" grep -q "port $busy is busy" "$T/demo.out"
 check "make demo: the summary (100 of 100 completed, every byte verified)" \
-    grep -q 'completed    100 of 100, 0 failed; every byte verified' "$T/demo.out"
-check "make demo: beside what a plain server would have needed" grep -q 'plain server .* the seed.s cap' "$T/demo.out"
+    grep -qE '^  completed +100 of 100, 0 failed; every byte verified' "$T/demo.out"
+check "make demo: beside what a plain server would have needed (100 pages at 10mbit)" \
+    grep -qE "^  plain server +$(awk -v b="$page_bytes" 'BEGIN { printf "%.1f", 100 * b / 1250000 }') s: 100 x" "$T/demo.out"
+check "make demo: the rate is the seed's cap, read from flashbackd's metrics" \
+    grep -q "the seed's cap in flashbackd's metrics" "$T/demo.out"
 check "make demo: flashbackd stopped cleanly" grep -q 'flashbackd stopped (exit 0); crowd exit 0' "$T/demo.out"
 check "make demo: no sanitizer report" test -z "$(grep -l Sanitizer "$T/demo.err" "$T/demo.out")"
 rc=0
