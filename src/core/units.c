@@ -1,6 +1,6 @@
-/* Rate parsing for flashbackd's flags (units.h): an exact decimal number times a unit, computed
+/* Rate parsing for the command lines (units.h): an exact decimal number times a unit, computed
  * in integers so "1.5mbit" is exactly 187500 bytes per second. */
-#include "server/units.h"
+#include "core/units.h"
 
 static bool ieq(const char *a, const char *b)
 {
