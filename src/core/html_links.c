@@ -27,14 +27,6 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int hex_value(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The first c in p[0..n), or NULL. (memchr is not among the functions core/ may use.) */
 static const char *find_byte(const char *p, int c, size_t n)
 {
@@ -129,7 +121,7 @@ static size_t char_ref(const char *p, const char *end, uint32_t *cp)
         if (hex)
             i++;
         for (; i < n; i++, digits++) {
-            int d = hex ? hex_value((unsigned char)p[i]) : (is_digit(p[i]) ? p[i] - '0' : -1);
+            int d = hex ? fb_hexval((unsigned char)p[i]) : (is_digit(p[i]) ? p[i] - '0' : -1);
             if (d < 0)
                 break;
             if (v <= 0x10ffff) /* past it the value is invalid anyway; this keeps it bounded */
