@@ -27,11 +27,7 @@ fb_demo_site "$T"
 
 # start_fbd NAME RATE: flashbackd on 127.0.0.1:0 serving $R, its seed capped at RATE. Sets
 # O (its URL, no trailing slash) and FBD_PID.
-start_fbd() {
-    fbd_start "$1" --root "$R" --seed-rate "$2" || return 1
-    O=$FBD_URL
-    grep -q '^flashbackd: seeding on udp://' "$T/$1.out"
-}
+start_fbd() { fbd_serve_site "$@"; }
 scrape() { curl -s -o "$1" "$O/.flashback/metrics"; }
 
 start_fbd fbd 10mbit || { notok "flashbackd starts"; cat "$T/fbd.err"; exit 1; }

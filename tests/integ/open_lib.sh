@@ -19,11 +19,7 @@ ABOUT_OBJS=$("$SC" links "$R/about.html" /about.html) || { notok "sitecheck list
 
 # start_fbd RATE: flashbackd on 127.0.0.1:0 serving $R, its seed capped at RATE (flashbackd's
 # units). Sets O (its URL, no trailing slash) and FBD_PID.
-start_fbd() {
-    fbd_start fbd --root "$R" --seed-rate "$1" || return 1
-    O=$FBD_URL
-    grep -q '^flashbackd: seeding on udp://' "$T/fbd.out"
-}
+start_fbd() { fbd_serve_site fbd "$1"; }
 
 # start_open NAME URL [ARGS...]: `flashback open` on a free port, stdout in $T/NAME.out and
 # stderr in $T/NAME.err. Waits for its one line and sets L (the local URL it printed) and

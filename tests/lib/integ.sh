@@ -23,6 +23,9 @@
 #                         in $T/NAME.out and $T/NAME.err, tracked; waits up to 10 s for its
 #                         start line. Sets FBD_PID, FBD_ADDR (host:port) and FBD_URL
 #                         (http://host:port). Returns 1 when it exited or did not start
+#   fbd_serve_site NAME RATE  fbd_start NAME serving $R with its seed capped at RATE; sets O to
+#                         its URL (no trailing slash). Returns 1 unless both its HTTP and its
+#                         seed's start lines came
 #   fbd_stop PID ERRFILE  SIGTERM and wait: checks that flashbackd exited 0 with no sanitizer
 #                         report in ERRFILE (one TAP line)
 #   fbseed_start NAME ARGS...  tools/fbseed ARGS, output in $T/NAME.out and .err, tracked; waits
@@ -127,6 +130,11 @@ fbd_start() {
     done
     FBD_URL=http://$FBD_ADDR
     [ -n "$FBD_ADDR" ]
+}
+fbd_serve_site() {
+    fbd_start "$1" --root "$R" --seed-rate "$2" || return 1
+    O=$FBD_URL
+    grep -q '^flashbackd: seeding on udp://' "$T/$1.out"
 }
 fbd_stop() {
     local rc=0
