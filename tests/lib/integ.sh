@@ -28,6 +28,14 @@
 #                         seed's start lines came
 #   fbd_stop PID ERRFILE  SIGTERM and wait: checks that flashbackd exited 0 with no sanitizer
 #                         report in ERRFILE (one TAP line)
+#   fb_same_site DIR      true when DIR holds every file of the demo page (index.html and
+#                         page_objs), each identical to R's
+#   fb_ns_workdir NAME    work=/tmp/fbNAME.<pid>.XXXXXX, removed at namespace teardown (after
+#                         tests/lib/netns.sh's ns_init; that library must be sourced at the top
+#                         level of the test, as it declares its tables)
+#   fbd_ns_start HOST RATE ARGS...  flashbackd inside namespace HOST, on its address, port 8080
+#                         (TCP and UDP), serving R with its seed capped at RATE; output in
+#                         $work/fbd.out and .err. Waits for both ports. Sets FBD_PID and O
 #   fbseed_start NAME ARGS...  tools/fbseed ARGS, output in $T/NAME.out and .err, tracked; waits
 #                         up to 5 s for the UDP port it prints. Sets SEED_PID and SEED_PORT;
 #                         returns 1 when no port came
@@ -112,6 +120,11 @@ fb_demo_site() {
     for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
 }
 
+fb_same_site() {
+    local p
+    for p in /index.html $page_objs; do cmp -s "$1$p" "$R$p" || return 1; done
+}
+
 fb_free_port() { echo $((20000 + (RANDOM * 32768 + RANDOM) % 40000)); }
 
 fbd_start() {
@@ -143,6 +156,21 @@ fbd_stop() {
     fb_forget "$1"
     check "flashbackd stopped cleanly (exit $rc, no sanitizer report)" \
         test "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$2")"
+}
+
+fb_ns_workdir() {
+    work=$(mktemp -d "/tmp/fb$1.$$.XXXXXX")
+    ns_at_exit "rm -rf '$work'"
+}
+fbd_ns_start() {
+    local host=$1 rate=$2 addr
+    shift 2
+    addr=$(ns_addr "$host")
+    ns_bg "$host" "$FBD" --root "$R" --listen "$addr:8080" --seed-rate "$rate" "$@" \
+        >"$work/fbd.out" 2>"$work/fbd.err"
+    FBD_PID=$NS_LAST_PID
+    O=http://$addr:8080
+    ns_wait_port "$host" tcp 8080 && ns_wait_port "$host" udp 8080
 }
 
 fbseed_start() {
