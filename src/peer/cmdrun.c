@@ -1,8 +1,23 @@
 /* The peer commands' shared loop plumbing (see cmdrun.h). */
 #include "peer/cmdrun.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+void *fb_cmdrun_start(uv_loop_t *loop, size_t size, const char *name)
+{
+    void *state;
+    signal(SIGPIPE, SIG_IGN);
+    state = calloc(1, size);
+    if (state == NULL || uv_loop_init(loop) != 0) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        free(state);
+        return NULL;
+    }
+    return state;
+}
 
 uint64_t fb_cmdrun_ms(uint64_t t0)
 {

@@ -5,8 +5,15 @@
 #define FB_PEER_CMDRUN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+/* Starts a command's run: ignores SIGPIPE (a closed output is a write error, not a death),
+ * allocates `size` zeroed bytes for its state and initializes *loop. Returns the state (the
+ * caller frees it), or NULL after printing "NAME: out of memory" on stderr with nothing left
+ * allocated. */
+void *fb_cmdrun_start(uv_loop_t *loop, size_t size, const char *name);
 
 /* Milliseconds since t0 (a uv_hrtime() value). */
 uint64_t fb_cmdrun_ms(uint64_t t0);

@@ -4,7 +4,6 @@
  * Everything happens on one libuv loop. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,13 +474,9 @@ int fb_cmd_get(int argc, char **argv)
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    signal(SIGPIPE, SIG_IGN); /* a closed stdout is a write error, not a death */
-    r = calloc(1, sizeof(*r));
-    if (r == NULL || uv_loop_init(&loop) != 0) {
-        fprintf(stderr, "flashback get: out of memory\n");
-        free(r);
+    r = fb_cmdrun_start(&loop, sizeof(*r), NAME);
+    if (r == NULL)
         return EXIT_INTERNAL;
-    }
     r->o = o;
     r->loop = &loop;
     r->t0 = uv_hrtime();

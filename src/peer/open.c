@@ -1007,13 +1007,9 @@ int fb_cmd_open(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    signal(SIGPIPE, SIG_IGN);
-    a = calloc(1, sizeof(*a));
-    if (a == NULL || uv_loop_init(&loop) != 0) {
-        fprintf(stderr, "flashback open: out of memory\n");
-        free(a);
+    a = fb_cmdrun_start(&loop, sizeof(*a), NAME);
+    if (a == NULL)
         return EXIT_INTERNAL;
-    }
     a->o = o;
     a->loop = &loop;
     a->t0 = uv_hrtime();
