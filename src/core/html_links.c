@@ -503,6 +503,20 @@ static int resolve(scan *s, ucur u, size_t *len)
     return R_PATH;
 }
 
+/* resolve(), and what its failures cost the scan: a full text buffer ends it (the list is marked
+ * truncated), a same-origin URL over max_url is counted. */
+static int resolve_counted(scan *s, ucur u, size_t *len)
+{
+    int r = resolve(s, u, len);
+    if (r == R_FULL) {
+        s->hl->truncated = true;
+        s->stop = true;
+    } else if (r == R_LONG) {
+        s->hl->too_long++;
+    }
+    return r;
+}
+
 /* Adds the URL read from `u` to the list unless it is foreign, the page itself or already
  * listed. Stops the scan when a cap is reached. */
 static void emit(scan *s, ucur u)
@@ -511,14 +525,7 @@ static void emit(scan *s, ucur u)
     size_t n = 0;
     if (s->stop || s->template_depth > 0)
         return;
-    int r = resolve(s, u, &n);
-    if (r == R_FULL) {
-        hl->truncated = true;
-        s->stop = true;
-        return;
-    }
-    if (r == R_LONG)
-        hl->too_long++;
+    int r = resolve_counted(s, u, &n);
     if (r != R_PATH)
         return;
     char *out = hl->text + hl->text_len;
@@ -596,15 +603,8 @@ static void set_base(scan *s, const char *v, size_t n)
     size_t len = 0;
     ucur u = {vcur_make(v, n, true), SIZE_MAX};
     s->base_seen = true;
-    int r = resolve(s, u, &len);
-    if (r == R_FULL) {
-        hl->truncated = true;
-        s->stop = true;
-        return;
-    }
-    if (r == R_LONG)
-        hl->too_long++;
-    if (r == R_SELF)
+    int r = resolve_counted(s, u, &len);
+    if (r == R_FULL || r == R_SELF)
         return;
     if (r != R_PATH) {
         s->base_foreign = true;
