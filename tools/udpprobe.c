@@ -94,6 +94,22 @@ static int recv_wait(int fd, int ms, char *buf, size_t cap, struct sockaddr_in *
     return (int)n;
 }
 
+/* Waits until `until` (now_ms) for the next datagram from exactly `peer`, passing over any other.
+ * Returns its length (buf NUL-terminated), or 0 when the time is up or on an error. */
+static int recv_from_peer(int fd, long long until, const struct sockaddr_in *peer, char *buf,
+                          size_t cap)
+{
+    while (now_ms() < until) {
+        struct sockaddr_in from;
+        int n = recv_wait(fd, (int)(until - now_ms()), buf, cap, &from);
+        if (n <= 0)
+            return 0;
+        if (from.sin_addr.s_addr == peer->sin_addr.s_addr && from.sin_port == peer->sin_port)
+            return n;
+    }
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     long port, secs;
@@ -146,14 +162,9 @@ static int cmd_ask(int argc, char **argv)
     for (int tries = 0; tries < 300 && now_ms() < end; tries++) {
         sendto(fd, "ask", 3, 0, (struct sockaddr *)&server, sizeof(server));
         long long round = now_ms() + 200;
-        while (now_ms() < round) {
-            char buf[MSG_MAX];
-            struct sockaddr_in from;
-            int n = recv_wait(fd, (int)(round - now_ms()), buf, sizeof(buf), &from);
-            if (n <= 0)
-                break;
-            if (from.sin_addr.s_addr == server.sin_addr.s_addr &&
-                from.sin_port == server.sin_port && strncmp(buf, "seen ", 5) == 0) {
+        char buf[MSG_MAX];
+        while (recv_from_peer(fd, round, &server, buf, sizeof(buf)) > 0) {
+            if (strncmp(buf, "seen ", 5) == 0) {
                 printf("%s\n", buf + 5);
                 rc = 0;
                 goto out;
@@ -185,16 +196,10 @@ static int cmd_punch(int argc, char **argv)
             break;
         sendto(fd, "punch", 5, 0, (struct sockaddr *)&peer, sizeof(peer));
         long long round = now_ms() + 100;
-        while (now_ms() < round) {
-            char buf[MSG_MAX];
-            struct sockaddr_in from;
-            int n = recv_wait(fd, (int)(round - now_ms()), buf, sizeof(buf), &from);
-            if (n <= 0)
-                break;
-            if (got_at < 0 && from.sin_addr.s_addr == peer.sin_addr.s_addr &&
-                from.sin_port == peer.sin_port && strcmp(buf, "punch") == 0)
+        char buf[MSG_MAX];
+        while (recv_from_peer(fd, round, &peer, buf, sizeof(buf)) > 0)
+            if (got_at < 0 && strcmp(buf, "punch") == 0)
                 got_at = now_ms();
-        }
     }
     close(fd);
     if (got_at < 0) {
