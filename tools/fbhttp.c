@@ -30,17 +30,6 @@ static void usage(void)
     exit(EXIT_USAGE);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Appends the unescaped form of s[0..n) to buf; line breaks in s are dropped. */
 static void unescape(const char *s, size_t n, char **buf, size_t *len, size_t *cap)
 {
@@ -58,8 +47,9 @@ static void unescape(const char *s, size_t n, char **buf, size_t *len, size_t *c
                 c = '\t';
             else if (e == '0')
                 c = '\0';
-            else if (e == 'x' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-                c = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+            else if (e == 'x' && i + 2 < n && fb_hexval(s[i + 1]) >= 0 &&
+                     fb_hexval(s[i + 2]) >= 0) {
+                c = (char)(fb_hexval(s[i + 1]) << 4 | fb_hexval(s[i + 2]));
                 i += 2;
             } else
                 c = e;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "udptool.h"
 
 #define MSG_MAX 256
 
@@ -34,28 +35,14 @@ static void usage(void)
 
 static long long now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Parses a decimal in [lo, hi] from s into *out. Returns 0 or -1. */
-static int parse_num(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    return udptool_now_us() / 1000;
 }
 
 /* Parses "a.b.c.d:port" (IPv4 only) into a sockaddr. Returns 0 or -1. */
 static int parse_sin(const char *s, struct sockaddr_in *sin)
 {
     fb_addr a;
-    if (fb_addr_parse(&a, s, strlen(s)) != 0 || a.family != 4)
+    if (udptool_parse_v4(s, &a) != 0)
         return -1;
     memset(sin, 0, sizeof(*sin));
     sin->sin_family = AF_INET;
@@ -107,10 +94,27 @@ static int recv_wait(int fd, int ms, char *buf, size_t cap, struct sockaddr_in *
     return (int)n;
 }
 
+/* Waits until `until` (now_ms) for the next datagram from exactly `peer`, passing over any other.
+ * Returns its length (buf NUL-terminated), or 0 when the time is up or on an error. */
+static int recv_from_peer(int fd, long long until, const struct sockaddr_in *peer, char *buf,
+                          size_t cap)
+{
+    while (now_ms() < until) {
+        struct sockaddr_in from;
+        int n = recv_wait(fd, (int)(until - now_ms()), buf, cap, &from);
+        if (n <= 0)
+            return 0;
+        if (from.sin_addr.s_addr == peer->sin_addr.s_addr && from.sin_port == peer->sin_port)
+            return n;
+    }
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     long port, secs;
-    if (argc != 2 || parse_num(argv[0], 1, 65535, &port) || parse_num(argv[1], 1, 3600, &secs)) {
+    if (argc != 2 || udptool_parse_num(argv[0], 1, 65535, &port) ||
+        udptool_parse_num(argv[1], 1, 3600, &secs)) {
         usage();
         return 2;
     }
@@ -143,8 +147,9 @@ static int cmd_ask(int argc, char **argv)
 {
     long lport, timeout = 2000;
     struct sockaddr_in server;
-    if (argc < 2 || argc > 3 || parse_num(argv[0], 0, 65535, &lport) ||
-        parse_sin(argv[1], &server) || (argc == 3 && parse_num(argv[2], 1, 60000, &timeout))) {
+    if (argc < 2 || argc > 3 || udptool_parse_num(argv[0], 0, 65535, &lport) ||
+        parse_sin(argv[1], &server) ||
+        (argc == 3 && udptool_parse_num(argv[2], 1, 60000, &timeout))) {
         usage();
         return 2;
     }
@@ -157,14 +162,9 @@ static int cmd_ask(int argc, char **argv)
     for (int tries = 0; tries < 300 && now_ms() < end; tries++) {
         sendto(fd, "ask", 3, 0, (struct sockaddr *)&server, sizeof(server));
         long long round = now_ms() + 200;
-        while (now_ms() < round) {
-            char buf[MSG_MAX];
-            struct sockaddr_in from;
-            int n = recv_wait(fd, (int)(round - now_ms()), buf, sizeof(buf), &from);
-            if (n <= 0)
-                break;
-            if (from.sin_addr.s_addr == server.sin_addr.s_addr &&
-                from.sin_port == server.sin_port && strncmp(buf, "seen ", 5) == 0) {
+        char buf[MSG_MAX];
+        while (recv_from_peer(fd, round, &server, buf, sizeof(buf)) > 0) {
+            if (strncmp(buf, "seen ", 5) == 0) {
                 printf("%s\n", buf + 5);
                 rc = 0;
                 goto out;
@@ -181,8 +181,8 @@ static int cmd_punch(int argc, char **argv)
 {
     long lport, secs;
     struct sockaddr_in peer;
-    if (argc != 3 || parse_num(argv[0], 1, 65535, &lport) || parse_sin(argv[1], &peer) ||
-        parse_num(argv[2], 1, 600, &secs)) {
+    if (argc != 3 || udptool_parse_num(argv[0], 1, 65535, &lport) || parse_sin(argv[1], &peer) ||
+        udptool_parse_num(argv[2], 1, 600, &secs)) {
         usage();
         return 2;
     }
@@ -196,16 +196,10 @@ static int cmd_punch(int argc, char **argv)
             break;
         sendto(fd, "punch", 5, 0, (struct sockaddr *)&peer, sizeof(peer));
         long long round = now_ms() + 100;
-        while (now_ms() < round) {
-            char buf[MSG_MAX];
-            struct sockaddr_in from;
-            int n = recv_wait(fd, (int)(round - now_ms()), buf, sizeof(buf), &from);
-            if (n <= 0)
-                break;
-            if (got_at < 0 && from.sin_addr.s_addr == peer.sin_addr.s_addr &&
-                from.sin_port == peer.sin_port && strcmp(buf, "punch") == 0)
+        char buf[MSG_MAX];
+        while (recv_from_peer(fd, round, &peer, buf, sizeof(buf)) > 0)
+            if (got_at < 0 && strcmp(buf, "punch") == 0)
                 got_at = now_ms();
-        }
     }
     close(fd);
     if (got_at < 0) {
@@ -220,8 +214,8 @@ static int cmd_send(int argc, char **argv)
 {
     long lport, count;
     struct sockaddr_in dest;
-    if (argc != 3 || parse_num(argv[0], 0, 65535, &lport) || parse_sin(argv[1], &dest) ||
-        parse_num(argv[2], 1, 100000, &count)) {
+    if (argc != 3 || udptool_parse_num(argv[0], 0, 65535, &lport) || parse_sin(argv[1], &dest) ||
+        udptool_parse_num(argv[2], 1, 100000, &count)) {
         usage();
         return 2;
     }
@@ -241,18 +235,7 @@ static int cmd_send(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage();
-        return 2;
-    }
-    if (strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 2, argv + 2);
-    if (strcmp(argv[1], "ask") == 0)
-        return cmd_ask(argc - 2, argv + 2);
-    if (strcmp(argv[1], "punch") == 0)
-        return cmd_punch(argc - 2, argv + 2);
-    if (strcmp(argv[1], "send") == 0)
-        return cmd_send(argc - 2, argv + 2);
-    usage();
-    return 2;
+    static const udptool_cmd cmds[] = {
+        {"serve", cmd_serve}, {"ask", cmd_ask}, {"punch", cmd_punch}, {"send", cmd_send}};
+    return udptool_main(argc, argv, cmds, FB_ARRAY_LEN(cmds), usage);
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/wire.h"
+#include "udptool.h"
 
 #define MAX_COUNT 1000000
 
@@ -37,29 +38,6 @@ static void usage(void)
     fprintf(stderr, "usage: udpspoof attack SRC_IP:PORT DST_IP:PORT MANIFEST ROUNDS\n"
                     "       udpspoof flood SRC_NET DST_IP:PORT COUNT PER_SECOND\n"
                     "       udpspoof sink PORT SECONDS\n");
-}
-
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int parse_num(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_v4(const char *s, fb_addr *a)
-{
-    return fb_addr_parse(a, s, strlen(s)) == 0 && a->family == 4 ? 0 : -1;
 }
 
 /* A raw socket that takes our IP headers. */
@@ -126,8 +104,8 @@ static int cmd_attack(int argc, char **argv)
     fb_addr src, dst;
     long rounds;
     uint8_t id[FB_SWARM_ID_LEN];
-    if (argc != 4 || parse_v4(argv[0], &src) || parse_v4(argv[1], &dst) ||
-        parse_num(argv[3], 1, 10000, &rounds)) {
+    if (argc != 4 || udptool_parse_v4(argv[0], &src) || udptool_parse_v4(argv[1], &dst) ||
+        udptool_parse_num(argv[3], 1, 10000, &rounds)) {
         usage();
         return 2;
     }
@@ -204,23 +182,24 @@ static int cmd_flood(int argc, char **argv)
     fb_addr dst, src;
     long count, rate;
     char net[64];
-    if (argc != 4 || strlen(argv[0]) > 40 || parse_v4(argv[1], &dst) ||
-        parse_num(argv[2], 1, MAX_COUNT, &count) || parse_num(argv[3], 100, 1000000, &rate)) {
+    if (argc != 4 || strlen(argv[0]) > 40 || udptool_parse_v4(argv[1], &dst) ||
+        udptool_parse_num(argv[2], 1, MAX_COUNT, &count) ||
+        udptool_parse_num(argv[3], 100, 1000000, &rate)) {
         usage();
         return 2;
     }
     snprintf(net, sizeof(net), "%s.200:1", argv[0]);
-    if (parse_v4(net, &src)) {
+    if (udptool_parse_v4(net, &src)) {
         usage();
         return 2;
     }
     int fd = raw_socket();
     if (fd < 0)
         return 1;
-    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_us();
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)udptool_now_us();
     uint8_t buf[1200];
     unsigned long long bytes = 0;
-    long long t0 = now_us();
+    long long t0 = udptool_now_us();
     for (long i = 0; i < count; i++) {
         /* xorshift64: garbage need not be good randomness. */
         x ^= x << 13;
@@ -238,7 +217,7 @@ static int cmd_flood(int argc, char **argv)
         bytes += len;
         /* Pace: never ahead of the rate. */
         long long due = t0 + (long long)((double)(i + 1) * 1e6 / (double)rate);
-        long long now = now_us();
+        long long now = udptool_now_us();
         if (due > now + 1000)
             usleep((useconds_t)(due - now));
     }
@@ -250,7 +229,8 @@ static int cmd_flood(int argc, char **argv)
 static int cmd_sink(int argc, char **argv)
 {
     long port, secs;
-    if (argc != 2 || parse_num(argv[0], 1, 65535, &port) || parse_num(argv[1], 1, 3600, &secs)) {
+    if (argc != 2 || udptool_parse_num(argv[0], 1, 65535, &port) ||
+        udptool_parse_num(argv[1], 1, 3600, &secs)) {
         usage();
         return 2;
     }
@@ -263,8 +243,8 @@ static int cmd_sink(int argc, char **argv)
     printf("ready\n");
     fflush(stdout);
     unsigned long long n = 0, bytes = 0, types[256] = {0};
-    long long end = now_us() + secs * 1000000LL;
-    for (long long now = now_us(); now < end && n < MAX_COUNT; now = now_us()) {
+    long long end = udptool_now_us() + secs * 1000000LL;
+    for (long long now = udptool_now_us(); now < end && n < MAX_COUNT; now = udptool_now_us()) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, (int)((end - now) / 1000) + 1) <= 0)
             continue;
@@ -286,16 +266,7 @@ static int cmd_sink(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage();
-        return 2;
-    }
-    if (strcmp(argv[1], "attack") == 0)
-        return cmd_attack(argc - 2, argv + 2);
-    if (strcmp(argv[1], "flood") == 0)
-        return cmd_flood(argc - 2, argv + 2);
-    if (strcmp(argv[1], "sink") == 0)
-        return cmd_sink(argc - 2, argv + 2);
-    usage();
-    return 2;
+    static const udptool_cmd cmds[] = {
+        {"attack", cmd_attack}, {"flood", cmd_flood}, {"sink", cmd_sink}};
+    return udptool_main(argc, argv, cmds, FB_ARRAY_LEN(cmds), usage);
 }

@@ -109,17 +109,6 @@ char *fb_addr_format(const fb_addr *a, char *buf)
     return buf;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses a decimal number of at most `max` from s[*i..len); advances *i. */
 static int parse_dec(const char *s, size_t len, size_t *i, unsigned max, unsigned *out)
 {
@@ -149,8 +138,8 @@ static int parse_v6(uint8_t ip[16], const char *s, size_t len)
     while (i < len) {
         unsigned v = 0;
         size_t start = i;
-        while (i < len && hexval(s[i]) >= 0 && i - start < 4)
-            v = v << 4 | (unsigned)hexval(s[i++]);
+        while (i < len && fb_hexval(s[i]) >= 0 && i - start < 4)
+            v = v << 4 | (unsigned)fb_hexval(s[i++]);
         if (i == start || n == 8)
             return FB_EINVAL;
         g[n++] = v;

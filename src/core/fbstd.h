@@ -41,4 +41,17 @@ enum {
 #define FB_MIN(a, b)    ((a) < (b) ? (a) : (b))
 #define FB_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
+/* The value 0..15 of the hex digit c ('0'-'9', 'a'-'f', 'A'-'F'), or -1 for any other byte,
+ * including a negative char. (core/ has no <ctype.h>: this stands in for isxdigit.) */
+static inline int fb_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

@@ -27,14 +27,6 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int hex_value(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The first c in p[0..n), or NULL. (memchr is not among the functions core/ may use.) */
 static const char *find_byte(const char *p, int c, size_t n)
 {
@@ -129,7 +121,7 @@ static size_t char_ref(const char *p, const char *end, uint32_t *cp)
         if (hex)
             i++;
         for (; i < n; i++, digits++) {
-            int d = hex ? hex_value((unsigned char)p[i]) : (is_digit(p[i]) ? p[i] - '0' : -1);
+            int d = hex ? fb_hexval((unsigned char)p[i]) : (is_digit(p[i]) ? p[i] - '0' : -1);
             if (d < 0)
                 break;
             if (v <= 0x10ffff) /* past it the value is invalid anyway; this keeps it bounded */
@@ -511,6 +503,20 @@ static int resolve(scan *s, ucur u, size_t *len)
     return R_PATH;
 }
 
+/* resolve(), and what its failures cost the scan: a full text buffer ends it (the list is marked
+ * truncated), a same-origin URL over max_url is counted. */
+static int resolve_counted(scan *s, ucur u, size_t *len)
+{
+    int r = resolve(s, u, len);
+    if (r == R_FULL) {
+        s->hl->truncated = true;
+        s->stop = true;
+    } else if (r == R_LONG) {
+        s->hl->too_long++;
+    }
+    return r;
+}
+
 /* Adds the URL read from `u` to the list unless it is foreign, the page itself or already
  * listed. Stops the scan when a cap is reached. */
 static void emit(scan *s, ucur u)
@@ -519,14 +525,7 @@ static void emit(scan *s, ucur u)
     size_t n = 0;
     if (s->stop || s->template_depth > 0)
         return;
-    int r = resolve(s, u, &n);
-    if (r == R_FULL) {
-        hl->truncated = true;
-        s->stop = true;
-        return;
-    }
-    if (r == R_LONG)
-        hl->too_long++;
+    int r = resolve_counted(s, u, &n);
     if (r != R_PATH)
         return;
     char *out = hl->text + hl->text_len;
@@ -604,15 +603,8 @@ static void set_base(scan *s, const char *v, size_t n)
     size_t len = 0;
     ucur u = {vcur_make(v, n, true), SIZE_MAX};
     s->base_seen = true;
-    int r = resolve(s, u, &len);
-    if (r == R_FULL) {
-        hl->truncated = true;
-        s->stop = true;
-        return;
-    }
-    if (r == R_LONG)
-        hl->too_long++;
-    if (r == R_SELF)
+    int r = resolve_counted(s, u, &len);
+    if (r == R_FULL || r == R_SELF)
         return;
     if (r != R_PATH) {
         s->base_foreign = true;

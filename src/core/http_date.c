@@ -54,6 +54,27 @@ static char *put4(char *p, int v)
     return put2(p, v % 100);
 }
 
+/* Writes "DD" sep "Mon" sep "YYYY" (11 bytes) at p; returns the end. */
+static char *put_date(char *p, const fb_civil *c, char sep)
+{
+    p = put2(p, c->day);
+    *p++ = sep;
+    memcpy(p, months[c->month - 1], 3);
+    p += 3;
+    *p++ = sep;
+    return put4(p, c->year);
+}
+
+/* Writes "HH:MM:SS" (8 bytes) at p; returns the end. */
+static char *put_time(char *p, const fb_civil *c)
+{
+    p = put2(p, c->hour);
+    *p++ = ':';
+    p = put2(p, c->min);
+    *p++ = ':';
+    return put2(p, c->sec);
+}
+
 void fb_http_date_format(int64_t t, char out[FB_HTTP_DATE_LEN + 1])
 {
     fb_civil c;
@@ -63,18 +84,9 @@ void fb_http_date_format(int64_t t, char out[FB_HTTP_DATE_LEN + 1])
     p += 3;
     *p++ = ',';
     *p++ = ' ';
-    p = put2(p, c.day);
+    p = put_date(p, &c, ' ');
     *p++ = ' ';
-    memcpy(p, months[c.month - 1], 3);
-    p += 3;
-    *p++ = ' ';
-    p = put4(p, c.year);
-    *p++ = ' ';
-    p = put2(p, c.hour);
-    *p++ = ':';
-    p = put2(p, c.min);
-    *p++ = ':';
-    p = put2(p, c.sec);
+    p = put_time(p, &c);
     memcpy(p, " GMT", 5);
 }
 
@@ -82,19 +94,9 @@ void fb_http_date_format_log(int64_t t, char out[FB_HTTP_LOGDATE_LEN + 1])
 {
     fb_civil c;
     fb_civil_from_time(t, &c);
-    char *p = out;
-    p = put2(p, c.day);
-    *p++ = '/';
-    memcpy(p, months[c.month - 1], 3);
-    p += 3;
-    *p++ = '/';
-    p = put4(p, c.year);
+    char *p = put_date(out, &c, '/');
     *p++ = ':';
-    p = put2(p, c.hour);
-    *p++ = ':';
-    p = put2(p, c.min);
-    *p++ = ':';
-    p = put2(p, c.sec);
+    p = put_time(p, &c);
     memcpy(p, " +0000", 7);
 }
 

@@ -349,17 +349,6 @@ void fb_http_chunked_init(fb_http_chunked *c, uint64_t max_total, uint32_t max_l
     c->max_line = max_line;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_ctl(unsigned char c)
 {
     return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -376,7 +365,7 @@ int fb_http_chunked_next(fb_http_chunked *c, const char *buf, size_t len, size_t
         unsigned char ch = u[i];
         switch (c->state) {
         case FB_CHUNK_SIZE: {
-            int h = hexval(ch);
+            int h = fb_hexval(ch);
             if (h >= 0) {
                 if (c->digits == 16) {
                     rc = FB_EPROTO; /* does not fit 64 bits */

@@ -2,17 +2,6 @@
  * bytes, so that an encoded "." or "/" cannot smuggle a segment past the check. */
 #include "core/http_path.h"
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Index of the first c in s[0..n), or n. (core/ has no memchr: see core/fbstd.h.) */
 static size_t find(const char *s, size_t n, char c)
 {
@@ -80,8 +69,8 @@ int fb_http_path_parse(const char *target, size_t target_len, fb_http_path *out,
     for (size_t i = 0; i < plen; i++) {
         unsigned char c = (unsigned char)t[i];
         if (c == '%') {
-            int hi = i + 2 < plen ? hexval((unsigned char)t[i + 1]) : -1;
-            int lo = i + 2 < plen ? hexval((unsigned char)t[i + 2]) : -1;
+            int hi = i + 2 < plen ? fb_hexval((unsigned char)t[i + 1]) : -1;
+            int lo = i + 2 < plen ? fb_hexval((unsigned char)t[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return FB_EINVAL;
             c = (unsigned char)(hi << 4 | lo);

@@ -4,7 +4,6 @@
  * Everything happens on one libuv loop. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "net/http_client.h"
 #include "peer/cliargs.h"
+#include "peer/cmdrun.h"
 #include "peer/commands.h"
 #include "peer/getstats.h"
 #include "peer/outpath.h"
@@ -35,6 +35,7 @@ enum {
 };
 
 #define CONNECT_TIMEOUT_MS 5000
+#define NAME               "flashback get" /* the prefix of its lines on stderr */
 
 typedef struct get_opts {
     const char *url;
@@ -66,24 +67,6 @@ typedef struct get_run {
     fb_get_stats stats; /* the page's at its end, plus the plain download's */
     char err[512];
 } get_run;
-
-static uint64_t now_ms(const get_run *r)
-{
-    return (uv_hrtime() - r->t0) / 1000000;
-}
-
-static void info(const get_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info(const get_run *r, const char *fmt, ...)
-{
-    va_list ap;
-    if (r->o.quiet)
-        return;
-    va_start(ap, fmt);
-    fprintf(stderr, "flashback get: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-}
 
 /* Keeps the page's counters and frees it. */
 static void drop_page(get_run *r)
@@ -121,7 +104,7 @@ static void finish(get_run *r, int code, const char *fmt, ...)
 
 static uint32_t remaining_ms(const get_run *r)
 {
-    uint64_t t = now_ms(r);
+    uint64_t t = fb_cmdrun_ms(r->t0);
     return t >= r->o.timeout_ms ? 1 : (uint32_t)(r->o.timeout_ms - t);
 }
 
@@ -243,7 +226,8 @@ static void fetch_plain(get_run *r, const char *why)
                                   .timeout_ms = remaining_ms(r),
                                   .max_redirects = 5};
     r->stats.mode = "plain";
-    info(r, "no manifest service at the origin (%s): plain HTTP download", why);
+    fb_cmdrun_say(r->o.quiet, NAME, "no manifest service at the origin (%s): plain HTTP download",
+                  why);
     uv_timer_start(&r->deadline, plain_deadline_cb, remaining_ms(r), 0);
     if (fb_http_get(r->http, &req, on_plain, r, NULL) != 0)
         finish(r, EXIT_INTERNAL, "cannot start the HTTP request");
@@ -278,7 +262,7 @@ static void on_plain(void *ctx, const fb_http_result *res)
     r->stats.bytes_origin_http += res->len;
     r->stats.bytes_total = res->len;
     r->stats.objects = 1;
-    r->stats.ms_first_byte = r->stats.ms_complete = (int64_t)now_ms(r);
+    r->stats.ms_first_byte = r->stats.ms_complete = (int64_t)fb_cmdrun_ms(r->t0);
     /* One object: the page, at the path of the URL. */
     char path[FB_URL_MAX + 1];
     if (fb_url_page_path(r->o.url, path, sizeof(path)) < 0) {
@@ -385,38 +369,29 @@ static int parse_args(int argc, char **argv, get_opts *o)
     o->timeout_ms = 120000;
     o->max_size = 256ull << 20;
     o->origin_conns = 4;
+    static const char *const flags[] = {"--stats", "--quiet", "-q", "--no-swarm", NULL};
+    static const char *const valued[] = {"-o",       "--output",       "--all",
+                                         "--linger", "--timeout",      "--max-size",
+                                         "--bind",   "--origin-conns", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL, *eqv = NULL;
-        char name[32];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        fb_cli_arg arg;
+        const char *name = arg.name, *v;
+        switch (fb_cli_next(argc, argv, &i, flags, valued, &arg)) {
+        case FB_CLI_HELP:
             usage(stdout);
             return 0;
-        }
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
+        case FB_CLI_OPERAND:
             if (o->url) {
-                fprintf(stderr, "flashback get: one URL only (got '%s' and '%s')\n", o->url, a);
+                fprintf(stderr, "flashback get: one URL only (got '%s' and '%s')\n", o->url,
+                        arg.value);
                 return EXIT_USAGE;
             }
-            o->url = a;
+            o->url = arg.value;
             continue;
-        }
-        /* --name=value or --name value. */
-        snprintf(name, sizeof(name), "%s", a);
-        if (strncmp(a, "--", 2) == 0 && (eqv = strchr(a, '=')) != NULL) {
-            size_t n = (size_t)(eqv - a);
-            if (n >= sizeof(name))
-                n = sizeof(name) - 1;
-            memcpy(name, a, n);
-            name[n] = '\0';
-            eqv++;
-        }
-        bool flag = strcmp(name, "--stats") == 0 || strcmp(name, "--quiet") == 0 ||
-                    strcmp(name, "-q") == 0 || strcmp(name, "--no-swarm") == 0;
-        if (flag) {
-            if (eqv) {
-                fprintf(stderr, "flashback get: %s takes no value\n", name);
-                return EXIT_USAGE;
-            }
+        case FB_CLI_FLAG_VALUE:
+            fprintf(stderr, "flashback get: %s takes no value\n", name);
+            return EXIT_USAGE;
+        case FB_CLI_FLAG:
             if (strcmp(name, "--stats") == 0)
                 o->stats = true;
             else if (strcmp(name, "--no-swarm") == 0)
@@ -424,24 +399,16 @@ static int parse_args(int argc, char **argv, get_opts *o)
             else
                 o->quiet = true;
             continue;
-        }
-        static const char *const valued[] = {"-o",        "--output",   "--all",  "--linger",
-                                             "--timeout", "--max-size", "--bind", "--origin-conns"};
-        bool known = false;
-        for (size_t k = 0; k < FB_ARRAY_LEN(valued); k++)
-            known = known || strcmp(name, valued[k]) == 0;
-        if (!known) {
-            fprintf(stderr, "flashback get: unknown option '%s' (try --help)\n", a);
+        case FB_CLI_UNKNOWN:
+            fprintf(stderr, "flashback get: unknown option '%s' (try --help)\n", arg.value);
             return EXIT_USAGE;
-        }
-        if (eqv) {
-            v = eqv;
-        } else if (i + 1 < argc) {
-            v = argv[++i];
-        } else {
+        case FB_CLI_MISSING_VALUE:
             fprintf(stderr, "flashback get: %s needs a value\n", name);
             return EXIT_USAGE;
+        case FB_CLI_VALUED:
+            break;
         }
+        v = arg.value;
         if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
             if (!*v) {
                 fprintf(stderr, "flashback get: -o needs a file name\n");
@@ -478,13 +445,10 @@ static int parse_args(int argc, char **argv, get_opts *o)
             }
             o->bind = v;
         } else { /* --origin-conns */
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (end == v || *end || n < 1 || n > 64) {
+            if (!fb_cli_count(v, 1, 64, &o->origin_conns)) {
                 fprintf(stderr, "flashback get: --origin-conns: not in 1-64: '%s'\n", v);
                 return EXIT_USAGE;
             }
-            o->origin_conns = (uint32_t)n;
         }
     }
     if (o->url == NULL) {
@@ -510,13 +474,9 @@ int fb_cmd_get(int argc, char **argv)
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    signal(SIGPIPE, SIG_IGN); /* a closed stdout is a write error, not a death */
-    r = calloc(1, sizeof(*r));
-    if (r == NULL || uv_loop_init(&loop) != 0) {
-        fprintf(stderr, "flashback get: out of memory\n");
-        free(r);
+    r = fb_cmdrun_start(&loop, sizeof(*r), NAME);
+    if (r == NULL)
         return EXIT_INTERNAL;
-    }
     r->o = o;
     r->loop = &loop;
     r->t0 = uv_hrtime();
@@ -550,16 +510,12 @@ int fb_cmd_get(int argc, char **argv)
             finish(r, EXIT_INTERNAL, "out of memory");
     }
 
-    uv_run(&loop, UV_RUN_DEFAULT);
-    /* Everything is closed; a last pass releases what closed in the final iteration. */
-    uv_run(&loop, UV_RUN_NOWAIT);
-    if (uv_loop_close(&loop) != 0)
-        fprintf(stderr, "flashback get: warning: handles left open at exit\n");
+    fb_cmdrun_loop(&loop, NAME);
 
     code = r->exit_code;
     r->stats.exit_code = code;
     r->stats.error = r->err;
-    r->stats.ms_total = (int64_t)now_ms(r);
+    r->stats.ms_total = (int64_t)fb_cmdrun_ms(r->t0);
     if (code != EXIT_OK) {
         fprintf(stderr, "flashback get: %s\n", r->err[0] ? r->err : "failed");
     } else if (!o.quiet) {

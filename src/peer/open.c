@@ -7,7 +7,6 @@
  * browser's requests waiting on them, the proxy fetches, and the counters. One libuv loop. */
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "peer/cliargs.h"
+#include "peer/cmdrun.h"
 #include "peer/commands.h"
 #include "peer/openstats.h"
 #include "peer/page.h"
@@ -28,6 +28,7 @@
 #define HURRY_PERIOD_MS 100  /* how often waiting requests are checked against --patience */
 #define STOP_GRACE_MS   1000 /* answers in flight get this long at exit */
 #define STATS_MAX       4096
+#define NAME            "flashback open" /* the prefix of its lines on stderr */
 
 enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2 };
 
@@ -98,24 +99,6 @@ struct open_app {
     fb_open_stats st;
     fb_get_stats retired; /* swarm counters of pages already freed */
 };
-
-static uint64_t now_ms(const open_app *a)
-{
-    return (uv_hrtime() - a->t0) / 1000000;
-}
-
-static void info(const open_app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info(const open_app *a, const char *fmt, ...)
-{
-    va_list ap;
-    if (a->o.quiet)
-        return;
-    va_start(ap, fmt);
-    fprintf(stderr, "flashback open: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-}
 
 /* ---- waiters ------------------------------------------------------------------------------ */
 
@@ -286,7 +269,7 @@ static void on_proxy(void *ctx, const fb_http_result *res)
         return;
     }
     if (res->error != FB_HTTP_ECANCELED)
-        info(a, "proxy: %s", res->message);
+        fb_cmdrun_say(a->o.quiet, NAME, "proxy: %s", res->message);
     answer_status(w,
                   res->error == FB_HTTP_ETIMEOUT    ? 504
                   : res->error == FB_HTTP_ECANCELED ? 503
@@ -377,7 +360,8 @@ static slot *slot_take(open_app *a)
             if (best == NULL || s->used < best->used)
                 best = s;
         }
-    info(a, "retiring the page %s (least recently used) to make room", best->path);
+    fb_cmdrun_say(a->o.quiet, NAME, "retiring the page %s (least recently used) to make room",
+                  best->path);
     a->st.pages_retired++;
     slot_clear(best);
     return best;
@@ -410,7 +394,7 @@ static slot *page_start(open_app *a, const char *path, size_t path_len)
         return NULL;
     }
     s->known = false;
-    s->used = now_ms(a);
+    s->used = fb_cmdrun_ms(a->t0);
     s->serial = ++a->serial;
     a->st.pages++;
     a->st.pages_started++;
@@ -552,10 +536,10 @@ static void on_page(void *ctx, fb_page *p, fb_page_event ev, uint32_t object)
     case FB_PAGE_EV_COMPLETE: {
         fb_get_stats ps;
         fb_page_stats(s->page, &ps);
-        info(a,
-             "%s: complete, %" PRIu64 " bytes (origin HTTP %" PRIu64 ", seed %" PRIu64
-             ", peers %" PRIu64 "); seeding",
-             s->path, ps.bytes_total, ps.bytes_origin_http, ps.bytes_seed, ps.bytes_peers);
+        fb_cmdrun_say(a->o.quiet, NAME,
+                      "%s: complete, %" PRIu64 " bytes (origin HTTP %" PRIu64 ", seed %" PRIu64
+                      ", peers %" PRIu64 "); seeding",
+                      s->path, ps.bytes_total, ps.bytes_origin_http, ps.bytes_seed, ps.bytes_peers);
         break;
     }
     case FB_PAGE_EV_DONE: {
@@ -566,12 +550,13 @@ static void on_page(void *ctx, fb_page *p, fb_page_event ev, uint32_t object)
             /* 404 and 410 are about this page; anything else says there is no service. */
             if (strcmp(msg, "HTTP 404") != 0 && strcmp(msg, "HTTP 410") != 0) {
                 if (!a->no_service)
-                    info(a, "the origin serves no manifests (%s): proxying everything", msg);
+                    fb_cmdrun_say(a->o.quiet, NAME,
+                                  "the origin serves no manifests (%s): proxying everything", msg);
                 a->no_service = true;
             }
         } else if (code != FB_PAGE_OK) {
             a->st.pages_failed++;
-            info(a, "%s: %s; its requests go to the origin", s->path, msg);
+            fb_cmdrun_say(a->o.quiet, NAME, "%s: %s; its requests go to the origin", s->path, msg);
         }
         slot_clear(s); /* its waiters go to the proxy */
         lookups_again(a);
@@ -636,14 +621,14 @@ static void route(waiter *w)
     slot *s = find_object(a, path, len, &obj);
     if (s) {
         fb_page_object po;
-        s->used = now_ms(a);
+        s->used = fb_cmdrun_ms(a->t0);
         w->s = s;
         w->obj = obj;
         if (fb_page_object_get(s->page, (uint32_t)obj, &po) == 0 && po.ready) {
             answer_object(w, s, (uint32_t)obj);
             return;
         }
-        w->since = now_ms(a);
+        w->since = fb_cmdrun_ms(a->t0);
         a->st.waited++;
         if (waiter_wait(w, W_OBJECT))
             refocus(a, s);
@@ -655,7 +640,7 @@ static void route(waiter *w)
     if (s) {
         w->s = s;
         w->obj = -1;
-        w->since = now_ms(a);
+        w->since = fb_cmdrun_ms(a->t0);
         a->st.waited++;
         waiter_wait(w, W_OBJECT);
         return;
@@ -690,7 +675,7 @@ static void collect_stats(open_app *a, fb_open_stats *out)
     *out = a->st;
     out->origin = a->origin;
     out->local = a->local;
-    out->uptime_ms = now_ms(a);
+    out->uptime_ms = fb_cmdrun_ms(a->t0);
     out->swarm = a->retired;
     for (uint32_t i = 0; i < a->o.max_pages; i++)
         if (a->slots[i].page) {
@@ -779,7 +764,7 @@ static void handle(void *ctx, fb_http_exchange *x, const fb_http_request *req)
 static void hurry_cb(uv_timer_t *t)
 {
     open_app *a = t->data;
-    uint64_t now = now_ms(a);
+    uint64_t now = fb_cmdrun_ms(a->t0);
     for (waiter *w = a->waiters; w; w = w->next) {
         if (w->st != W_OBJECT || w->hurried || w->obj < 0 || w->s == NULL ||
             now - w->since < a->o.patience_ms)
@@ -818,7 +803,7 @@ static void stop(open_app *a)
     if (a->stopping)
         return;
     a->stopping = true;
-    info(a, "stopping");
+    fb_cmdrun_say(a->o.quiet, NAME, "stopping");
     for (uint32_t i = 0; i < a->o.max_pages; i++)
         if (a->slots[i].page) {
             a->st.pages_retired++;
@@ -891,30 +876,26 @@ static int parse_args(int argc, char **argv, open_opts *o)
     o->timeout_ms = 60000;
     o->patience_ms = 1000;
     o->origin_conns = 4;
+    static const char *const flags[] = {"--quiet", "-q", "--stats", "--no-swarm", NULL};
+    static const char *const valued[] = {"--listen",   "--max-pages",    "--max-size", "--timeout",
+                                         "--patience", "--origin-conns", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL, *eqv = NULL;
-        char name[32];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        fb_cli_arg arg;
+        const char *name = arg.name, *v;
+        switch (fb_cli_next(argc, argv, &i, flags, valued, &arg)) {
+        case FB_CLI_HELP:
             usage(stdout);
             return 0;
-        }
-        if (a[0] != '-') {
+        case FB_CLI_OPERAND:
+            if (strcmp(arg.value, "-") == 0) /* no stdin here: "-" is no URL, nor an option */
+                return usage_error("unknown option '%s' (try --help)", arg.value);
             if (o->url)
-                return usage_error("one URL only (got a second: '%s')", a);
-            o->url = a;
+                return usage_error("one URL only (got a second: '%s')", arg.value);
+            o->url = arg.value;
             continue;
-        }
-        snprintf(name, sizeof(name), "%s", a);
-        if (strncmp(a, "--", 2) == 0 && (eqv = strchr(a, '=')) != NULL) {
-            size_t n = FB_MIN((size_t)(eqv - a), sizeof(name) - 1);
-            memcpy(name, a, n);
-            name[n] = '\0';
-            eqv++;
-        }
-        if (strcmp(name, "--quiet") == 0 || strcmp(name, "-q") == 0 ||
-            strcmp(name, "--stats") == 0 || strcmp(name, "--no-swarm") == 0) {
-            if (eqv)
-                return usage_error("%s takes no value", name);
+        case FB_CLI_FLAG_VALUE:
+            return usage_error("%s takes no value", name);
+        case FB_CLI_FLAG:
             if (strcmp(name, "--stats") == 0)
                 o->stats = true;
             else if (strcmp(name, "--no-swarm") == 0)
@@ -922,20 +903,14 @@ static int parse_args(int argc, char **argv, open_opts *o)
             else
                 o->quiet = true;
             continue;
-        }
-        static const char *const valued[] = {"--listen",  "--max-pages", "--max-size",
-                                             "--timeout", "--patience",  "--origin-conns"};
-        bool known = false;
-        for (size_t k = 0; k < FB_ARRAY_LEN(valued); k++)
-            known = known || strcmp(name, valued[k]) == 0;
-        if (!known)
-            return usage_error("unknown option '%s' (try --help)", a);
-        if (eqv)
-            v = eqv;
-        else if (i + 1 < argc)
-            v = argv[++i];
-        else
+        case FB_CLI_UNKNOWN:
+            return usage_error("unknown option '%s' (try --help)", arg.value);
+        case FB_CLI_MISSING_VALUE:
             return usage_error("%s needs a value", name);
+        case FB_CLI_VALUED:
+            break;
+        }
+        v = arg.value;
         if (strcmp(name, "--listen") == 0) {
             fb_addr tmp;
             if (fb_addr_parse(&tmp, v, strlen(v)) != 0)
@@ -950,18 +925,11 @@ static int parse_args(int argc, char **argv, open_opts *o)
         } else if (strcmp(name, "--patience") == 0) {
             if (!fb_cli_seconds(v, 0, &o->patience_ms))
                 return usage_error("--patience: not a number of seconds: '%s'", v);
-        } else {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (end == v || *end || n < 1 || n > 64)
-                return usage_error(strcmp(name, "--max-pages") == 0
-                                       ? "--max-pages: not in 1-64: '%s'"
-                                       : "--origin-conns: not in 1-64: '%s'",
-                                   v);
-            if (strcmp(name, "--max-pages") == 0)
-                o->max_pages = (uint32_t)n;
-            else
-                o->origin_conns = (uint32_t)n;
+        } else if (strcmp(name, "--max-pages") == 0) {
+            if (!fb_cli_count(v, 1, 64, &o->max_pages))
+                return usage_error("--max-pages: not in 1-64: '%s'", v);
+        } else if (!fb_cli_count(v, 1, 64, &o->origin_conns)) {
+            return usage_error("--origin-conns: not in 1-64: '%s'", v);
         }
     }
     if (o->url == NULL)
@@ -1017,7 +985,7 @@ static int start(open_app *a)
     /* The page asked for starts at once: its swarm is under way before the browser asks. */
     char path[FB_URL_MAX + 1];
     if (fb_url_page_path(a->o.url, path, sizeof(path)) > 0 && !page_start(a, path, strlen(path)))
-        info(a, "cannot start the page %s", path);
+        fb_cmdrun_say(a->o.quiet, NAME, "cannot start the page %s", path);
     uv_signal_init(a->loop, &a->sigint);
     uv_signal_init(a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
@@ -1039,13 +1007,9 @@ int fb_cmd_open(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    signal(SIGPIPE, SIG_IGN);
-    a = calloc(1, sizeof(*a));
-    if (a == NULL || uv_loop_init(&loop) != 0) {
-        fprintf(stderr, "flashback open: out of memory\n");
-        free(a);
+    a = fb_cmdrun_start(&loop, sizeof(*a), NAME);
+    if (a == NULL)
         return EXIT_INTERNAL;
-    }
     a->o = o;
     a->loop = &loop;
     a->t0 = uv_hrtime();
@@ -1058,10 +1022,7 @@ int fb_cmd_open(int argc, char **argv)
         for (uint32_t i = 0; a->slots && i < a->o.max_pages; i++)
             fb_page_free(a->slots[i].page);
     }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    if (uv_loop_close(&loop) != 0)
-        fprintf(stderr, "flashback open: warning: handles left open at exit\n");
+    fb_cmdrun_loop(&loop, NAME);
     if (rc == 0 && o.stats) {
         char buf[STATS_MAX];
         fb_open_stats st;

@@ -11,17 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool bad_byte(unsigned char c)
 {
     return c < 0x20 || c == 0x7f || c == '\\';
@@ -59,8 +48,8 @@ int fb_outpath_map(const char *path, size_t n, char *out, size_t cap)
             if (bad_byte(c))
                 return FB_EINVAL;
             if (c == '%') {
-                int hi = k + 2 < j ? hexval(path[k + 1]) : -1;
-                int lo = k + 2 < j ? hexval(path[k + 2]) : -1;
+                int hi = k + 2 < j ? fb_hexval(path[k + 1]) : -1;
+                int lo = k + 2 < j ? fb_hexval(path[k + 2]) : -1;
                 if (hi < 0 || lo < 0)
                     return FB_EINVAL;
                 c = (unsigned char)(hi << 4 | lo);

@@ -12,6 +12,7 @@
 
 #include "core/manifest.h"
 #include "net/engine_host.h"
+#include "peer/cmdrun.h"
 #include "peer/urlmap.h"
 
 #define MANIFEST_MAX       (8u << 20) /* bytes of manifest text we accept */
@@ -105,24 +106,6 @@ struct fb_page {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static uint64_t now_ms(const fb_page *p)
-{
-    return (uv_hrtime() - p->t0) / 1000000;
-}
-
-static void info(const fb_page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info(const fb_page *p, const char *fmt, ...)
-{
-    va_list ap;
-    if (p->cfg.quiet)
-        return;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", p->name);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-}
-
 static void shutdown_page(fb_page *p);
 static void act_cb(uv_timer_t *t);
 
@@ -169,7 +152,7 @@ static void bit_clear(uint64_t *b, uint32_t i)
 
 static uint32_t remaining_ms(const fb_page *p)
 {
-    uint64_t t = now_ms(p);
+    uint64_t t = fb_cmdrun_ms(p->t0);
     return t >= p->cfg.timeout_ms ? 1 : (uint32_t)(p->cfg.timeout_ms - t);
 }
 
@@ -295,11 +278,11 @@ static int swarm_start(fb_page *p)
     p->busy = calloc(p->n_words ? p->n_words : 1, sizeof(uint64_t));
     if (!p->want || !p->busy)
         return FB_PAGE_INTERNAL;
-    p->last_progress_ms = now_ms(p);
+    p->last_progress_ms = fb_cmdrun_ms(p->t0);
     p->tell_manifest = true;
     if (p->m.n_chunks == 0) {
         p->complete = true; /* only empty objects: nothing to fetch */
-        p->stats.ms_complete = (int64_t)now_ms(p);
+        p->stats.ms_complete = (int64_t)fb_cmdrun_ms(p->t0);
         return 0;
     }
 
@@ -339,12 +322,13 @@ static int swarm_start(fb_page *p)
         rc = fb_engine_swarm_join(e, p->swarm, &p->seed, fb_engine_host_now());
         if (rc) {
             char a[FB_ADDR_STRLEN];
-            info(p, "cannot join the seed at %s (%d): fetching from the origin over HTTP",
-                 fb_addr_format(&p->seed, a), rc);
+            fb_cmdrun_say(p->cfg.quiet, p->name,
+                          "cannot join the seed at %s (%d): fetching from the origin over HTTP",
+                          fb_addr_format(&p->seed, a), rc);
             p->all_http = true;
         } else {
             p->joined = true;
-            p->join_ms = now_ms(p);
+            p->join_ms = fb_cmdrun_ms(p->t0);
         }
     }
     fb_engine_host_kick(p->host);
@@ -362,8 +346,8 @@ static void on_engine_event(void *ctx, const fb_event *ev)
     switch (ev->type) {
     case FB_EV_CHUNK_VERIFIED:
         if (p->stats.ms_first_byte < 0)
-            p->stats.ms_first_byte = (int64_t)now_ms(p);
-        p->last_progress_ms = now_ms(p);
+            p->stats.ms_first_byte = (int64_t)fb_cmdrun_ms(p->t0);
+        p->last_progress_ms = fb_cmdrun_ms(p->t0);
         fb_engine_stats_get(fb_engine_host_engine(p->host), &es);
         p->bad_at_progress = es.chunks_bad;
         if (ev->chunk < p->m.n_chunks)
@@ -383,7 +367,7 @@ static void on_engine_event(void *ctx, const fb_event *ev)
         break;
     case FB_EV_SWARM_COMPLETE:
         p->complete = true;
-        p->stats.ms_complete = (int64_t)now_ms(p);
+        p->stats.ms_complete = (int64_t)fb_cmdrun_ms(p->t0);
         kick(p);
         break;
     case FB_EV_NEED_ORIGIN:
@@ -497,7 +481,7 @@ static void origin_mismatch(fb_page *p, int code, const char *msg)
     p->rechecking = p->rechecked = true;
     p->recheck_code = code;
     snprintf(p->recheck_msg, sizeof(p->recheck_msg), "%s", msg);
-    info(p, "%s: fetching the manifest again", msg);
+    fb_cmdrun_say(p->cfg.quiet, p->name, "%s: fetching the manifest again", msg);
     if (fetch_manifest(p) != 0)
         finish(p, FB_PAGE_INTERNAL, "cannot start the HTTP request");
 }
@@ -506,7 +490,7 @@ static void transient_failure(fb_page *p, const fb_http_result *res)
 {
     p->stats.http_failures++;
     p->consec_fail++;
-    p->retry_at_ms = now_ms(p) + p->backoff_ms;
+    p->retry_at_ms = fb_cmdrun_ms(p->t0) + p->backoff_ms;
     p->backoff_ms = FB_MIN(p->backoff_ms * 2, (uint32_t)BACKOFF_MAX_MS);
     snprintf(p->origin_msg, sizeof(p->origin_msg), "%s", res->message);
 }
@@ -634,7 +618,8 @@ static void on_manifest(fb_page *p, const fb_http_result *res)
             finish(p, p->recheck_code, "%s, and the manifest has not changed", p->recheck_msg);
             return;
         }
-        info(p, "the page changed at the origin: starting again with its new manifest");
+        fb_cmdrun_say(p->cfg.quiet, p->name,
+                      "the page changed at the origin: starting again with its new manifest");
         swarm_stop(p);
         free_objs(p);
     }
@@ -666,17 +651,19 @@ static void on_manifest(fb_page *p, const fb_http_result *res)
         if (fb_url_seed_addr(res->captured, res->primary_ip, &p->seed) == 0)
             p->have_seed = true;
         else
-            info(p, "ignoring a bad Flashback-Seed header '%.100s'", res->captured);
+            fb_cmdrun_say(p->cfg.quiet, p->name, "ignoring a bad Flashback-Seed header '%.100s'",
+                          res->captured);
     }
     if (p->stats.ms_manifest < 0)
-        p->stats.ms_manifest = (int64_t)now_ms(p);
+        p->stats.ms_manifest = (int64_t)fb_cmdrun_ms(p->t0);
     p->stats.mode = p->have_seed && !p->cfg.no_swarm ? "swarm" : "origin";
     {
         char a[FB_ADDR_STRLEN];
-        info(p, "manifest: %u objects, %" PRIu64 " bytes in %u chunks; %s%s", p->m.n_objects,
-             p->m.total_size, p->m.n_chunks,
-             p->have_seed && !p->cfg.no_swarm ? "seed " : "no swarm: origin only",
-             p->have_seed && !p->cfg.no_swarm ? fb_addr_format(&p->seed, a) : "");
+        fb_cmdrun_say(p->cfg.quiet, p->name,
+                      "manifest: %u objects, %" PRIu64 " bytes in %u chunks; %s%s", p->m.n_objects,
+                      p->m.total_size, p->m.n_chunks,
+                      p->have_seed && !p->cfg.no_swarm ? "seed " : "no swarm: origin only",
+                      p->have_seed && !p->cfg.no_swarm ? fb_addr_format(&p->seed, a) : "");
     }
     p->st = ST_SWARM;
     rc = swarm_start(p);
@@ -708,7 +695,7 @@ static void on_http(void *ctx, const fb_http_result *res)
 static void pump_origin(fb_page *p)
 {
     uint32_t n = p->m.n_chunks, oi = 0;
-    if (p->rechecking || p->host == NULL || now_ms(p) < p->retry_at_ms)
+    if (p->rechecking || p->host == NULL || fb_cmdrun_ms(p->t0) < p->retry_at_ms)
         return;
     for (uint32_t c = 0; c < n && p->inflight < p->cfg.origin_conns; c++) {
         uint32_t w = c >> 6;
@@ -792,7 +779,8 @@ static bool report(fb_page *p)
             uv_timer_stop(&p->deadline); /* seeding until the owner frees the page */
         } else {
             if (p->cfg.linger_ms)
-                info(p, "complete; seeding for %.1f s", p->cfg.linger_ms / 1000.0);
+                fb_cmdrun_say(p->cfg.quiet, p->name, "complete; seeding for %.1f s",
+                              p->cfg.linger_ms / 1000.0);
             /* Lingering (and leaving) gets its own bound, after the download's. */
             uv_timer_start(&p->deadline, deadline_cb, (uint64_t)p->cfg.linger_ms + LEAVE_GRACE_MS,
                            0);
@@ -819,7 +807,7 @@ static void step(fb_page *p)
         return;
     if (!report(p))
         return;
-    uint64_t t = now_ms(p);
+    uint64_t t = fb_cmdrun_ms(p->t0);
     if (p->complete) {
         if (p->left)
             finish(p, FB_PAGE_OK, "%s", "");
@@ -831,10 +819,11 @@ static void step(fb_page *p)
         fb_engine_host_udp_stats(p->host, &us);
         if (us.dgrams_in == 0) {
             char a[FB_ADDR_STRLEN];
-            info(p,
-                 "no answer over UDP from the seed at %s in %d s: fetching from the origin "
-                 "over HTTP",
-                 fb_addr_format(&p->seed, a), UDP_SILENCE_MS / 1000);
+            fb_cmdrun_say(
+                p->cfg.quiet, p->name,
+                "no answer over UDP from the seed at %s in %d s: fetching from the origin "
+                "over HTTP",
+                fb_addr_format(&p->seed, a), UDP_SILENCE_MS / 1000);
             p->all_http = true;
         }
     }
@@ -842,15 +831,17 @@ static void step(fb_page *p)
         fb_engine_stats es;
         fb_engine_stats_get(fb_engine_host_engine(p->host), &es);
         if (es.chunks_bad - p->bad_at_progress >= BAD_DATA_CHUNKS) {
-            info(p,
-                 "%" PRIu64 " bad chunks from the swarm and none good since: fetching from the "
-                 "origin over HTTP",
-                 es.chunks_bad - p->bad_at_progress);
+            fb_cmdrun_say(p->cfg.quiet, p->name,
+                          "%" PRIu64
+                          " bad chunks from the swarm and none good since: fetching from the "
+                          "origin over HTTP",
+                          es.chunks_bad - p->bad_at_progress);
             p->all_http = true;
         }
     }
     if (!p->all_http && t >= p->cfg.timeout_ms / 2) {
-        info(p, "half of --timeout spent: fetching the rest from the origin over HTTP");
+        fb_cmdrun_say(p->cfg.quiet, p->name,
+                      "half of --timeout spent: fetching the rest from the origin over HTTP");
         p->all_http = true;
     }
     if (p->all_http)

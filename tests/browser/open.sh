@@ -9,26 +9,26 @@
 # #1 (peer bytes), not from the origin: #2's own /.flashback/stats, #1's upload count, and
 # flashbackd's /.flashback/metrics (HTTP body and seed bytes sent while #2 loaded).
 . "$(dirname "$0")/../integ/open_lib.sh"
-MJS=$root/tests/browser/open.mjs
+MJS=$FB_ROOT/tests/browser/open.mjs
 SEED_RATE=${SEED_RATE:-150kB}
 
 command -v node >/dev/null || { notok "node is installed (scripts/deps.sh browser)"; exit 1; }
 [ -x /usr/bin/chromium ] || { notok "chromium is installed (scripts/deps.sh browser)"; exit 1; }
-[ -d "$root/node_modules/playwright-core" ] || { notok "playwright-core is in node_modules (scripts/deps.sh browser)"; exit 1; }
+[ -d "$FB_ROOT/node_modules/playwright-core" ] || { notok "playwright-core is in node_modules (scripts/deps.sh browser)"; exit 1; }
 
 # browse NAME URL: loads URL in a fresh Chromium profile; JSON in $T/NAME.json, screenshot in
 # $FB_BUILD/NAME.png.
 browse() {
     local name=$1 url=$2
     mkdir -p "$T/profile-$name"
-    timeout 120 node "$MJS" "$url" "$build/$name.png" "$T/profile-$name" >"$T/$name.json" 2>"$T/$name.node.err"
+    timeout 120 node "$MJS" "$url" "$FB_BUILD/$name.png" "$T/profile-$name" >"$T/$name.json" 2>"$T/$name.node.err"
 }
 jstr() { grep -o "\"$2\":\"[^\"]*\"" "$1" | head -n1 | cut -d'"' -f4; }
 metric() { curl -s -m 5 "$O/.flashback/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 origin_bytes() { echo $(($(metric flashback_http_body_sent_bytes_total) + $(metric flashback_seed_chunk_sent_bytes_total))); }
 
 start_fbd "$SEED_RATE" || { notok "flashbackd starts"; cat "$T/fbd.out" "$T/fbd.err"; exit 1; }
-ok "flashbackd on $O, seed capped at $SEED_RATE, page $PAGE_BYTES bytes"
+ok "flashbackd on $O, seed capped at $SEED_RATE, page $page_bytes bytes"
 n_imgs=$(grep -o '<img ' "$R/index.html" | wc -l)
 
 # ---- open #1: the first visitor ----------------------------------------------------------------
@@ -55,8 +55,8 @@ check "#1: the scripts ran (data-loaded '$(jstr "$J" loaded)', data-words '$(jst
     -a "$(jstr "$J" body_theme)" = harbour
 check "#1: every request went to the local server ($(json "$J" requests) requests; foreign: $(grep -o '"foreign":\[[^]]*\]' "$J"); failed: $(grep -o '"failed":\[[^]]*\]' "$J"))" \
     test -z "$(grep -o '"foreign":\[[^]]' "$J")" -a -z "$(grep -o '"failed":\[[^]]' "$J")" -a "$(json "$J" requests)" -ge 20
-check "#1: screenshot saved ($build/open.png, $(stat -c %s "$build/open.png" 2>/dev/null) bytes)" \
-    sh -c "test -s '$build/open.png' && head -c 8 '$build/open.png' | od -An -tx1 | grep -q '89 50 4e 47'"
+check "#1: screenshot saved ($FB_BUILD/open.png, $(stat -c %s "$FB_BUILD/open.png" 2>/dev/null) bytes)" \
+    sh -c "test -s '$FB_BUILD/open.png' && head -c 8 '$FB_BUILD/open.png' | od -An -tx1 | grep -q '89 50 4e 47'"
 curl -s -m 5 -o "$T/s1.json" "$L1.flashback/stats"
 S=$T/s1.json
 echo "# #1: served $(json "$S" served_swarm) from the swarm, $(json "$S" served_proxy) proxied; bytes: origin HTTP $(json "$S" bytes_origin_http), seed $(json "$S" bytes_seed), peers $(json "$S" bytes_peers); waited $(json "$S" waited), hurried $(json "$S" hurried)"
@@ -82,11 +82,11 @@ from_origin=$(($(json "$S" bytes_origin_http) + $(json "$S" bytes_seed) + $(json
 uploaded=$(($(json "$T/s1b.json" bytes_uploaded) - $(json "$T/s1.json" bytes_uploaded)))
 echo "# #2: peers $peers bytes, origin $from_origin bytes (HTTP $(json "$S" bytes_origin_http), seed $(json "$S" bytes_seed), manifest $(json "$S" bytes_manifest), proxy $(json "$S" bytes_proxy)); origin share $(json "$S" origin_share_permille) permille"
 echo "# #1 uploaded $uploaded bytes meanwhile; flashbackd sent $((after - before)) bytes (HTTP bodies + seed chunks) while #2 loaded"
-check "#2 got most of the page from peers: $peers of $PAGE_BYTES bytes, against $from_origin from the origin" \
-    test "$peers" -gt $((PAGE_BYTES / 2)) -a "$peers" -gt "$from_origin"
+check "#2 got most of the page from peers: $peers of $page_bytes bytes, against $from_origin from the origin" \
+    test "$peers" -gt $((page_bytes / 2)) -a "$peers" -gt "$from_origin"
 check "#1 uploaded what #2 got from peers ($uploaded >= $peers)" test "$uploaded" -ge "$peers"
 check "flashbackd's own counters agree: it sent $((after - before)) bytes while #2 loaded, under half the page" \
-    test $((after - before)) -lt $((PAGE_BYTES / 2))
+    test $((after - before)) -lt $((page_bytes / 2))
 
 stop_open "$O2" o2
 stop_open "$O1" o1

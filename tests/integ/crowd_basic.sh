@@ -13,70 +13,21 @@
 #  - `make demo` with stdin from /dev/null and stdout to a file, DEMO_PORT busy: exit 0, the
 #    summary printed, flashbackd stopped.
 set -u
-root=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FB_BUILD:-$root/build}
-FB=$build/flashback
-FBD=$build/flashbackd
-SC=$build/tools/sitecheck
+. "$(dirname "$0")/../lib/integ.sh"
 N_CROWD=${N_CROWD:-20}
-T=$(mktemp -d /tmp/fbcrowd.$$.XXXXXX)
-PIDS=()
-failed=0
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.2
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failed=1
-}
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
-eq() { # description got want
-    if [ "$2" = "$3" ]; then ok "$1"; else notok "$1 (got '$2', want '$3')"; fi
-}
+fb_tmpdir crowd
 # json FILE FIELD: a numeric (or null) field of a JSON line; jstr FILE FIELD: a string field.
 json() { grep -o "\"$2\":-\?[0-9.a-z]*" "$1" | head -n1 | cut -d: -f2; }
 jstr() { grep -o "\"$2\":\"[^\"]*\"" "$1" | head -n1 | cut -d: -f2- | tr -d '"'; }
 # metric FILE NAME: a sample's value in a Prometheus text scrape.
 metric() { awk -v n="$2" '$1 == n {print $2}' "$1"; }
 
-for b in "$FB" "$FBD" "$SC"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
-
-R=$T/root
-mkdir -p "$R"
-cp -r "$root/site/." "$R/"
-rm -f "$R/img/.stamp"
-objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
-page_bytes=$(stat -c %s "$R/index.html")
-for p in $objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
+fb_need_built "$FB" "$FBD" "$SC"
+fb_demo_site "$T"
 
 # start_fbd NAME RATE: flashbackd on 127.0.0.1:0 serving $R, its seed capped at RATE. Sets
 # O (its URL, no trailing slash) and FBD_PID.
-start_fbd() {
-    local i
-    "$FBD" --root "$R" --listen 127.0.0.1:0 --seed-rate "$2" >"$T/$1.out" 2>"$T/$1.err" &
-    FBD_PID=$!
-    PIDS+=("$FBD_PID")
-    for i in $(seq 100); do
-        O=$(sed -n 's|^flashbackd: serving .* on \(http://[0-9.:]*\)/$|\1|p' "$T/$1.out")
-        [ -n "$O" ] && grep -q '^flashbackd: seeding on udp://' "$T/$1.out" && return 0
-        kill -0 "$FBD_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
+start_fbd() { fbd_serve_site "$@"; }
 scrape() { curl -s -o "$1" "$O/.flashback/metrics"; }
 
 start_fbd fbd 10mbit || { notok "flashbackd starts"; cat "$T/fbd.err"; exit 1; }
@@ -97,7 +48,7 @@ eq "arrived == N" "$(json "$J" arrived)" "$N_CROWD"
 eq "failed == 0, verify_failures == 0" "$(json "$J" failed)/$(json "$J" verify_failures)" "0/0"
 eq "exit field 0, no error" "$(json "$J" exit)/$(jstr "$J" error)" "0/"
 eq "page_bytes is the site's page and objects" "$(json "$J" page_bytes)" "$page_bytes"
-eq "objects: the page and what it embeds" "$(json "$J" objects)" "$((1 + $(echo "$objs" | wc -w)))"
+eq "objects: the page and what it embeds" "$(json "$J" objects)" "$((1 + $(echo "$page_objs" | wc -w)))"
 man=$(json "$J" manifest_bytes)
 eq "manifest_bytes is the origin's manifest" "$man" "$(curl -s "$O/.flashback/manifest/" | wc -c)"
 bm=$(json "$J" bytes_manifest)
@@ -224,7 +175,7 @@ check "ulimit -n 256, $most visitors (the most that fit): exit 0, peak $(json "$
 rc=0
 timeout 90 "$FB" crowd "$O/" --n 8 --over 4 --arrivals even --json >"$T/ch.json" 2>"$T/ch.err" &
 cpid=$!
-PIDS+=("$cpid")
+fb_track "$cpid"
 for _ in $(seq 100); do
     grep -q 'objects,' "$T/ch.err" && break
     sleep 0.05
@@ -241,7 +192,7 @@ rc=0
 t0=$(date +%s)
 timeout 60 "$FB" crowd "$O/" --n 5 --over 0.5 --timeout 30 --json >"$T/k.json" 2>"$T/k.err" &
 cpid=$!
-PIDS+=("$cpid")
+fb_track "$cpid"
 sleep 1.5
 kill -9 "$FBD_PID"
 wait "$FBD_PID" 2>/dev/null
@@ -253,14 +204,14 @@ O=$O1
 
 # ---- make demo without a terminal --------------------------------------------------------------
 busy=${O1##*:}
-case "$build" in
-"$root"/*) rel=${build#"$root"/} ;;
-*) rel=$build ;;
+case "$FB_BUILD" in
+"$FB_ROOT"/*) rel=${FB_BUILD#"$FB_ROOT"/} ;;
+*) rel=$FB_BUILD ;;
 esac
 rc=0
 t0=$(date +%s)
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u DEMO_N -u DEMO_OVER -u DEMO_RATE DEMO_PORT="$busy" \
-    timeout 300 make -C "$root" --no-print-directory demo BUILD="$rel" SAN=1 \
+    timeout 300 make -C "$FB_ROOT" --no-print-directory demo BUILD="$rel" SAN=1 \
     </dev/null >"$T/demo.out" 2>"$T/demo.err" || rc=$?
 el=$(($(date +%s) - t0))
 check "make demo, no terminal: exit 0 in ${el} s" test "$rc" -eq 0
@@ -275,17 +226,15 @@ check "make demo: flashbackd stopped cleanly" grep -q 'flashbackd stopped (exit 
 check "make demo: no sanitizer report" test -z "$(grep -l Sanitizer "$T/demo.err" "$T/demo.out")"
 rc=0
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEMO_RATE=10mb DEMO_PORT=0 \
-    timeout 120 "$root/scripts/demo.sh" "$build" </dev/null >"$T/demo2.out" 2>"$T/demo2.err" || rc=$?
+    timeout 120 "$FB_ROOT/scripts/demo.sh" "$FB_BUILD" </dev/null >"$T/demo2.out" 2>"$T/demo2.err" || rc=$?
 check "demo with a bad DEMO_RATE: fails, flashbackd's reason shown" \
     test "$rc" -ne 0 -a -n "$(grep -e '--seed-rate' "$T/demo2.err")"
 rc=0
-DEMO_N=lots timeout 20 "$root/scripts/demo.sh" "$build" </dev/null >"$T/demo3.out" 2>&1 || rc=$?
+DEMO_N=lots timeout 20 "$FB_ROOT/scripts/demo.sh" "$FB_BUILD" </dev/null >"$T/demo3.out" 2>&1 || rc=$?
 check "demo with DEMO_N=lots: exit 2" test "$rc" -eq 2 -a -n "$(grep DEMO_N "$T/demo3.out")"
 
 # ---- flashbackd stops cleanly -----------------------------------------------------------------
 rc=0
-kill "$FBD1"
-wait "$FBD1" 2>/dev/null || rc=$?
-check "flashbackd stopped cleanly (exit $rc, no sanitizer report)" test "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$T/fbd.err")"
+fbd_stop "$FBD1" "$T/fbd.err"
 check "no sanitizer report from any crowd" test -z "$(grep -l Sanitizer "$T"/*.err)"
 exit $failed

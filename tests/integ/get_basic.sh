@@ -8,29 +8,11 @@
 # under its manifest (7), a write error (8), and the origin dying after the manifest (6, in
 # bounded time). Cases are data: what the origin serves, the command, the exit code and bytes.
 set -u
-root=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FB_BUILD:-$root/build}
-FB=$build/flashback
-MK=$build/tools/mkmanifest
-SC=$build/tools/sitecheck
-T=$(mktemp -d /tmp/fbget.$$.XXXXXX)
-NGINX_PID=
-cleanup() {
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-failed=0
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failed=1
-}
-
-for b in "$FB" "$MK" "$SC"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
-command -v nginx >/dev/null || { notok "nginx is installed (scripts/deps.sh test)"; exit 1; }
+. "$(dirname "$0")/../lib/integ.sh"
+MK=$FB_BUILD/tools/mkmanifest
+fb_tmpdir get
+fb_need_built "$FB" "$MK" "$SC"
+fb_need_cmds nginx
 
 # run NAME EXPECTED_EXIT TIMEOUT_S ARGS...: runs flashback get, keeps stdout/stderr in $T/NAME.*
 run() {
@@ -50,11 +32,6 @@ run() {
 }
 # json FILE FIELD: a numeric field of the --stats line in FILE
 json() { grep -o "\"$2\":[0-9a-z]*" "$1" | head -n1 | cut -d: -f2; }
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
 
 # ---- command line ----------------------------------------------------------------------------
 run "usage: no URL" 2 5
@@ -82,13 +59,10 @@ check "unreachable: says so" grep -q "could not connect" "$T/unreachable origin.
 check "unreachable: --stats JSON with exit 3" grep -q '^{.*"exit":3,' "$T/unreachable origin.err"
 
 # ---- an origin: nginx, with manifests for some pages ------------------------------------------
-R=$T/root
+fb_demo_site "$T"
 M=$T/m
-mkdir -p "$R" "$M" "$T/logs"
-cp -r "$root/site/." "$R/"
-rm -f "$R/img/.stamp"
+mkdir -p "$M"
 # Pages and their objects, as flashbackd's manifest service would list them.
-page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
 "$MK" "$R" / $page_objs >"$M/root.txt" &&
     "$MK" "$R" /about.html $("$SC" links "$R/about.html" /about.html) >"$M/about.txt" &&
     cp "$R/about.html" "$R/changed.html" && cp "$R/css/main.css" "$R/changed.css" &&
@@ -113,20 +87,12 @@ awk 'BEGIN { print "flashback-manifest 1"; print "chunk-size 16384"; print "obje
              print "object /big.bin 1073741824 application/octet-stream -";
              for (i = 0; i < 65536; i++) printf "%064x\n", i; print "end" }' >"$M/huge.txt"
 
-start_nginx() {
-    local port
-    for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        cat >"$T/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-pid $T/nginx.pid; error_log $T/logs/error.log;
-events { worker_connections 512; }
-http {
+# origin_conf PORT: nginx's server for the origin (see fb_nginx_start).
+origin_conf() {
+    cat <<EOF
   access_log $T/logs/access.log;
-  client_body_temp_path $T/tmp; proxy_temp_path $T/tmp; fastcgi_temp_path $T/tmp;
-  uwsgi_temp_path $T/tmp; scgi_temp_path $T/tmp;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$1;
     root $R;
     # The manifest of / names a seed on UDP port 9 of the same host, where nothing listens.
     location = /.flashback/manifest/ { root $M; try_files /root.txt =404;
@@ -140,27 +106,10 @@ http {
     location = /.flashback/manifest/v.html { root $M; try_files /v.txt =404;
                                              add_header Flashback-Seed 9; }
   }
-}
 EOF
-        mkdir -p "$T/tmp"
-        nginx -p "$T" -c "$T/nginx.conf" 2>>"$T/logs/start.log" &
-        NGINX_PID=$!
-        for i in $(seq 50); do
-            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html"; then
-                PORT=$port
-                return 0
-            fi
-            kill -0 "$NGINX_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$NGINX_PID" 2>/dev/null
-        wait "$NGINX_PID" 2>/dev/null
-        NGINX_PID=
-    done
-    return 1
 }
-start_nginx || { notok "nginx starts on a free port"; cat "$T/logs/start.log"; exit 1; }
-O=http://127.0.0.1:$PORT
+fb_nginx_start origin_conf || { notok "nginx starts on a free port"; cat "$T/logs/start.log"; exit 1; }
+O=http://127.0.0.1:$NGINX_PORT
 
 # ---- plain origin: no manifest for /index.html -----------------------------------------------
 run "plain origin: stdout" 0 10 --stats "$O/index.html"
@@ -259,13 +208,13 @@ killer=$!
 run "origin killed after the manifest" 6 15 --stats --timeout 60 -o "$T/dead.html" "$O/"
 wait "$killer"
 wait "$NGINX_PID" 2>/dev/null
-NGINX_PID=
+fb_forget "$NGINX_PID"
 E="$T/origin killed after the manifest.err"
 check "killed origin: the manifest had arrived" grep -q '"manifest_fetches":1,' "$E"
 check "killed origin: stalled, origin failing, nothing written" \
     sh -c "grep -q 'stalled' '$E' && test ! -e '$T/dead.html'"
-start_nginx || { notok "nginx restarts"; exit 1; }
-O=http://127.0.0.1:$PORT
+fb_nginx_start origin_conf || { notok "nginx restarts"; exit 1; }
+O=http://127.0.0.1:$NGINX_PORT
 (sleep 1; kill "$NGINX_PID") &
 killer=$!
 run "killed origin, short --timeout" 6 6 --timeout 2.5 "$O/"

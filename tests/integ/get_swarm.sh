@@ -11,132 +11,53 @@
 # The corrupt manifest and the hostile seed cannot come from flashbackd: there the origin is
 # nginx plus tools/fbseed (a seed built on the same engine and filestore, with --corrupt).
 set -u
-root=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FB_BUILD:-$root/build}
-FB=$build/flashback
-FBD=$build/flashbackd
-SEED=$build/tools/fbseed
-SC=$build/tools/sitecheck
+. "$(dirname "$0")/../lib/integ.sh"
+SEED=$FB_BUILD/tools/fbseed
 N_PEERS=${N_PEERS:-50}
 SEED_RATE=${SEED_RATE:-2000000} # bytes per second
-T=$(mktemp -d /tmp/fbswarm.$$.XXXXXX)
-NGINX_PID=
-SEED_PID=
-FBD_PID=
-cleanup() {
-    [ -n "$FBD_PID" ] && kill "$FBD_PID" 2>/dev/null
-    [ -n "$SEED_PID" ] && kill "$SEED_PID" 2>/dev/null
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-failed=0
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failed=1
-}
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
+fb_tmpdir swarm
 json() { grep -o "\"$2\":[0-9a-z]*" "$1" | head -n1 | cut -d: -f2; }
 # metric FILE NAME: a sample's value in a Prometheus text scrape (labels included in NAME).
 metric() { awk -v n="$2" '$1 == n {print $2}' "$1"; }
 
-for b in "$FB" "$FBD" "$SEED" "$SC"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
-command -v nginx >/dev/null || { notok "nginx is installed (scripts/deps.sh test)"; exit 1; }
-
-R=$T/root
-mkdir -p "$R" "$T/logs" "$T/tmp"
-cp -r "$root/site/." "$R/"
-rm -f "$R/img/.stamp"
-page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
-page_bytes=0
-for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
+fb_need_built "$FB" "$FBD" "$SEED" "$SC"
+fb_need_cmds nginx
+fb_demo_site "$T"
 
 # start_fbd RATE: flashbackd on 127.0.0.1:0 serving $R, its seed capped at RATE bytes/s.
 # Sets O and FBD_PID.
-start_fbd() {
-    local i
-    "$FBD" --root "$R" --listen 127.0.0.1:0 --seed-rate "$1" >"$T/fbd.out" 2>"$T/fbd.err" &
-    FBD_PID=$!
-    for i in $(seq 100); do
-        O=$(sed -n 's|^flashbackd: serving .* on \(http://[0-9.:]*\)/$|\1|p' "$T/fbd.out")
-        [ -n "$O" ] && grep -q '^flashbackd: seeding on udp://' "$T/fbd.out" && return 0
-        kill -0 "$FBD_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
+start_fbd() { fbd_serve_site fbd "$1"; }
 # stop_fbd: SIGTERM, a graceful stop; flashbackd must exit 0 without a sanitizer report.
-stop_fbd() {
-    local rc=0
-    kill "$FBD_PID" 2>/dev/null
-    wait "$FBD_PID" 2>/dev/null || rc=$?
-    FBD_PID=
-    check "flashbackd stopped cleanly (exit $rc)" test "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$T/fbd.err")"
-}
+stop_fbd() { fbd_stop "$FBD_PID" "$T/fbd.err"; }
 
 # start_origin RATE: a stand-in origin for what flashbackd never serves: tools/fbseed (capped at
 # RATE bytes/s, with $SEED_ARGS) and nginx serving the files, the manifest of / (naming the seed)
 # and a corrupt manifest for /bad.html. Sets NO (its URL), SEED_PORT.
 start_origin() {
-    local rate=$1 port attempt i
-    "$SEED" --rate "$rate" ${SEED_ARGS:-} "$R" "$T/manifest.txt" / $page_objs >"$T/seed.out" 2>"$T/seed.err" &
-    SEED_PID=$!
-    for i in $(seq 50); do
-        SEED_PORT=$(awk '/^port /{print $2}' "$T/seed.out")
-        [ -n "$SEED_PORT" ] && break
-        sleep 0.1
-    done
-    [ -n "$SEED_PORT" ] || return 1
+    fbseed_start seed --rate "$1" ${SEED_ARGS:-} "$R" "$T/manifest.txt" / $page_objs || return 1
     sed '5s/^./g/' "$T/manifest.txt" >"$T/bad.txt"
-    for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        cat >"$T/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-pid $T/nginx.pid; error_log $T/logs/error.log;
-events { worker_connections 1024; }
-http {
+    fb_nginx_start origin_conf || return 1
+    NO=http://127.0.0.1:$NGINX_PORT
+}
+# origin_conf PORT: nginx's server for the stand-in origin (see fb_nginx_start).
+origin_conf() {
+    cat <<EOF
   access_log off;
-  client_body_temp_path $T/tmp; proxy_temp_path $T/tmp; fastcgi_temp_path $T/tmp;
-  uwsgi_temp_path $T/tmp; scgi_temp_path $T/tmp;
   server {
-    listen 127.0.0.1:$port backlog=1024;
+    listen 127.0.0.1:$1 backlog=1024;
     root $R;
     location = /.flashback/manifest/ { root $T; try_files /manifest.txt =404;
                                        add_header Flashback-Seed $SEED_PORT; }
     location = /.flashback/manifest/bad.html { root $T; try_files /bad.txt =404;
                                                add_header Flashback-Seed $SEED_PORT; }
   }
-}
 EOF
-        nginx -p "$T" -c "$T/nginx.conf" 2>>"$T/logs/start.log" &
-        NGINX_PID=$!
-        for i in $(seq 50); do
-            if curl -s -o /dev/null "http://127.0.0.1:$port/index.html"; then
-                NO=http://127.0.0.1:$port
-                return 0
-            fi
-            kill -0 "$NGINX_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$NGINX_PID" 2>/dev/null
-        wait "$NGINX_PID" 2>/dev/null
-        NGINX_PID=
-    done
-    return 1
 }
 stop_origin() {
     kill "$NGINX_PID" "$SEED_PID" 2>/dev/null
     wait "$NGINX_PID" "$SEED_PID" 2>/dev/null
-    NGINX_PID=
-    SEED_PID=
+    fb_forget "$NGINX_PID"
+    fb_forget "$SEED_PID"
 }
 
 start_fbd "$SEED_RATE" || { notok "flashbackd starts"; cat "$T/fbd.out" "$T/fbd.err"; exit 1; }
@@ -161,7 +82,7 @@ done
     2>"$T/linger.err" &
 lingerer=$!
 # A peer on a known port, flooded with garbage datagrams while it downloads.
-flood_port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+flood_port=$(fb_free_port)
 "$FB" get --quiet --stats --timeout 90 --bind "127.0.0.1:$flood_port" --all "$T/flooded" "$O/" \
     >"$T/flooded.out" 2>"$T/flooded.err" &
 flooded=$!

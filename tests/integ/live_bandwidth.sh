@@ -12,50 +12,21 @@
 # swarm is faster. Timings are noisy on a shared machine. (curl's --retry stands for a browser's
 # reload, should a transfer still be cut off.)
 set -u
-FB_ROOT=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-FB_BUILD=${FB_BUILD:-$FB_ROOT/build}
-FB=$FB_BUILD/flashback
-FBD=$FB_BUILD/flashbackd
-SC=$FB_BUILD/tools/sitecheck
-LIB=$FB_ROOT/tests/lib/netns.sh
+TAP_NUMBERED=1
+. "$(dirname "$0")/../lib/integ.sh"
+. "$FB_ROOT/tests/lib/netns.sh"
 N_PEERS=${N_PEERS:-30}
 ORIGIN_CAP=${ORIGIN_CAP:-10mbit}
 SEED_RATE=${SEED_RATE:-9mbit} # under the cap, leaving room for HTTP (manifests, fallback)
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() {
-    n=$((n + 1))
-    echo "not ok $n - $*"
-    failed=1
-}
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
 json() { grep -o "\"$2\":[0-9a-z]*" "$1" | tail -n1 | cut -d: -f2; }
 
-for t in ip tc nft conntrack curl ss; do
-    command -v "$t" >/dev/null || { notok "prerequisite $t is missing (scripts/deps.sh test)"; exit 1; }
-done
-for b in "$FB" "$FBD" "$SC"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { notok "network namespaces need root"; exit 1; }
-
-. "$LIB"
+fb_need_cmds ip tc nft conntrack curl ss
+fb_need_built "$FB" "$FBD" "$SC"
+fb_need_root
 ns_init
-work=$(mktemp -d /tmp/fblivebw.$$.XXXXXX)
-ns_at_exit "rm -rf '$work'"
-R=$work/root
-mkdir -p "$R"
-cp -r "$FB_ROOT/site/." "$R/"
-rm -f "$R/img/.stamp"
-page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
-page_bytes=0
-for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
+fb_ns_workdir livebw
+fb_demo_site "$work"
 
 ns_public && ns_public_host origin || { notok "topology"; exit 1; }
 for i in $(seq "$N_PEERS"); do ns_public_host "p$i" || { notok "host p$i"; exit 1; }; done
@@ -66,12 +37,8 @@ origin=$(ns_addr origin)
 # client-server run, tbf drops, and TCP's backed-off retransmissions can leave a response
 # without progress for more than the default 60 s (the connection would be reset), as the
 # crowd benchmark found with nginx.
-ns_bg origin "$FBD" --root "$R" --listen "$origin:8080" --seed-rate "$SEED_RATE" \
-    --send-timeout 600 --keepalive-timeout 600 >"$work/fbd.out" 2>"$work/fbd.err"
-FBD_PID=$NS_LAST_PID
-ns_wait_port origin tcp 8080 && ns_wait_port origin udp 8080
+fbd_ns_start origin "$SEED_RATE" --send-timeout 600 --keepalive-timeout 600
 check "flashbackd serves http://$origin:8080/, seed at $SEED_RATE" [ $? -eq 0 ]
-O=http://$origin:8080
 metrics() { ns_exec origin curl -s "$O/.flashback/metrics" >"$work/metrics.$1"; }
 metric() { awk -v n="$2" '$1 == n {print $2}' "$work/metrics.$1"; }
 # A first manifest request builds (and caches) the manifest outside the timed runs.
@@ -137,8 +104,5 @@ floor_ms=$((N_PEERS * page_bytes * 8 / $(_ns_rate_bits "$ORIGIN_CAP") * 1000))
 echo "# ratio swarm / client-server = $((ratio / 1000)).$(printf %03d $((ratio % 1000))) ($swarm_ms ms / $plain_ms ms; client-server cannot beat $floor_ms ms at $ORIGIN_CAP)"
 check "the swarm finished faster than client-server under a $ORIGIN_CAP origin ($swarm_ms < $plain_ms ms)" \
     [ "$swarm_ms" -lt "$plain_ms" ]
-kill "$FBD_PID"
-rc=0
-wait "$FBD_PID" || rc=$?
-check "flashbackd stopped cleanly (exit $rc)" [ "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$work/fbd.err")" ]
+fbd_stop "$FBD_PID" "$work/fbd.err"
 exit $failed

@@ -9,60 +9,28 @@
 #      the flood and another after it both complete with every byte right, flashbackd's resident
 #      memory stays within a small margin, and its metrics count the datagrams it refused.
 set -u
-FB_ROOT=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-FB_BUILD=${FB_BUILD:-$FB_ROOT/build}
-FB=$FB_BUILD/flashback
-FBD=$FB_BUILD/flashbackd
-SC=$FB_BUILD/tools/sitecheck
+TAP_NUMBERED=1
+. "$(dirname "$0")/../lib/integ.sh"
+. "$FB_ROOT/tests/lib/netns.sh"
 SPOOF=$FB_BUILD/tools/udpspoof
-LIB=$FB_ROOT/tests/lib/netns.sh
 FLOOD=${FLOOD:-100000}
 FLOOD_RATE=${FLOOD_RATE:-20000} # datagrams per second
 RSS_MARGIN=${RSS_MARGIN:-2097152} # bytes
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() {
-    n=$((n + 1))
-    echo "not ok $n - $*"
-    failed=1
-}
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
-
-for t in ip tc nft conntrack curl ss; do
-    command -v "$t" >/dev/null || { notok "prerequisite $t is missing (scripts/deps.sh test)"; exit 1; }
-done
-for b in "$FB" "$FBD" "$SC" "$SPOOF"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { notok "network namespaces need root"; exit 1; }
-
-. "$LIB"
+fb_need_cmds ip tc nft conntrack curl ss
+fb_need_built "$FB" "$FBD" "$SC" "$SPOOF"
+fb_need_root
 ns_init
-work=$(mktemp -d /tmp/fblivehostile.$$.XXXXXX)
-ns_at_exit "rm -rf '$work'"
-R=$work/root
-mkdir -p "$R"
-cp -r "$FB_ROOT/site/." "$R/"
-rm -f "$R/img/.stamp"
-page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
+fb_ns_workdir livehostile
+fb_demo_site "$work"
 
 ns_public && ns_public_host origin && ns_public_host attacker && ns_public_host victim &&
     ns_public_host peer && ns_pin_neighbours
 check "topology: origin, attacker, victim and a peer on one network" [ $? -eq 0 ]
 origin=$(ns_addr origin)
 victim=$(ns_addr victim)
-ns_bg origin "$FBD" --root "$R" --listen "$origin:8080" --seed-rate 4mbit \
-    >"$work/fbd.out" 2>"$work/fbd.err"
-FBD_PID=$NS_LAST_PID
-ns_wait_port origin tcp 8080 && ns_wait_port origin udp 8080
+fbd_ns_start origin 4mbit
 check "flashbackd serves http://$origin:8080/ and seeds on UDP port 8080" [ $? -eq 0 ]
-O=http://$origin:8080
 metrics() { ns_exec origin curl -s "$O/.flashback/metrics" >"$work/metrics.$1"; }
 metric() { awk -v n="$2" '$1 == n {print $2}' "$work/metrics.$1"; }
 dropped() { # all datagrams refused, by every reason, in scrape $1
@@ -77,11 +45,7 @@ get() {
     ns_exec peer "$FB" get --quiet --stats --timeout 60 --all "$work/$1" "$O/" >/dev/null \
         2>"$work/$1.err" || RC=$?
 }
-same() {
-    local p
-    for p in /index.html $page_objs; do cmp -s "$work/$1$p" "$R$p" || return 1; done
-}
-good() { [ "$1" -eq 0 ] && same "$2"; }
+good() { [ "$1" -eq 0 ] && fb_same_site "$work/$2"; }
 
 # A real peer first: the swarm exists, flashbackd's allocations are warm.
 get warm
@@ -142,8 +106,5 @@ check "flashbackd counted every garbage datagram it read as refused ($refused + 
     [ $((refused + kdrops)) -ge "$FLOOD" ]
 check "flashbackd's memory stayed bounded (RSS grew $((rss1 - rss0)) bytes, margin $RSS_MARGIN)" \
     [ $((rss1 - rss0)) -le "$RSS_MARGIN" ]
-kill "$FBD_PID"
-rc=0
-wait "$FBD_PID" || rc=$?
-check "flashbackd stopped cleanly (exit $rc)" [ "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$work/fbd.err")" ]
+fbd_stop "$FBD_PID" "$work/fbd.err"
 exit $failed

@@ -17,49 +17,20 @@
 #      from a3: the seed's introduction reached a3 through the mapping the keepalive held, and
 #      a3 punched back.
 set -u
-FB_ROOT=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-FB_BUILD=${FB_BUILD:-$FB_ROOT/build}
-FB=$FB_BUILD/flashback
-FBD=$FB_BUILD/flashbackd
-SC=$FB_BUILD/tools/sitecheck
-LIB=$FB_ROOT/tests/lib/netns.sh
+TAP_NUMBERED=1
+. "$(dirname "$0")/../lib/integ.sh"
+. "$FB_ROOT/tests/lib/netns.sh"
 SEED_RATE=${SEED_RATE:-2mbit}
 NAT_TIMEOUT=25 # seconds: the routers' UDP conntrack timeouts (the engine re-JOINs every 20 s)
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() {
-    n=$((n + 1))
-    echo "not ok $n - $*"
-    failed=1
-}
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
 json() { grep -o "\"$2\":[0-9a-z]*" "$1" | tail -n1 | cut -d: -f2; }
 
-for t in ip tc nft conntrack curl ss; do
-    command -v "$t" >/dev/null || { notok "prerequisite $t is missing (scripts/deps.sh test)"; exit 1; }
-done
-for b in "$FB" "$FBD" "$SC"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
-[ "$(id -u)" -eq 0 ] || { notok "network namespaces need root"; exit 1; }
-
-. "$LIB"
+fb_need_cmds ip tc nft conntrack curl ss
+fb_need_built "$FB" "$FBD" "$SC"
+fb_need_root
 ns_init
-work=$(mktemp -d /tmp/fblivenat.$$.XXXXXX)
-ns_at_exit "rm -rf '$work'"
-R=$work/root
-mkdir -p "$R"
-cp -r "$FB_ROOT/site/." "$R/"
-rm -f "$R/img/.stamp"
-page_objs=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
-page_bytes=0
-for p in /index.html $page_objs; do page_bytes=$((page_bytes + $(stat -c %s "$R$p"))); done
+fb_ns_workdir livenat
+fb_demo_site "$work"
 
 ns_public && ns_public_host origin && ns_router c1 cone 2 && ns_router c2 cone 2 &&
     ns_router s1 symmetric 2 && ns_pin_neighbours
@@ -69,12 +40,8 @@ for r in c1 c2 s1; do
         net.netfilter.nf_conntrack_udp_timeout_stream=$NAT_TIMEOUT || { notok "conntrack timeouts on $r"; exit 1; }
 done
 origin=$(ns_addr origin)
-ns_bg origin "$FBD" --root "$R" --listen "$origin:8080" --seed-rate "$SEED_RATE" \
-    >"$work/fbd.out" 2>"$work/fbd.err"
-FBD_PID=$NS_LAST_PID
-ns_wait_port origin tcp 8080 && ns_wait_port origin udp 8080
+fbd_ns_start origin "$SEED_RATE"
 check "flashbackd serves http://$origin:8080/ and seeds on UDP port 8080 at $SEED_RATE" [ $? -eq 0 ]
-O=http://$origin:8080
 
 metrics() { ns_exec origin curl -s "$O/.flashback/metrics" >"$work/metrics.$1"; }
 metric() { awk -v n="$2" '$1 == n {print $2}' "$work/metrics.$1"; }
@@ -103,7 +70,6 @@ wait_done() {
     done
     return 1
 }
-# same TAG: every file of the peer is identical to the source.
 same() {
     local p
     for p in /index.html $page_objs; do cmp -s "$work/$1$p" "$R$p" || return 1; done
@@ -185,8 +151,5 @@ check "b2 got chunks from a3 through c1's mapping that only keepalives held ($(j
 ns_stop "${PID[a3]}"
 metrics 3
 echo "# metrics: HTTP $(metric 3 flashback_http_sent_bytes_total) bytes, seed UDP $(metric 3 flashback_seed_udp_sent_bytes_total) bytes, $(metric 3 flashback_seed_joins_total) joins, $(metric 3 flashback_seed_introductions_total) introductions"
-kill "$FBD_PID"
-rc=0
-wait "$FBD_PID" || rc=$?
-check "flashbackd stopped cleanly (exit $rc)" [ "$rc" -eq 0 -a -z "$(grep -l Sanitizer "$work/fbd.err")" ]
+fbd_stop "$FBD_PID" "$work/fbd.err"
 exit $failed

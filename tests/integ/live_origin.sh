@@ -8,12 +8,7 @@
 cd "$(dirname "$0")/../.."
 . tests/integ/origin_lib.sh
 D=$FB_BUILD/flashbackd
-FB=$FB_BUILD/flashback
-SC=$FB_BUILD/tools/sitecheck
-R=$T/root
-mkdir -p "$R"
-cp -r site/. "$R/"
-rm -f "$R/img/.stamp"
+fb_demo_site "$T"
 echo "outside" >"$T/outside.txt"
 ln -s "$T/outside.txt" "$R/escape.html"
 mkdir -p "$R/.hidden"

@@ -6,30 +6,17 @@
 # nothing unsolicited gets in; the symmetric NAT maps each destination to a new port, so
 # punching to it fails; caps and losses hold roughly; teardown leaves no namespace behind.
 set -u
-FB_ROOT=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-FB_BUILD=${FB_BUILD:-$FB_ROOT/build}
-PROBE=$FB_BUILD/tools/udpprobe
+TAP_NUMBERED=1
+. "$(dirname "$0")/../lib/integ.sh"
 LIB=$FB_ROOT/tests/lib/netns.sh
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
-
-for t in ip tc nft conntrack nginx curl ss; do
-    command -v "$t" >/dev/null || { notok "prerequisite $t is missing (scripts/deps.sh test)"; exit 1; }
-done
-[ -x "$PROBE" ] || { notok "udpprobe not built at $PROBE"; exit 1; }
-[ "$(id -u)" -eq 0 ] || { notok "network namespaces need root"; exit 1; }
-
 . "$LIB"
+PROBE=$FB_BUILD/tools/udpprobe
+
+fb_need_cmds ip tc nft conntrack nginx curl ss
+fb_need_built "$PROBE"
+fb_need_root
 ns_init
-work=$(mktemp -d /tmp/fbnetns.XXXXXX)
-ns_at_exit "rm -rf '$work'"
+fb_ns_workdir netns
 
 ns_public && ns_public_host origin && ns_router c1 cone 1 && ns_router c2 cone 1 &&
     ns_router s1 symmetric 1
@@ -204,4 +191,4 @@ wait $cpid 2>/dev/null
 check "a run killed by SIGTERM leaves no namespace ($t)" \
     bash -c "[ -n '$t' ] && ! ip netns list | grep -q '^$t-'"
 rm -rf "$work"
-echo "1..$n"
+echo "1..$TAP_N"

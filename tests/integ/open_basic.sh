@@ -36,7 +36,7 @@ check "flashback --help lists open" sh -c "'$FB' --help | grep -q '^  open '"
 
 # ---- the origin and the first open -----------------------------------------------------------
 start_fbd 200kB || { notok "flashbackd starts"; cat "$T/fbd.out" "$T/fbd.err"; exit 1; }
-ok "flashbackd on $O, seed capped at 200 kB/s, page $PAGE_BYTES bytes"
+ok "flashbackd on $O, seed capped at 200 kB/s, page $page_bytes bytes"
 start_open o1 "$O/" || { notok "flashback open starts"; cat "$T/o1.out" "$T/o1.err"; exit 1; }
 O1=$OPEN_PID
 check "prints exactly one line: 'flashback: open $L in your browser'" \
@@ -59,7 +59,7 @@ eq "GET /: the origin's ETag" "$ETAG" "$(hdr "$T/oindex.h" etag)"
 
 n_bad=0
 bad=
-for p in $PAGE_OBJS; do
+for p in $page_objs; do
     n=$(echo "$p" | tr '/.' '__')
     get "$n" "$L$p"
     curl -s -D "$T/o$n.h" -o /dev/null "$O$p"
@@ -70,9 +70,9 @@ for p in $PAGE_OBJS; do
         bad="$bad $p($CODE $(hdr "$T/$n.h" content-type))"
     fi
 done
-check "$(echo $PAGE_OBJS | wc -w) objects: 200, identical, the origin's Content-Type and ETag ($n_bad bad:$bad)" \
+check "$(echo $page_objs | wc -w) objects: 200, identical, the origin's Content-Type and ETag ($n_bad bad:$bad)" \
     test "$n_bad" -eq 0
-types=$(for p in $PAGE_OBJS; do hdr "$T/$(echo "$p" | tr '/.' '__').h" content-type; done | sort -u | tr '\n' ' ')
+types=$(for p in $page_objs; do hdr "$T/$(echo "$p" | tr '/.' '__').h" content-type; done | sort -u | tr '\n' ' ')
 n=0
 for t in text/html text/css javascript image/png image/svg+xml icon; do
     case "$(hdr "$T/index.h" content-type) $types" in *$t*) n=$((n + 1)) ;; esac
@@ -120,7 +120,7 @@ eq "the origin's /.flashback/ paths are not proxied (404)" "$CODE" 404
 pids=()
 for tab in 1 2 3; do
     (
-        for p in / $PAGE_OBJS; do
+        for p in / $page_objs; do
             curl -s -m 30 -o "$T/tab$tab$(echo "$p" | tr '/' '_')" "$L$p" &
         done
         wait
@@ -130,13 +130,13 @@ done
 wait "${pids[@]}"
 n_diff=0
 for tab in 1 2 3; do
-    for p in / $PAGE_OBJS; do
+    for p in / $page_objs; do
         src=$R$p
         [ "$p" = / ] && src=$R/index.html
         cmp -s "$T/tab$tab$(echo "$p" | tr '/' '_')" "$src" || n_diff=$((n_diff + 1))
     done
 done
-check "3 tabs x $(($(echo $PAGE_OBJS | wc -w) + 1)) concurrent requests: every body identical ($n_diff differ)" \
+check "3 tabs x $(($(echo $page_objs | wc -w) + 1)) concurrent requests: every body identical ($n_diff differ)" \
     test "$n_diff" -eq 0
 
 # ---- a second page sharing objects with the first --------------------------------------------
@@ -153,7 +153,7 @@ curl -s -o "$T/s1" "$L/.flashback/stats"
 check "about.html's $(echo $ABOUT_OBJS | wc -w) objects: 200 and identical ($n_diff differ)" test "$n_diff" -eq 0
 shared=0
 for p in $ABOUT_OBJS; do
-    case " $(echo $PAGE_OBJS) " in *" $p "*) shared=$((shared + $(stat -c %s "$R$p"))) ;; esac
+    case " $(echo $page_objs) " in *" $p "*) shared=$((shared + $(stat -c %s "$R$p"))) ;; esac
 done
 check "about.html reused the first page's verified copies of the shared objects ($(json "$T/s1" bytes_reused) bytes reused, $shared shared)" \
     test "$(json "$T/s1" bytes_reused)" -ge "$shared" -a "$shared" -gt 0
@@ -165,14 +165,14 @@ check "/.flashback/stats: requests answered from the swarm ($(json "$S" served_s
     test "$(json "$S" served_swarm)" -gt 60 -a "$(json "$S" served_proxy)" -ge 5 -a "$(json "$S" not_modified)" -ge 3
 echo "# open #1: origin HTTP $(json "$S" bytes_origin_http), seed $(json "$S" bytes_seed), peers $(json "$S" bytes_peers), proxy $(json "$S" bytes_proxy), reused $(json "$S" bytes_reused); waited $(json "$S" waited), hurried $(json "$S" hurried)"
 check "every page byte verified: chunks bad 0, bytes_total covers both pages" \
-    test "$(json "$S" chunks_bad)" -eq 0 -a "$(json "$S" bytes_total)" -gt "$PAGE_BYTES"
+    test "$(json "$S" chunks_bad)" -eq 0 -a "$(json "$S" bytes_total)" -gt "$page_bytes"
 
 # ---- a second open: the page from the first ----------------------------------------------------
 start_open o2 "$O/" || { notok "a second flashback open starts"; exit 1; }
 O2=$OPEN_PID
 L2=$(sed -n 's|^flashback: open \(.*\)/ in your browser$|\1|p' "$T/o2.out")
 n_diff=0
-for p in / $PAGE_OBJS; do
+for p in / $page_objs; do
     src=$R$p
     [ "$p" = / ] && src=$R/index.html
     curl -s -m 30 -o "$T/o2.body" "$L2$p"
@@ -181,8 +181,8 @@ done
 curl -s -o "$T/s2" "$L2/.flashback/stats"
 S=$T/s2
 echo "# open #2: peers $(json "$S" bytes_peers), origin HTTP $(json "$S" bytes_origin_http), seed $(json "$S" bytes_seed), origin share $(json "$S" origin_share_permille) permille"
-check "open #2: the page identical, most bytes from peers (open #1) ($(json "$S" bytes_peers) of $PAGE_BYTES)" \
-    test "$n_diff" -eq 0 -a "$(json "$S" bytes_peers)" -gt $((PAGE_BYTES / 2))
+check "open #2: the page identical, most bytes from peers (open #1) ($(json "$S" bytes_peers) of $page_bytes)" \
+    test "$n_diff" -eq 0 -a "$(json "$S" bytes_peers)" -gt $((page_bytes / 2))
 stop_open "$O2" o2
 
 # ---- one page at most: the oldest is retired -------------------------------------------------
@@ -208,49 +208,28 @@ stop_open "$O1" o1
 
 # ---- a plain origin: nginx, no manifest service ----------------------------------------------
 if command -v nginx >/dev/null; then
-    mkdir -p "$T/ng/logs" "$T/ng/tmp" "$R/hostile"
+    mkdir -p "$R/hostile"
     # A hostile seed for the page /hostile/ (a copy of the demo page): every chunk it sends is
     # corrupt. tools/fbseed builds the manifest and seeds; nginx serves both.
     cp "$R/index.html" "$R/hostile/index.html"
-    "$build/tools/fbseed" --rate 2000000 --corrupt 1 "$R" "$T/hostile.txt" /hostile/ $PAGE_OBJS \
-        >"$T/hostile.out" 2>"$T/hostile.err" &
-    PIDS+=($!)
-    HOSTILE_PORT=
-    for i in $(seq 50); do
-        HOSTILE_PORT=$(awk '/^port /{print $2}' "$T/hostile.out")
-        [ -n "$HOSTILE_PORT" ] && break
-        sleep 0.1
-    done
-    for attempt in 1 2 3 4 5; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        cat >"$T/ng/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-pid $T/ng/nginx.pid; error_log $T/ng/logs/error.log;
-events { worker_connections 256; }
-http {
+    fbseed_start hostile --rate 2000000 --corrupt 1 "$R" "$T/hostile.txt" /hostile/ $page_objs
+    HOSTILE_PORT=$SEED_PORT
+    hostile_conf() {
+        cat <<EOF
   include /etc/nginx/mime.types;
   access_log off;
-  client_body_temp_path $T/ng/tmp; proxy_temp_path $T/ng/tmp; fastcgi_temp_path $T/ng/tmp;
-  uwsgi_temp_path $T/ng/tmp; scgi_temp_path $T/ng/tmp;
-  server { listen 127.0.0.1:$port; root $R;
+  server { listen 127.0.0.1:$1; root $R;
            location = /.flashback/manifest/hostile/ { root $T; try_files /hostile.txt =404;
                                                       add_header Flashback-Seed $HOSTILE_PORT; } }
-}
 EOF
-        nginx -p "$T/ng" -c "$T/ng/nginx.conf" 2>>"$T/ng/start.log" &
-        NG_PID=$!
-        PIDS+=("$NG_PID")
-        for i in $(seq 30); do
-            curl -s -o /dev/null "http://127.0.0.1:$port/notes.txt" && break
-            sleep 0.1
-        done
-        curl -s -o /dev/null "http://127.0.0.1:$port/notes.txt" && break
-    done
+    }
+    fb_nginx_start hostile_conf || { notok "nginx starts on a free port"; cat "$T/logs/start.log"; exit 1; }
+    port=$NGINX_PORT
     start_open o3 "http://127.0.0.1:$port/" || { notok "open on a plain origin starts"; exit 1; }
     O3=$OPEN_PID
     L3=$(sed -n 's|^flashback: open \(.*\)/ in your browser$|\1|p' "$T/o3.out")
     n_diff=0
-    for p in / $PAGE_OBJS; do
+    for p in / $page_objs; do
         src=$R$p
         [ "$p" = / ] && src=$R/index.html
         curl -s -m 20 -D "$T/o3.h" -o "$T/o3.body" "$L3$p"
@@ -268,7 +247,7 @@ EOF
     O5=$OPEN_PID
     L5=$(sed -n 's|^flashback: open \(.*\)/hostile/ in your browser$|\1|p' "$T/o5.out")
     n_diff=0
-    for p in /hostile/ $PAGE_OBJS; do
+    for p in /hostile/ $page_objs; do
         src=$R$p
         [ "$p" = /hostile/ ] && src=$R/hostile/index.html
         curl -s -m 30 -D "$T/o5.h" -o "$T/o5.body" "$L5$p"
@@ -279,7 +258,7 @@ EOF
     check "hostile seed: the page and its objects identical, served as verified objects ($n_diff differ)" \
         test "$n_diff" -eq 0 -a -n "$HOSTILE_PORT"
     check "hostile seed: $(json "$S" chunks_bad) bad chunks refused, not one of its bytes used (seed bytes $(json "$S" bytes_seed), origin HTTP $(json "$S" bytes_origin_http))" \
-        test "$(json "$S" chunks_bad)" -gt 0 -a "$(json "$S" bytes_seed)" = 0 -a "$(json "$S" bytes_origin_http)" -ge "$PAGE_BYTES"
+        test "$(json "$S" chunks_bad)" -gt 0 -a "$(json "$S" bytes_seed)" = 0 -a "$(json "$S" bytes_origin_http)" -ge "$page_bytes"
     stop_open "$O5" o5
 else
     notok "nginx is installed (scripts/deps.sh test)"

@@ -3,73 +3,23 @@
 # killed), TAP helpers, a copy of the demo site in $R, flashbackd serving it with its seed capped
 # (start_fbd), `flashback open` instances (start_open / stop_open), and readers for their JSON.
 set -u
-root=${FB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FB_BUILD:-$root/build}
-FB=$build/flashback
-FBD=$build/flashbackd
-SC=$build/tools/sitecheck
-T=$(mktemp -d /tmp/fbopen.$$.XXXXXX)
-PIDS=()
-failed=0
-
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.2
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failed=1
-}
-check() { # description command...
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else notok "$d"; fi
-}
-eq() { # description got want
-    if [ "$2" = "$3" ]; then ok "$1"; else notok "$1 (got '$2', want '$3')"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/integ.sh"
+fb_tmpdir open
 # json FILE FIELD: a numeric field of a JSON line
 json() { grep -o "\"$2\":-\?[0-9]*" "$1" | tail -n1 | cut -d: -f2; }
 # hdr FILE NAME: a header's value in a curl -D dump (case-insensitive name, CR dropped)
 hdr() { tr -d '\r' <"$1" | grep -i -m1 "^$2:" | sed 's/^[^:]*: *//'; }
 
-for b in "$FB" "$FBD" "$SC"; do
-    [ -x "$b" ] || { notok "$b is built"; exit 1; }
-done
+fb_need_built "$FB" "$FBD" "$SC"
 
 # The demo site, plus a file no page embeds (a proxy path).
-R=$T/root
-mkdir -p "$R"
-cp -r "$root/site/." "$R/"
-rm -f "$R/img/.stamp"
+fb_demo_site "$T"
 printf 'Tide tables are printed on Thursdays.\n' >"$R/notes.txt"
-PAGE_OBJS=$("$SC" links "$R/index.html" /) || { notok "sitecheck lists the demo page"; exit 1; }
 ABOUT_OBJS=$("$SC" links "$R/about.html" /about.html) || { notok "sitecheck lists about.html"; exit 1; }
-PAGE_BYTES=$(stat -c %s "$R/index.html")
-for p in $PAGE_OBJS; do PAGE_BYTES=$((PAGE_BYTES + $(stat -c %s "$R$p"))); done
 
 # start_fbd RATE: flashbackd on 127.0.0.1:0 serving $R, its seed capped at RATE (flashbackd's
 # units). Sets O (its URL, no trailing slash) and FBD_PID.
-start_fbd() {
-    local i
-    "$FBD" --root "$R" --listen 127.0.0.1:0 --seed-rate "$1" >"$T/fbd.out" 2>"$T/fbd.err" &
-    FBD_PID=$!
-    PIDS+=("$FBD_PID")
-    for i in $(seq 100); do
-        O=$(sed -n 's|^flashbackd: serving .* on \(http://[0-9.:]*\)/$|\1|p' "$T/fbd.out")
-        [ -n "$O" ] && grep -q '^flashbackd: seeding on udp://' "$T/fbd.out" && return 0
-        kill -0 "$FBD_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
+start_fbd() { fbd_serve_site fbd "$1"; }
 
 # start_open NAME URL [ARGS...]: `flashback open` on a free port, stdout in $T/NAME.out and
 # stderr in $T/NAME.err. Waits for its one line and sets L (the local URL it printed) and
@@ -79,7 +29,7 @@ start_open() {
     shift 2
     "$FB" open --stats "$@" "$url" >"$T/$name.out" 2>"$T/$name.err" &
     OPEN_PID=$!
-    PIDS+=("$OPEN_PID")
+    fb_track "$OPEN_PID"
     L=
     for i in $(seq 100); do
         L=$(sed -n 's|^flashback: open \(http://127\.0\.0\.1:[0-9]*/.*\) in your browser$|\1|p' "$T/$name.out")

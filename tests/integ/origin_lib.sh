@@ -4,29 +4,10 @@
 set -u
 FB_BUILD=${FB_BUILD:-$PWD/build/asan}
 FB_ROOT=${FB_ROOT:-$PWD}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/integ.sh"
 FBHTTP=$FB_BUILD/tools/fbhttp
-T=$(mktemp -d /tmp/fborigin.XXXXXX)
-SERVER_PIDS=()
-FAILED=0
-
-cleanup() {
-    for p in "${SERVER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok - $*"; }
-fail() { echo "not ok - $*"; FAILED=1; }
-# check DESCRIPTION COMMAND...: passes when the command succeeds.
-check() {
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else fail "$d"; fi
-}
-# eq DESCRIPTION GOT WANT
-eq() {
-    if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi
-}
+fb_tmpdir origin
+fail() { notok "$@"; }
 
 # Status codes of every response in a raw byte stream on stdin, space-separated.
 statuses() { grep -a -o $'^HTTP/1\\.1 [0-9][0-9][0-9]' | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//'; }
@@ -57,20 +38,12 @@ make_root() {
 # start_server ARGS...: runs flashbackd on 127.0.0.1:0 (unless ARGS has --listen) and waits for
 # its start line. Sets PID, ADDR (host:port), PORT, SERVER_OUT and SERVER_ERR.
 start_server() {
-    local n=$T/server.$RANDOM$RANDOM
-    SERVER_OUT=$n.out
-    SERVER_ERR=$n.err
-    local listen=(--listen 127.0.0.1:0)
-    case " $* " in *" --listen "*) listen=() ;; esac
-    "$FB_BUILD/flashbackd" "${listen[@]}" "$@" >"$SERVER_OUT" 2>"$SERVER_ERR" &
-    PID=$!
-    SERVER_PIDS+=("$PID")
-    for _ in $(seq 200); do
-        grep -q '^flashbackd: serving' "$SERVER_OUT" 2>/dev/null && break
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    ADDR=$(sed -n 's|^flashbackd: serving .* on http://\(.*\)/$|\1|p' "$SERVER_OUT" | head -n1)
+    local n=server.$RANDOM$RANDOM
+    SERVER_OUT=$T/$n.out
+    SERVER_ERR=$T/$n.err
+    fbd_start "$n" "$@"
+    PID=$FBD_PID
+    ADDR=$FBD_ADDR
     PORT=${ADDR##*:}
     [ -n "$ADDR" ] || { echo "not ok - flashbackd did not start: $(cat "$SERVER_ERR")"; exit 1; }
 }
@@ -91,6 +64,6 @@ raw() {
 }
 
 finish() {
-    [ "$FAILED" -eq 0 ]
+    [ "$failed" -eq 0 ]
     exit $?
 }
