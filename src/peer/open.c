@@ -25,6 +25,7 @@
 
 #define MAX_WAITERS     4096 /* browser requests waiting at once; past it: 503 */
 #define INM_MAX         1024 /* If-None-Match bytes kept for a waiting request */
+#define RANGE_MAX       256  /* Range and If-Range bytes kept (longer: answered whole) */
 #define HURRY_PERIOD_MS 100  /* how often waiting requests are checked against --patience */
 #define STOP_GRACE_MS   1000 /* answers in flight get this long at exit */
 #define STATS_MAX       4096
@@ -77,6 +78,8 @@ typedef struct waiter {
     uint64_t since;   /* ms */
     size_t path_len;  /* bytes of target before '?' */
     char *inm;        /* If-None-Match value, or NULL */
+    char *range;      /* Range value (GET only), or NULL */
+    char *if_range;   /* If-Range value, or NULL */
     char target[];    /* the request target, NUL-terminated */
 } waiter;
 
@@ -121,6 +124,8 @@ static void waiter_free(waiter *w)
 {
     waiter_unlink(w);
     free(w->inm);
+    free(w->range);
+    free(w->if_range);
     free(w);
 }
 
@@ -180,24 +185,63 @@ static bool inm_match(const waiter *w, const char *etag)
     return fb_http_etag_match(w->inm, strlen(w->inm), etag, n, true);
 }
 
-/* Answers with a body (or 304 when the browser holds that version) and frees w. */
+/* The part of a 200 body that w's Range asks for: true with [*first, *last] for a 206, false
+ * for the whole body (no Range, several ranges, an If-Range that does not name this version,
+ * which must be a strong ETag equal to etag: a date cannot be checked here). Sets *unsat for
+ * a Range that no byte satisfies (416). */
+static bool wanted_range(const waiter *w, const char *etag, uint64_t len, uint64_t *first,
+                         uint64_t *last, bool *unsat)
+{
+    *unsat = false;
+    if (w->range == NULL || w->head)
+        return false;
+    if (w->if_range && (etag == NULL || etag[0] != '"' || strcmp(w->if_range, etag) != 0))
+        return false;
+    fb_range_result rr = fb_http_range_parse(w->range, strlen(w->range), len, first, last);
+    *unsat = rr == FB_RANGE_UNSATISFIABLE;
+    return rr == FB_RANGE_ONE;
+}
+
+/* Answers with a body (or 304 when the browser holds that version, or the part a Range asks
+ * for) and frees w. */
 static void answer_body(waiter *w, int status, const char *type, const char *etag,
                         const uint8_t *body, uint64_t len, const char *source)
 {
     open_app *a = w->a;
-    char hdr[1024];
+    char hdr[1024], cr[96];
     int n;
     bool nm = status == 200 && etag && inm_match(w, etag);
+    uint64_t first = 0, last = 0;
+    bool unsat = false,
+         part = status == 200 && !nm && wanted_range(w, etag, len, &first, &last, &unsat);
+    if (unsat) {
+        snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n", (unsigned long long)len);
+        answer_status(w, 416, cr);
+        return;
+    }
+    cr[0] = '\0';
+    if (part)
+        snprintf(cr, sizeof(cr), "Content-Range: bytes %llu-%llu/%llu\r\n",
+                 (unsigned long long)first, (unsigned long long)last, (unsigned long long)len);
     n = snprintf(hdr, sizeof(hdr),
-                 "%s%s%s%s%s%sCache-Control: no-cache\r\nFlashback-Source: %s\r\n",
+                 "%s%s%s%s%s%s%s%sCache-Control: no-cache\r\nFlashback-Source: %s\r\n",
                  type && *type && !nm ? "Content-Type: " : "", type && *type && !nm ? type : "",
                  type && *type && !nm ? "\r\n" : "", etag && *etag ? "ETag: " : "",
-                 etag && *etag ? etag : "", etag && *etag ? "\r\n" : "", source);
+                 etag && *etag ? etag : "", etag && *etag ? "\r\n" : "",
+                 status == 200 && !nm ? "Accept-Ranges: bytes\r\n" : "", cr, source);
     if (n < 0 || (size_t)n >= sizeof(hdr)) {
         answer_status(w, 502, NULL);
         return;
     }
-    fb_http_reply r = {.status = nm ? 304 : status, .headers = hdr, .headers_len = (size_t)n};
+    if (part) {
+        body += first;
+        len = last - first + 1;
+    }
+    fb_http_reply r = {.status = nm     ? 304
+                                 : part ? 206
+                                        : status,
+                       .headers = hdr,
+                       .headers_len = (size_t)n};
     if (nm) {
         r.head_only = true;
         a->st.not_modified++;
@@ -756,6 +800,17 @@ static void handle(void *ctx, fb_http_exchange *x, const fb_http_request *req)
     w->page_like = page_like(req, t, pl);
     if (h && h->value_len <= INM_MAX)
         w->inm = strndup(h->value, h->value_len); /* NULL when out of memory: no 304 */
+    /* Range for GET only (RFC 9110 14.2); NULL when out of memory or too long: the whole. */
+    if (!w->head && (h = fb_http_find_header(req, "range")) && h->value_len <= RANGE_MAX) {
+        w->range = strndup(h->value, h->value_len);
+        if ((h = fb_http_find_header(req, "if-range")) != NULL) {
+            w->if_range = h->value_len <= RANGE_MAX ? strndup(h->value, h->value_len) : NULL;
+            if (w->if_range == NULL) { /* a condition we cannot keep: no Range either */
+                free(w->range);
+                w->range = NULL;
+            }
+        }
+    }
     route(w);
 }
 

@@ -2,7 +2,7 @@
 # `flashback open` without a browser: curl against its local server, with flashbackd serving the
 # demo site (manifests, seed capped low) as the origin. Checked: the one line it prints; the page
 # and every object it embeds, byte for byte, with the origin's Content-Type and ETag; 304 for a
-# matching If-None-Match, HEAD; a file no manifest lists (proxied, the origin's type and ETag,
+# matching If-None-Match, HEAD, single ranges (206, 416, If-Range); a file no manifest lists (proxied, the origin's type and ETag,
 # 304 too); 404 passthrough for objects and pages; a redirect made local; 405; concurrent loads
 # of the page from three "tabs"; a second page (about.html) whose shared objects come from the
 # first page's verified copies; the local /.flashback/stats; a plain origin without manifests
@@ -90,6 +90,27 @@ eq "If-None-Match: * on an object: 304" "$CODE" 304
 read -r CODE SZ < <(curl -s -I -D "$T/head.h" -o /dev/null -w '%{http_code} %{size_download}' "$L/img/hero.png")
 check "HEAD: 200, Content-Length of the file, no body" \
     test "$CODE" = 200 -a "$(hdr "$T/head.h" content-length)" = "$(stat -c %s "$R/img/hero.png")" -a "$SZ" = 0
+
+# ---- ranges (a video's seek, a resumed download) ---------------------------------------------
+HSIZE=$(stat -c %s "$R/img/hero.png")
+HETAG=$(hdr "$T/head.h" etag)
+get rng "$L/img/hero.png" -H 'Range: bytes=100-1123'
+check "Range: 206, Content-Range 100-1123/$HSIZE, exactly those bytes" \
+    bash -c "test '$CODE' = 206 && test \"\$(tr -d '\r' <'$T/rng.h' | grep -i '^content-range:' | cut -d' ' -f2-)\" = 'bytes 100-1123/$HSIZE' && cmp -s '$T/rng.body' <(tail -c +101 '$R/img/hero.png' | head -c 1024)"
+eq "Range: the 200 answers advertise Accept-Ranges" "$(hdr "$T/head.h" accept-ranges)" bytes
+get rngsfx "$L/img/hero.png" -H 'Range: bytes=-10'
+check "Range: the last 10 bytes (206, identical)" \
+    bash -c "test '$CODE' = 206 && cmp -s '$T/rngsfx.body' <(tail -c 10 '$R/img/hero.png')"
+get rngbad "$L/img/hero.png" -H "Range: bytes=$HSIZE-"
+check "Range past the end: 416 with Content-Range: bytes */$HSIZE" \
+    test "$CODE" = 416 -a "$(hdr "$T/rngbad.h" content-range)" = "bytes */$HSIZE"
+get rngir "$L/img/hero.png" -H 'Range: bytes=0-9' -H "If-Range: $HETAG"
+check "If-Range with the ETag: 206, 10 bytes" test "$CODE" = 206 -a "$(stat -c %s "$T/rngir.body")" = 10
+get rngold "$L/img/hero.png" -H 'Range: bytes=0-9' -H 'If-Range: "old"'
+check "If-Range with another ETag: 200, the whole file" \
+    sh -c "test '$CODE' = 200 && cmp -s '$T/rngold.body' '$R/img/hero.png'"
+get rngm "$L/img/hero.png" -H 'Range: bytes=0-9,20-29'
+check "several ranges: 200, the whole file" test "$CODE" = 200 -a "$(stat -c %s "$T/rngm.body")" = "$HSIZE"
 
 # ---- outside every manifest: the proxy -------------------------------------------------------
 get notes "$L/notes.txt"
