@@ -462,7 +462,8 @@ static int fetch_manifest(fb_page *p)
                                   .max_body = MANIFEST_MAX,
                                   .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
                                   .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
-                                  .capture_header = "Flashback-Seed"};
+                                  .capture_header = "Flashback-Seed",
+                                  .accept_gzip = true};
     return start_fetch(p, FETCH_MANIFEST, &req, 0, 0);
 }
 
@@ -621,7 +622,8 @@ static void on_manifest(fb_page *p, const fb_http_result *res)
         finish(p, http_code(res), "%s", res->message);
         return;
     }
-    p->stats.bytes_manifest += res->len;
+    /* What crossed the origin's link: the gzipped size when the origin compressed it. */
+    p->stats.bytes_manifest += res->wire_len >= 0 ? (uint64_t)res->wire_len : res->len;
     bool looks = res->len >= sizeof(FB_MANIFEST_MAGIC) &&
                  memcmp(res->body, FB_MANIFEST_MAGIC "\n", sizeof(FB_MANIFEST_MAGIC)) == 0;
     if (!looks && res->captured == NULL && !p->rechecking) {
