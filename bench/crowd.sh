@@ -245,7 +245,7 @@ start=$EPOCHREALTIME
 "$flashback" get --all "$dl" --timeout "$tmax" --stats --quiet "$url" >"$out/log$i" 2>&1
 rc=$?
 end=$EPOCHREALTIME
-times >"$out/cpu$i"
+times >"$out/u$i"
 echo "$i $start $end $rc -" >"$out/c$i"
 EOF
 
@@ -457,7 +457,7 @@ flashback_timeline() {
     for f in "$work/run"/log*; do
         [ -f "$f" ] || continue
         local i=${f##*/log}
-        { tail -n 1 "$f"; echo; sed -n 2p "$work/run/cpu$i" 2>/dev/null; } | tr '\n' ' '
+        { tail -n 1 "$f"; echo; sed -n 2p "$work/run/u$i" 2>/dev/null; } | tr '\n' ' '
         echo
     done | awk '
         function grab(k,   m) { if (match($0, "\"" k "\":[0-9]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3); return "" }
