@@ -500,6 +500,16 @@ run_flashback() {
     mkdir -p "$OUT/crowd-runs/flashback-$n"
     cp "$work/run"/log* "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
     flashback_timeline | tee "$OUT/crowd-runs/flashback-$n/timeline"
+    # flashbackd's own counters: what its HTTP side and its seed sent, and how.
+    ns_exec origin curl -s --max-time 10 "http://$ORIGIN:$ORIGIN_PORT/.flashback/metrics" \
+        >"$OUT/crowd-runs/flashback-$n/metrics" 2>/dev/null
+    awk '$1 == "flashback_http_sent_bytes_total" { h = $2 }
+         $1 == "flashback_seed_udp_sent_bytes_total" { u = $2 }
+         $1 == "flashback_seed_udp_sent_datagrams_total" { d = $2 }
+         $1 == "flashback_seed_udp_send_calls_total" { c = $2 }
+         $1 == "flashback_seed_udp_gso_datagrams_total" { g = $2 }
+         END { printf "crowd: flashbackd sent %d bytes over HTTP, %d over UDP (%d datagrams in %d system calls, %d of them in GSO runs)\n", h, u, d, c, g }' \
+        "$OUT/crowd-runs/flashback-$n/metrics"
     cp "$work/flashbackd.log" "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
     port_bytes >"$work/b1"
     ns_stop "$SERVER_PID"
