@@ -235,8 +235,11 @@ EOF
 
 cat >"$work/client_flashback.sh" <<'EOF'
 #!/usr/bin/env bash
-# One Flashback visitor: `flashback get --all DIR URL`; END is when it exited (it leaves on
-# completion). RC is its exit status (0 only when every byte verified).
+# One Flashback visitor: `flashback get --all DIR URL`. END is when every object was verified
+# and written under DIR (its --stats ms_complete), as BitTorrent's END is aria2's completion
+# hook: the exit time less the time from completion to exit (ms_total - ms_complete, on the
+# process's own clock), during which it only finishes uploads and says goodbye. EXIT, the 6th
+# field, is the exit time. RC is its exit status (0 only when every byte verified).
 i=$1 out=$2 fifo=$3 flashback=$4 dl=$5 url=$6 tmax=$7
 mkdir -p "$dl"
 echo "$i" >>"$out/ready"
@@ -244,9 +247,15 @@ read -r _ <"$fifo"
 start=$EPOCHREALTIME
 "$flashback" get --all "$dl" --timeout "$tmax" --stats --quiet "$url" >"$out/log$i" 2>&1
 rc=$?
-end=$EPOCHREALTIME
+exit=$EPOCHREALTIME
 times >"$out/u$i"
-echo "$i $start $end $rc -" >"$out/c$i"
+end=$(tail -n 1 "$out/log$i" | awk -v x="$exit" '
+    match($0, /"ms_complete":[0-9]+/) { c = substr($0, RSTART + 14, RLENGTH - 14)
+        if (match($0, /"ms_total":[0-9]+/)) { t = substr($0, RSTART + 11, RLENGTH - 11)
+            if (t + 0 >= c + 0) { printf "%.6f\n", x - (t - c) / 1000; exit } } }
+    END { }')
+[ -n "$end" ] || end=$exit
+echo "$i $start $end $rc - $exit" >"$out/c$i"
 EOF
 
 cat >"$work/bt_hook.sh" <<'EOF'
@@ -500,6 +509,10 @@ run_flashback() {
     mkdir -p "$OUT/crowd-runs/flashback-$n"
     cp "$work/run"/log* "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
     flashback_timeline | tee "$OUT/crowd-runs/flashback-$n/timeline"
+    cat "$work/run"/c[0-9]* 2>/dev/null | awk 'NF >= 6 && $4 == 0 {
+            if (!s0 || $2 < s0) s0 = $2; if ($6 > x1) x1 = $6; if ($3 > e1) e1 = $3 }
+        END { if (s0) printf "crowd: flashback makespan to the last completion %.2f s, to the last exit %.2f s\n", e1 - s0, x1 - s0 }' |
+        tee -a "$OUT/crowd-runs/flashback-$n/timeline"
     # flashbackd's own counters: what its HTTP side and its seed sent, and how.
     ns_exec origin curl -s --max-time 10 "http://$ORIGIN:$ORIGIN_PORT/.flashback/metrics" \
         >"$OUT/crowd-runs/flashback-$n/metrics" 2>/dev/null
