@@ -471,13 +471,14 @@ flashback_timeline() {
     done | awk '
         function grab(k,   m) { if (match($0, "\"" k "\":[0-9]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3); return "" }
         function ms(t,   p) { split(t, p, /[ms]/); return int((p[1] * 60 + p[2]) * 1000 + 0.5) }
-        BEGIN { nk = split("ms_manifest ms_first_byte ms_complete ms_total bytes_manifest bytes_origin_http bytes_seed http_requests cpu_user cpu_sys", K, " ") }
+        BEGIN { nj = split("ms_manifest ms_first_byte ms_complete ms_total bytes_manifest bytes_origin_http bytes_seed http_requests udp_dgrams_out udp_send_calls udp_gso_dgrams engine_ticks", K, " ")
+                K[nj + 1] = "cpu_user"; K[nj + 2] = "cpu_sys"; nk = nj + 2 }
         {
             n++
-            for (j = 1; j <= 8; j++) { v = grab(K[j]); if (v != "") { c[j]++; V[j, c[j]] = v + 0; S[j] += v } }
+            for (j = 1; j <= nj; j++) { v = grab(K[j]); if (v != "") { c[j]++; V[j, c[j]] = v + 0; S[j] += v } }
             if (NF >= 2 && $(NF - 1) ~ /^[0-9]+m/) {
-                j = 9; c[j]++; V[j, c[j]] = ms($(NF - 1)); S[j] += ms($(NF - 1))
-                j = 10; c[j]++; V[j, c[j]] = ms($NF); S[j] += ms($NF)
+                j = nj + 1; c[j]++; V[j, c[j]] = ms($(NF - 1)); S[j] += ms($(NF - 1))
+                j = nj + 2; c[j]++; V[j, c[j]] = ms($NF); S[j] += ms($NF)
             }
         }
         END {
@@ -499,7 +500,7 @@ run_flashback() {
         return 0
     fi
     ns_bg origin "$BUILD/flashbackd" --root "$SITE" --listen "$ORIGIN:$ORIGIN_PORT" \
-        --seed-rate "$CROWD_RATE" >"$work/flashbackd.log" 2>&1
+        --seed-rate "${CROWD_SEED_RATE:-$CROWD_RATE}" >"$work/flashbackd.log" 2>&1
     SERVER_PID=$NS_LAST_PID
     ns_wait_port origin tcp "$ORIGIN_PORT" 10 || die "flashbackd did not start"
     rm -rf "$work/dl"

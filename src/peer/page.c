@@ -204,6 +204,13 @@ static void add_engine_counters(const fb_page *p, fb_get_stats *s)
     s->bans = FB_MAX(s->bans, es.bans);
     s->udp_bytes_in += us.bytes_in;
     s->udp_bytes_out += us.bytes_out;
+    s->udp_dgrams_in += us.dgrams_in;
+    s->udp_dgrams_out += us.dgrams_out;
+    s->udp_send_calls += us.send_calls;
+    s->udp_gso_dgrams += us.gso_datagrams;
+    fb_engine_host_stats hs;
+    fb_engine_host_stats_get(p->host, &hs);
+    s->engine_ticks += hs.ticks;
     s->udp_dropped += es.dropped_invalid + es.dropped_unknown + es.dropped_cap + us.drop_oversize +
                       us.drop_malformed;
 }
