@@ -24,7 +24,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wshadow -Wstrict-prototy
            -Wno-missing-field-initializers -Isrc -DFB_VERSION='"$(VERSION)"' \
            -DFB_SOURCE_DIR='"$(CURDIR)"' $(EXTRA_CFLAGS)
 LDFLAGS := $(SANLD)
-LDLIBS  := -luv -lcurl -lcrypto -lpthread -lm
+LDLIBS  := -luv -lcurl -lcrypto -lz -lpthread -lm
 
 CORE_SRC   := $(wildcard src/core/*.c) $(wildcard src/engine/*.c)
 NET_SRC    := $(wildcard src/net/*.c)

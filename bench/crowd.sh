@@ -151,6 +151,18 @@ cpu_idle() {
         END { printf "%.0f\n", (t1 > t0) ? 100 * (i1 - i0) / (t1 - t0) : 0 }'
 }
 
+# Prints where the machine's CPU went since the /proc/stat line $1, in percent of all CPUs:
+# "user U sys S softirq Q idle I" (user includes nice).
+cpu_split() {
+    { echo "$1"; head -n1 /proc/stat; } | awk '
+        { t = 0; for (i = 2; i <= NF; i++) t += $i
+          if (NR == 1) { t0 = t; u0 = $2 + $3; s0 = $4; q0 = $8; i0 = $5 + $6 }
+          else { t1 = t; u1 = $2 + $3; s1 = $4; q1 = $8; i1 = $5 + $6 } }
+        END { d = (t1 > t0) ? t1 - t0 : 1
+              printf "user %.0f sys %.0f softirq %.0f idle %.0f\n", 100 * (u1 - u0) / d,
+                  100 * (s1 - s0) / d, 100 * (q1 - q0) / d, 100 * (i1 - i0) / d }'
+}
+
 # Prints the kernel's count of neighbour-table overflows (machine-wide).
 table_fulls() {
     local h
@@ -223,8 +235,11 @@ EOF
 
 cat >"$work/client_flashback.sh" <<'EOF'
 #!/usr/bin/env bash
-# One Flashback visitor: `flashback get --all DIR URL`; END is when it exited (it leaves on
-# completion). RC is its exit status (0 only when every byte verified).
+# One Flashback visitor: `flashback get --all DIR URL`. END is when every object was verified
+# and written under DIR (its --stats ms_complete), as BitTorrent's END is aria2's completion
+# hook: the exit time less the time from completion to exit (ms_total - ms_complete, on the
+# process's own clock), during which it only finishes uploads and says goodbye. EXIT, the 6th
+# field, is the exit time. RC is its exit status (0 only when every byte verified).
 i=$1 out=$2 fifo=$3 flashback=$4 dl=$5 url=$6 tmax=$7
 mkdir -p "$dl"
 echo "$i" >>"$out/ready"
@@ -232,8 +247,15 @@ read -r _ <"$fifo"
 start=$EPOCHREALTIME
 "$flashback" get --all "$dl" --timeout "$tmax" --stats --quiet "$url" >"$out/log$i" 2>&1
 rc=$?
-end=$EPOCHREALTIME
-echo "$i $start $end $rc -" >"$out/c$i"
+exit=$EPOCHREALTIME
+times >"$out/u$i"
+end=$(tail -n 1 "$out/log$i" | awk -v x="$exit" '
+    match($0, /"ms_complete":[0-9]+/) { c = substr($0, RSTART + 14, RLENGTH - 14)
+        if (match($0, /"ms_total":[0-9]+/)) { t = substr($0, RSTART + 11, RLENGTH - 11)
+            if (t + 0 >= c + 0) { printf "%.6f\n", x - (t - c) / 1000; exit } } }
+    END { }')
+[ -n "$end" ] || end=$exit
+echo "$i $start $end $rc - $exit" >"$out/c$i"
 EOF
 
 cat >"$work/bt_hook.sh" <<'EOF'
@@ -280,6 +302,7 @@ run_crowd() {
     [ "$(table_fulls)" = "$fulls0" ] ||
         echo "crowd: warning: the kernel's neighbour table overflowed during this run" >&2
     RUN_IDLE=$(cpu_idle "$stat0")
+    RUN_CPU=$(cpu_split "$stat0")
     if [ -n "${CROWD_DEBUG:-}" ]; then
         mkdir -p "$OUT/crowd-runs/$sys-$n"
         ns_exec origin nstat -asz >"$OUT/crowd-runs/$sys-$n/nstat-origin" 2>&1
@@ -328,8 +351,8 @@ summarise() {
             med = (m % 2) ? d[(m + 1) / 2] : (d[m / 2] + d[m / 2 + 1]) / 2
             printf "%s %d %s %d %d %.2f %.2f %.2f %.2f %.2f %s %s\n", sys, n, (good == n ? "ok" : "partial"),
                 good, n - good, e1 - s0, sum / m, med, d[m], s1 - s0, bytes, idle }' "$work/times" >>"$work/results"
-    tail -n 1 "$work/results" | awk '{ printf "crowd: %-10s N=%-3d %s: %d done, %d failed, makespan %s s, mean %s s, CPU idle %s%%\n",
-        $1, $2, $3, $4, $5, $6, $7, $13 }'
+    tail -n 1 "$work/results" | awk -v cpu="${RUN_CPU:-}" '{ printf "crowd: %-10s N=%-3d %s: %d done, %d failed, makespan %s s, mean %s s, CPU idle %s%% (%s)\n",
+        $1, $2, $3, $4, $5, $6, $7, $13, cpu }'
 }
 
 objects_ok() { # CLIENT_DIR: every object byte-identical to the site's
@@ -434,6 +457,41 @@ flashback_ready() {
         "$BUILD/flashbackd" --help 2>&1 | grep -q -- --seed-rate
 }
 
+# Prints the crowd's timeline from every client's `--stats` line and `times` in $work/run:
+# the median, 90th percentile and largest of the manifest time, first verified chunk,
+# completion and exit (ms since the client's start), of the bytes from the origin (manifest,
+# HTTP chunks, seed) and of each client's CPU time (user and system, ms), plus the sums.
+flashback_timeline() {
+    local f
+    for f in "$work/run"/log*; do
+        [ -f "$f" ] || continue
+        local i=${f##*/log}
+        { tail -n 1 "$f"; echo; sed -n 2p "$work/run/u$i" 2>/dev/null; } | tr '\n' ' '
+        echo
+    done | awk '
+        function grab(k,   m) { if (match($0, "\"" k "\":[0-9]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3); return "" }
+        function ms(t,   p) { split(t, p, /[ms]/); return int((p[1] * 60 + p[2]) * 1000 + 0.5) }
+        BEGIN { nj = split("ms_manifest ms_first_byte ms_complete ms_total bytes_manifest bytes_origin_http bytes_seed http_requests udp_dgrams_out udp_send_calls udp_gso_dgrams engine_ticks", K, " ")
+                K[nj + 1] = "cpu_user"; K[nj + 2] = "cpu_sys"; nk = nj + 2 }
+        {
+            n++
+            for (j = 1; j <= nj; j++) { v = grab(K[j]); if (v != "") { c[j]++; V[j, c[j]] = v + 0; S[j] += v } }
+            if (NF >= 2 && $(NF - 1) ~ /^[0-9]+m/) {
+                j = nj + 1; c[j]++; V[j, c[j]] = ms($(NF - 1)); S[j] += ms($(NF - 1))
+                j = nj + 2; c[j]++; V[j, c[j]] = ms($NF); S[j] += ms($NF)
+            }
+        }
+        END {
+            printf "crowd: flashback timeline over %d clients (median / p90 / max; sum)\n", n
+            for (j = 1; j <= nk; j++) {
+                m = c[j]; if (!m) continue
+                for (a = 1; a <= m; a++) x[a] = V[j, a]
+                for (a = 2; a <= m; a++) { t = x[a]; for (b = a - 1; b >= 1 && x[b] > t; b--) x[b + 1] = x[b]; x[b + 1] = t }
+                printf "  %-18s %9d %9d %9d ; %d\n", K[j], x[int((m + 1) / 2)], x[int((m * 9 + 9) / 10)], x[m], S[j]
+            }
+        }'
+}
+
 run_flashback() {
     local n=$1
     if ! flashback_ready; then
@@ -442,7 +500,7 @@ run_flashback() {
         return 0
     fi
     ns_bg origin "$BUILD/flashbackd" --root "$SITE" --listen "$ORIGIN:$ORIGIN_PORT" \
-        --seed-rate "$CROWD_RATE" >"$work/flashbackd.log" 2>&1
+        --seed-rate "${CROWD_SEED_RATE:-$CROWD_RATE}" >"$work/flashbackd.log" 2>&1
     SERVER_PID=$NS_LAST_PID
     ns_wait_port origin tcp "$ORIGIN_PORT" 10 || die "flashbackd did not start"
     rm -rf "$work/dl"
@@ -451,6 +509,21 @@ run_flashback() {
         "http://$ORIGIN:$ORIGIN_PORT/index.html" "$(run_timeout "$n")"
     mkdir -p "$OUT/crowd-runs/flashback-$n"
     cp "$work/run"/log* "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
+    flashback_timeline | tee "$OUT/crowd-runs/flashback-$n/timeline"
+    cat "$work/run"/c[0-9]* 2>/dev/null | awk 'NF >= 6 && $4 == 0 {
+            if (!s0 || $2 < s0) s0 = $2; if ($6 > x1) x1 = $6; if ($3 > e1) e1 = $3 }
+        END { if (s0) printf "crowd: flashback makespan to the last completion %.2f s, to the last exit %.2f s\n", e1 - s0, x1 - s0 }' |
+        tee -a "$OUT/crowd-runs/flashback-$n/timeline"
+    # flashbackd's own counters: what its HTTP side and its seed sent, and how.
+    ns_exec origin curl -s --max-time 10 "http://$ORIGIN:$ORIGIN_PORT/.flashback/metrics" \
+        >"$OUT/crowd-runs/flashback-$n/metrics" 2>/dev/null
+    awk '$1 == "flashback_http_sent_bytes_total" { h = $2 }
+         $1 == "flashback_seed_udp_sent_bytes_total" { u = $2 }
+         $1 == "flashback_seed_udp_sent_datagrams_total" { d = $2 }
+         $1 == "flashback_seed_udp_send_calls_total" { c = $2 }
+         $1 == "flashback_seed_udp_gso_datagrams_total" { g = $2 }
+         END { printf "crowd: flashbackd sent %d bytes over HTTP, %d over UDP (%d datagrams in %d system calls, %d of them in GSO runs)\n", h, u, d, c, g }' \
+        "$OUT/crowd-runs/flashback-$n/metrics"
     cp "$work/flashbackd.log" "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
     port_bytes >"$work/b1"
     ns_stop "$SERVER_PID"

@@ -1,4 +1,5 @@
-/* libFuzzer target for the header-value parsers: Range sets, entity-tag lists and HTTP dates.
+/* libFuzzer target for the header-value parsers: Range sets, entity-tag lists, Accept-Encoding
+ * and HTTP dates.
  * Checks two properties besides crashes: a parsed range lies inside the representation, and a
  * parsed date formats to an IMF-fixdate that parses back to the same time. */
 #include "core/http_cond.h"
@@ -12,6 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (first > last || last >= rep))
         __builtin_trap();
     fb_http_etag_match(s, size, "\"abc-1\"", 7, size & 1);
+    fb_http_accepts_coding(s, size, "gzip");
     int64_t t, back;
     if (fb_http_date_parse(s, size, 1780000000, &t) == 0) {
         char out[FB_HTTP_DATE_LEN + 1];

@@ -9,7 +9,7 @@ pkgs=()
 for group in "$@"; do
     case "$group" in
     build) pkgs+=(make clang libclang-rt-14-dev pkg-config libuv1-dev libcurl4-openssl-dev
-                  libssl-dev libcmocka-dev ca-certificates) ;;
+                  libssl-dev libcmocka-dev zlib1g-dev ca-certificates) ;;
     test) pkgs+=(curl iproute2 iptables nftables conntrack procps psmisc nginx-light) ;;
     bench) pkgs+=(wrk nginx-light aria2 opentracker mktorrent iproute2 curl procps) ;;
     browser) pkgs+=(chromium nodejs npm) ;;

@@ -1,4 +1,5 @@
-/* Range-set and entity-tag list parsing, and the precedence of the conditional headers. */
+/* Range-set, entity-tag list and Accept-Encoding parsing, and the precedence of the conditional
+ * headers. */
 #include "core/http_cond.h"
 #include "core/http_date.h"
 
@@ -121,6 +122,101 @@ bool fb_http_etag_match(const char *v, size_t n, const char *etag, size_t etag_l
         if (i < n && v[i] != ',')
             return false;
     }
+}
+
+static bool tchar(char c)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    for (size_t i = 0; i + 1 < sizeof(extra); i++)
+        if (c == extra[i])
+            return true;
+    return false;
+}
+
+static bool same_ci(const char *a, size_t n, const char *b)
+{
+    size_t i = 0;
+    for (; i < n && b[i]; i++) {
+        char c = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
+        if (c != b[i])
+            return false;
+    }
+    return i == n && b[i] == 0;
+}
+
+/* Reads a qvalue ("0", "0.5", "1.000") at v[*i]. Sets *nonzero when it is above 0. */
+static bool qvalue(const char *v, size_t n, size_t *i, bool *nonzero)
+{
+    if (*i == n || (v[*i] != '0' && v[*i] != '1'))
+        return false;
+    bool one = v[*i] == '1';
+    *nonzero = one;
+    (*i)++;
+    if (*i < n && v[*i] == '.') {
+        (*i)++;
+        for (int d = 0; d < 3 && *i < n && v[*i] >= '0' && v[*i] <= '9'; d++, (*i)++) {
+            if (one && v[*i] != '0')
+                return false;
+            if (v[*i] != '0')
+                *nonzero = true;
+        }
+    }
+    return true;
+}
+
+bool fb_http_accepts_coding(const char *v, size_t n, const char *coding)
+{
+    size_t i = 0;
+    int named = -1, star = -1; /* -1 unseen, 0 refused (q=0), 1 accepted */
+    for (;;) {
+        while (i < n && (ows(v[i]) || v[i] == ','))
+            i++;
+        if (i == n)
+            break;
+        size_t s = i;
+        while (i < n && tchar(v[i]))
+            i++;
+        if (i == s)
+            return false;
+        size_t tl = i - s;
+        bool ok = true;
+        for (;;) { /* parameters: only the weight counts */
+            while (i < n && ows(v[i]))
+                i++;
+            if (i == n || v[i] != ';')
+                break;
+            i++;
+            while (i < n && ows(v[i]))
+                i++;
+            size_t ps = i;
+            while (i < n && tchar(v[i]))
+                i++;
+            if (i == ps || i == n || v[i] != '=')
+                return false;
+            bool q = i - ps == 1 && (v[ps] == 'q' || v[ps] == 'Q');
+            i++;
+            if (q) {
+                if (!qvalue(v, n, &i, &ok))
+                    return false;
+            } else {
+                size_t vs = i;
+                while (i < n && tchar(v[i]))
+                    i++;
+                if (i == vs)
+                    return false;
+            }
+        }
+        if (i < n && v[i] != ',')
+            return false;
+        if (same_ci(v + s, tl, coding) ||
+            (same_ci(coding, strlen(coding), "gzip") && same_ci(v + s, tl, "x-gzip")))
+            named = ok;
+        else if (tl == 1 && v[s] == '*')
+            star = ok;
+    }
+    return named >= 0 ? named == 1 : star == 1;
 }
 
 static bool header_date(const fb_http_header *h, int64_t now, int64_t *t)

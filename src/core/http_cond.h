@@ -28,6 +28,12 @@ fb_range_result fb_http_range_parse(const char *v, size_t len, uint64_t size, ui
 bool fb_http_etag_match(const char *list, size_t len, const char *etag, size_t etag_len,
                         bool weak_cmp);
 
+/* True when the Accept-Encoding value v[0..len) accepts the content coding `coding` (a lowercase
+ * token such as "gzip"; "x-gzip" counts as "gzip"): named with a weight above 0, or not named
+ * while "*" has a weight above 0. Names compare case-insensitively. A malformed value accepts
+ * nothing (the server then sends the identity). */
+bool fb_http_accepts_coding(const char *v, size_t len, const char *coding);
+
 /* What the server knows about the selected file. */
 typedef struct fb_http_validators {
     const char *etag; /* strong entity-tag, with its quotes */

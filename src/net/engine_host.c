@@ -1,7 +1,9 @@
 /* The engine's host on a libuv loop. Input: every datagram the UDP endpoint delivers goes to
  * fb_engine_input at once; after the loop's poll phase (a uv_check handle) the engine is ticked
  * once for the whole batch and its timer re-armed to the time it asked for. Output: the engine's
- * send callback goes straight to the socket (uv_udp_try_send; a full buffer drops, as UDP may). */
+ * datagrams are queued in the UDP endpoint and flushed together (sendmmsg, UDP_SEGMENT for runs
+ * to one neighbour) after every tick and before the loop polls (a uv_prepare handle), so none
+ * waits past the current loop turn; a full socket buffer drops, as UDP may. */
 #include "net/engine_host.h"
 
 #include <limits.h>
@@ -20,6 +22,7 @@ struct fb_engine_host {
     fb_udp *udp;
     uv_timer_t timer;
     uv_check_t check;
+    uv_prepare_t prepare; /* flushes what engine calls from outside the host queued */
     fb_chunk_store store;
     fb_engine_host_event_cb on_event;
     void *ctx;
@@ -43,8 +46,23 @@ uint64_t fb_engine_host_now(void)
 static void host_send(void *ctx, const fb_addr *to, const uint8_t *data, size_t len)
 {
     fb_engine_host *h = ctx;
-    if (fb_udp_send(h->udp, to, data, len) == FB_EAGAIN)
-        h->st.send_full++;
+    fb_udp_stats a, b;
+    fb_udp_stats_get(h->udp, &a);
+    (void)fb_udp_queue(h->udp, to, data, len); /* a full queue flushes first */
+    fb_udp_stats_get(h->udp, &b);
+    h->st.send_full += b.drop_send_full - a.drop_send_full;
+}
+
+/* Sends what the engine queued. */
+static void flush(fb_engine_host *h)
+{
+    fb_udp_stats a, b;
+    if (h->udp == NULL || fb_udp_queued(h->udp) == 0)
+        return;
+    fb_udp_stats_get(h->udp, &a);
+    fb_udp_flush(h->udp);
+    fb_udp_stats_get(h->udp, &b);
+    h->st.send_full += b.drop_send_full - a.drop_send_full;
 }
 
 static void host_event(void *ctx, const fb_event *ev)
@@ -118,6 +136,7 @@ static void tick_and_arm(fb_engine_host *h)
     leave_engine(h);
     if (h->closing)
         return;
+    flush(h);
     /* libuv timers count whole milliseconds from the loop's cached time (which may trail the
      * real time by up to 1 ms on kernels where libuv uses the coarse clock). Refresh that time
      * (the engine's work may have taken a while) and round up: a deadline less than 1 ms away
@@ -137,8 +156,10 @@ static void on_timer(uv_timer_t *t)
 static void on_check(uv_check_t *c)
 {
     fb_engine_host *h = c->data;
-    if (!h->input_pending)
+    if (!h->input_pending) {
+        flush(h);
         return;
+    }
     h->input_pending = false;
     h->st.batches++;
     tick_and_arm(h);
@@ -154,6 +175,14 @@ static void on_datagram(void *ctx, const fb_addr *from, const uint8_t *data, siz
     h->in_engine++;
     fb_engine_input(h->engine, from, data, len, fb_engine_host_now());
     leave_engine(h);
+}
+
+/* Runs before the loop polls: nothing queued waits through the poll. */
+static void on_prepare(uv_prepare_t *p)
+{
+    fb_engine_host *h = p->data;
+    if (!h->closing && !h->in_engine)
+        flush(h);
 }
 
 void fb_engine_host_kick(fb_engine_host *h)
@@ -186,6 +215,7 @@ static void do_free(fb_engine_host *h)
     h->udp = NULL;
     uv_close((uv_handle_t *)&h->timer, on_closed);
     uv_close((uv_handle_t *)&h->check, on_closed);
+    uv_close((uv_handle_t *)&h->prepare, on_closed);
 }
 
 void fb_engine_host_free(fb_engine_host *h)
@@ -270,11 +300,15 @@ int fb_engine_host_new(uv_loop_t *loop, const fb_engine_host_config *cfg, fb_eng
     }
     uv_timer_init(loop, &h->timer);
     uv_check_init(loop, &h->check);
+    uv_prepare_init(loop, &h->prepare);
     h->timer.data = h;
     h->check.data = h;
-    h->open_handles = 2;
+    h->prepare.data = h;
+    h->open_handles = 3;
     uv_check_start(&h->check, on_check);
     uv_unref((uv_handle_t *)&h->check); /* the socket and the timer keep the loop alive */
+    uv_prepare_start(&h->prepare, on_prepare);
+    uv_unref((uv_handle_t *)&h->prepare);
     tick_and_arm(h);
     *out = h;
     return 0;

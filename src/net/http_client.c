@@ -433,6 +433,10 @@ static void report(fb_http_req *q, int cancel_error)
         port = 0;
     r.primary_ip = ip;
     r.primary_port = port;
+    curl_off_t wire = -1;
+    if (curl_easy_getinfo(q->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire) != CURLE_OK)
+        wire = -1;
+    r.wire_len = (int64_t)wire;
     r.captured = q->has_cap ? q->capval : NULL;
     q->reporting = true;
     q->c->dispatching++;
@@ -756,6 +760,8 @@ int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb
     }
     if (req->capture_header)
         snprintf(q->capname, sizeof(q->capname), "%s", req->capture_header);
+    if (req->accept_gzip)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip"); /* curl decodes the body */
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         release_req(q);
         return FB_ENOMEM;

@@ -40,6 +40,8 @@ typedef struct fb_http_result {
     long primary_port;        /* and its port (0 if no connection) */
     const char *captured;     /* the value of the request's capture_header, NULL when it was
                                  not asked for, absent, or over 255 bytes */
+    int64_t wire_len;         /* body bytes as they came over the wire (before any content
+                                 decoding), -1 when unknown */
 } fb_http_result;
 
 /* Called once per request that was not cancelled, from the loop (never from inside
@@ -74,6 +76,8 @@ typedef struct fb_http_client_request {
     const char *capture_header;  /* name of one more response header to report as
                                     result.captured (copied; a token of at most 63 bytes, else
                                     FB_EINVAL); NULL for none */
+    bool accept_gzip;            /* send Accept-Encoding: gzip; a gzipped body is decoded
+                                    (max_body caps the decoded bytes) */
 } fb_http_client_request;
 
 /* Creates a client on `loop`. cfg may be NULL for the defaults. Returns 0 and *out, or

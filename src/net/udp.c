@@ -1,17 +1,31 @@
 /* The UDP endpoint: a uv_udp_t with a receive buffer of `batch` 64 KiB slots (libuv's recvmmsg
  * layout: one datagram per slot, so an oversized datagram is seen whole and can be counted),
- * non-queueing sends, and counters. */
+ * sends at once or through a bounded queue flushed with sendmmsg and UDP_SEGMENT, and counters. */
 #include "net/udp.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/sockaddr.h"
 
 #define SLOT (64 * 1024) /* libuv's per-datagram slot in a recvmmsg buffer */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h: the GSO segment size of a send */
+#endif
+#define GSO_MAX_SEGS  64    /* datagrams per UDP_SEGMENT message (the kernel's oldest cap) */
+#define GSO_MAX_BYTES 61440 /* bytes per UDP_SEGMENT message, well under 64 KiB */
+
+/* A queued datagram: its bytes are at q_data + i * max_datagram. */
+typedef struct qitem {
+    struct sockaddr_storage to;
+    socklen_t to_len;
+    uint16_t len;
+} qitem;
 
 struct fb_udp {
     uv_udp_t handle;
@@ -22,6 +36,10 @@ struct fb_udp {
     size_t max_datagram;
     bool v6;      /* bound to an AF_INET6 socket: IPv4 peers are sent to as ::ffff:a.b.c.d */
     bool closing; /* fb_udp_free was called; nothing more is delivered */
+    bool no_gso;  /* the config's no_gso, or the kernel refused UDP_SEGMENT */
+    qitem *q;     /* the send queue: q_cap items, q_n of them waiting */
+    uint8_t *q_data;
+    unsigned q_n, q_cap;
     fb_udp_stats st;
 };
 
@@ -62,6 +80,8 @@ static void on_close(uv_handle_t *h)
 {
     fb_udp *u = h->data;
     free(u->buf);
+    free(u->q);
+    free(u->q_data);
     free(u);
 }
 
@@ -124,8 +144,11 @@ int fb_udp_new(uv_loop_t *loop, const fb_udp_config *cfg, const fb_addr *bind_ad
         c.sock_buf = FB_UDP_SOCK_BUF;
     if (c.batch == 0)
         c.batch = FB_UDP_BATCH;
+    if (c.queue == 0)
+        c.queue = FB_UDP_QUEUE;
     if (loop == NULL || bind_addr == NULL || cb == NULL || c.batch > FB_UDP_BATCH_MAX ||
-        c.max_datagram > SLOT || (c.ipv6_only && bind_addr->family != 6))
+        c.queue > FB_UDP_QUEUE_MAX || c.max_datagram > UINT16_MAX || c.max_datagram > SLOT ||
+        (c.ipv6_only && bind_addr->family != 6))
         return FB_EINVAL;
     if (fb_sockaddr_from_addr(&ss, &sslen, bind_addr, bind_addr->family == 6) != 0)
         return FB_EINVAL;
@@ -135,7 +158,12 @@ int fb_udp_new(uv_loop_t *loop, const fb_udp_config *cfg, const fb_addr *bind_ad
         return FB_ENOMEM;
     u->buflen = (size_t)c.batch * SLOT;
     u->buf = malloc(u->buflen);
-    if (u->buf == NULL) {
+    u->q_cap = c.queue;
+    u->q = calloc(c.queue, sizeof(*u->q));
+    u->q_data = malloc((size_t)c.queue * c.max_datagram);
+    u->no_gso = c.no_gso;
+    u->st.gso_off = c.no_gso;
+    if (u->buf == NULL || u->q == NULL || u->q_data == NULL) {
         rc = FB_ENOMEM;
         goto fail;
     }
@@ -176,6 +204,8 @@ fail:
     if (fd >= 0)
         close(fd);
     free(u->buf);
+    free(u->q);
+    free(u->q_data);
     free(u);
     return rc;
 }
@@ -184,6 +214,7 @@ void fb_udp_free(fb_udp *u)
 {
     if (u == NULL || u->closing)
         return;
+    fb_udp_flush(u); /* what was queued before the end still goes (a goodbye, say) */
     u->closing = true;
     uv_udp_recv_stop(&u->handle);
     uv_close((uv_handle_t *)&u->handle, on_close);
@@ -227,6 +258,153 @@ int fb_udp_send(fb_udp *u, const fb_addr *to, const uint8_t *data, size_t len)
     }
     u->st.drop_send_error++;
     return rc;
+}
+
+int fb_udp_queue(fb_udp *u, const fb_addr *to, const uint8_t *data, size_t len)
+{
+    if (u->closing)
+        return FB_EINVAL;
+    if (len > u->max_datagram) {
+        u->st.drop_send_error++;
+        return FB_E2BIG;
+    }
+    if (u->q_n == u->q_cap)
+        fb_udp_flush(u);
+    qitem *it = &u->q[u->q_n];
+    if (fb_sockaddr_from_addr(&it->to, &it->to_len, to, u->v6) != 0) {
+        u->st.drop_send_error++;
+        return FB_EINVAL;
+    }
+    it->len = (uint16_t)len;
+    memcpy(u->q_data + (size_t)u->q_n * u->max_datagram, data, len);
+    u->q_n++;
+    return 0;
+}
+
+unsigned fb_udp_queued(const fb_udp *u)
+{
+    return u->q_n;
+}
+
+/* How many queued items from `i` go as one message: the run to one address, every datagram
+ * of the first one's length except the last, within the GSO caps (1 without GSO). */
+static unsigned run_length(const fb_udp *u, unsigned i)
+{
+    const qitem *a = &u->q[i];
+    unsigned n = 1;
+    size_t bytes = a->len;
+    if (u->no_gso)
+        return 1;
+    while (i + n < u->q_n && n < GSO_MAX_SEGS) {
+        const qitem *b = &u->q[i + n];
+        if (b->len > a->len || bytes + b->len > GSO_MAX_BYTES || b->to_len != a->to_len ||
+            memcmp(&b->to, &a->to, a->to_len) != 0)
+            break;
+        bytes += b->len;
+        n++;
+        if (b->len < a->len)
+            break; /* a shorter datagram ends the run */
+    }
+    return n;
+}
+
+/* Counts the fate of the `n` datagrams of one message: sent, or dropped with errno `err`. */
+static void count_sent(fb_udp *u, unsigned first, unsigned n, int err)
+{
+    for (unsigned k = first; k < first + n; k++) {
+        if (err == 0) {
+            u->st.dgrams_out++;
+            u->st.bytes_out += u->q[k].len;
+        } else if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+            u->st.drop_send_full++;
+        } else {
+            u->st.drop_send_error++;
+        }
+    }
+    if (err == 0 && n > 1) {
+        u->st.gso_sends++;
+        u->st.gso_datagrams += n;
+    }
+}
+
+void fb_udp_flush(fb_udp *u)
+{
+    struct mmsghdr mm[FB_UDP_QUEUE_MAX];
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[FB_UDP_QUEUE_MAX];
+    unsigned first[FB_UDP_QUEUE_MAX], count[FB_UDP_QUEUE_MAX];
+    int fd = -1;
+    if (u->closing || u->q_n == 0)
+        return;
+    if (uv_fileno((const uv_handle_t *)&u->handle, &fd) != 0) {
+        count_sent(u, 0, u->q_n, EBADF);
+        u->q_n = 0;
+        return;
+    }
+    /* One message per run, one iovec per datagram: UDP_SEGMENT cuts the message's bytes every
+     * `seg` bytes whatever the iovecs, and every datagram of a run but the last is seg long. */
+    struct iovec dv[FB_UDP_QUEUE_MAX];
+    unsigned m = 0;
+    for (unsigned i = 0; i < u->q_n;) {
+        unsigned n = run_length(u, i);
+        for (unsigned k = 0; k < n; k++) {
+            dv[i + k].iov_base = u->q_data + (size_t)(i + k) * u->max_datagram;
+            dv[i + k].iov_len = u->q[i + k].len;
+        }
+        memset(&mm[m], 0, sizeof(mm[m]));
+        mm[m].msg_hdr.msg_name = &u->q[i].to;
+        mm[m].msg_hdr.msg_namelen = u->q[i].to_len;
+        mm[m].msg_hdr.msg_iov = &dv[i];
+        mm[m].msg_hdr.msg_iovlen = n;
+        if (n > 1) {
+            struct cmsghdr *c = (struct cmsghdr *)ctl[m].buf;
+            memset(ctl[m].buf, 0, sizeof(ctl[m].buf));
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t seg = u->q[i].len;
+            memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+            mm[m].msg_hdr.msg_control = ctl[m].buf;
+            mm[m].msg_hdr.msg_controllen = sizeof(ctl[m].buf);
+        }
+        first[m] = i;
+        count[m] = n;
+        m++;
+        i += n;
+    }
+    /* Send; a message the kernel refuses is dropped (counted) and the rest still go. A refused
+     * UDP_SEGMENT turns GSO off and sends that run's datagrams one by one. Bounded: every turn
+     * consumes at least one message. */
+    unsigned done = 0;
+    while (done < m) {
+        int r = sendmmsg(fd, &mm[done], m - done, MSG_DONTWAIT);
+        u->st.send_calls++;
+        if (r > 0) {
+            for (unsigned k = done; k < done + (unsigned)r; k++)
+                count_sent(u, first[k], count[k], 0);
+            done += (unsigned)r;
+            continue;
+        }
+        int err = r < 0 ? errno : EIO;
+        if (count[done] > 1 &&
+            (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
+            u->no_gso = true;
+            u->st.gso_off = true;
+            for (unsigned k = 0; k < count[done]; k++) {
+                unsigned j = first[done] + k;
+                ssize_t s1 = sendto(fd, dv[j].iov_base, dv[j].iov_len, MSG_DONTWAIT,
+                                    (const struct sockaddr *)&u->q[j].to, u->q[j].to_len);
+                u->st.send_calls++;
+                count_sent(u, j, 1, s1 < 0 ? errno : 0);
+            }
+        } else {
+            count_sent(u, first[done], count[done], err);
+        }
+        done++;
+    }
+    u->q_n = 0;
 }
 
 void fb_udp_stats_get(const fb_udp *u, fb_udp_stats *out)

@@ -1,7 +1,8 @@
 /* A UDP endpoint on a libuv loop: one bound socket that receives in batches (recvmmsg through
- * libuv's UV_UDP_RECVMMSG) and hands each datagram to a callback, sends without queueing
- * (uv_udp_try_send: a full socket buffer drops the datagram, as UDP may), and counts what it
- * saw. It owns the socket, its receive buffer and its counters; it knows nothing of the protocol.
+ * libuv's UV_UDP_RECVMMSG) and hands each datagram to a callback, sends without waiting (a full
+ * socket buffer drops the datagram, as UDP may), at once or queued for a flush that batches
+ * them (sendmmsg, UDP_SEGMENT), and counts what it saw. It owns the socket, its receive buffer and
+ * its counters; it knows nothing of the protocol.
  */
 #ifndef FB_NET_UDP_H
 #define FB_NET_UDP_H
@@ -14,6 +15,8 @@
 #define FB_UDP_SOCK_BUF     (4 * 1024 * 1024) /* default SO_RCVBUF/SO_SNDBUF request */
 #define FB_UDP_BATCH        20                /* default datagrams per recvmmsg call */
 #define FB_UDP_BATCH_MAX    64
+#define FB_UDP_QUEUE        32 /* default datagrams held by fb_udp_queue until a flush */
+#define FB_UDP_QUEUE_MAX    64
 
 typedef struct fb_udp fb_udp;
 
@@ -32,6 +35,10 @@ typedef struct fb_udp_config {
                             FB_UDP_BATCH); 1 uses plain recvmsg. Memory: batch x 64 KiB of
                             address space, of which only the touched pages become resident */
     bool ipv6_only;      /* with an IPv6 bind address: refuse IPv4 (default: dual stack) */
+    unsigned queue;      /* datagrams fb_udp_queue holds before it flushes by itself,
+                            1..FB_UDP_QUEUE_MAX (default FB_UDP_QUEUE); memory: queue x
+                            max_datagram bytes */
+    bool no_gso;         /* never coalesce queued datagrams with UDP_SEGMENT */
 } fb_udp_config;
 
 typedef struct fb_udp_stats {
@@ -44,6 +51,10 @@ typedef struct fb_udp_stats {
     uint64_t drop_send_full;  /* sends dropped because the socket buffer was full (EAGAIN) */
     uint64_t drop_send_error; /* sends that failed otherwise (too big, unreachable, family) */
     uint64_t recv_errors;     /* errors reported by the receive path */
+    uint64_t send_calls;      /* system calls that sent (sendto, sendmmsg) */
+    uint64_t gso_sends;       /* messages that carried several datagrams (UDP_SEGMENT) */
+    uint64_t gso_datagrams;   /* datagrams sent that way */
+    bool gso_off;             /* UDP_SEGMENT was refused once: off for this socket */
     int rcvbuf, sndbuf;       /* effective socket buffer sizes as the kernel reports them */
 } fb_udp_stats;
 
@@ -69,6 +80,21 @@ int fb_udp_local_addr(const fb_udp *u, fb_addr *out);
  * an address this socket cannot reach (IPv6 on an IPv4 socket); or a negative errno-style code
  * (counted in drop_send_error). `data` may be reused as soon as the call returns. */
 int fb_udp_send(fb_udp *u, const fb_addr *to, const uint8_t *data, size_t len);
+
+/* Queues one datagram (copied) to be sent by the next fb_udp_flush; a full queue is flushed
+ * first. Returns 0, or FB_E2BIG / FB_EINVAL at once as fb_udp_send would; a datagram the kernel
+ * refuses at the flush is counted as fb_udp_send counts it. Order is kept. */
+int fb_udp_queue(fb_udp *u, const fb_addr *to, const uint8_t *data, size_t len);
+
+/* Sends every queued datagram with as few system calls as it can: one sendmmsg for the queue,
+ * and each run of datagrams to the same address, all of one length but the last (which may be
+ * shorter), as one message that the kernel splits (UDP_SEGMENT, generic segmentation offload):
+ * the receiver sees the same datagrams. If the kernel refuses UDP_SEGMENT, the run goes out
+ * datagram by datagram and the socket stops asking. A no-op on an empty queue. */
+void fb_udp_flush(fb_udp *u);
+
+/* Datagrams waiting for fb_udp_flush. */
+unsigned fb_udp_queued(const fb_udp *u);
 
 void fb_udp_stats_get(const fb_udp *u, fb_udp_stats *out);
 

@@ -28,6 +28,11 @@ int fb_get_stats_json(const fb_get_stats *s, char *out, size_t cap)
     fb_jbuf_u64(&b, "udp_bytes_in", s->udp_bytes_in);
     fb_jbuf_u64(&b, "udp_bytes_out", s->udp_bytes_out);
     fb_jbuf_u64(&b, "udp_dropped", s->udp_dropped);
+    fb_jbuf_u64(&b, "udp_dgrams_in", s->udp_dgrams_in);
+    fb_jbuf_u64(&b, "udp_dgrams_out", s->udp_dgrams_out);
+    fb_jbuf_u64(&b, "udp_send_calls", s->udp_send_calls);
+    fb_jbuf_u64(&b, "udp_gso_dgrams", s->udp_gso_dgrams);
+    fb_jbuf_u64(&b, "engine_ticks", s->engine_ticks);
     fb_jbuf_u64(&b, "objects", s->objects);
     fb_jbuf_u64(&b, "chunks", s->chunks);
     fb_jbuf_u64(&b, "chunks_origin", s->chunks_origin);

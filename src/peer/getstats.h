@@ -23,6 +23,11 @@ typedef struct fb_get_stats {
     uint64_t udp_bytes_out;     /* every UDP byte sent */
     uint64_t udp_dropped;       /* datagrams refused: malformed, oversize, from strangers or for
                                    unknown swarms, or over a cap */
+    uint64_t udp_dgrams_in;     /* datagrams received */
+    uint64_t udp_dgrams_out;    /* datagrams sent */
+    uint64_t udp_send_calls;    /* system calls that sent them (batched: sendmmsg, GSO) */
+    uint64_t udp_gso_dgrams;    /* datagrams sent in UDP_SEGMENT runs */
+    uint64_t engine_ticks;      /* times the engine was ticked (timer or input batch) */
 
     uint32_t objects;          /* objects in the manifest (1 in plain mode) */
     uint32_t chunks;           /* chunks in the manifest */

@@ -187,6 +187,13 @@ static void add_engine_counters(const fb_page *p, fb_get_stats *s)
     s->bans = FB_MAX(s->bans, es.bans);
     s->udp_bytes_in += us.bytes_in;
     s->udp_bytes_out += us.bytes_out;
+    s->udp_dgrams_in += us.dgrams_in;
+    s->udp_dgrams_out += us.dgrams_out;
+    s->udp_send_calls += us.send_calls;
+    s->udp_gso_dgrams += us.gso_datagrams;
+    fb_engine_host_stats hs;
+    fb_engine_host_stats_get(p->host, &hs);
+    s->engine_ticks += hs.ticks;
     s->udp_dropped += es.dropped_invalid + es.dropped_unknown + es.dropped_cap + us.drop_oversize +
                       us.drop_malformed;
 }
@@ -446,7 +453,8 @@ static int fetch_manifest(fb_page *p)
                                   .max_body = MANIFEST_MAX,
                                   .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
                                   .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
-                                  .capture_header = "Flashback-Seed"};
+                                  .capture_header = "Flashback-Seed",
+                                  .accept_gzip = true};
     return start_fetch(p, FETCH_MANIFEST, &req, 0, 0);
 }
 
@@ -605,7 +613,8 @@ static void on_manifest(fb_page *p, const fb_http_result *res)
         finish(p, http_code(res), "%s", res->message);
         return;
     }
-    p->stats.bytes_manifest += res->len;
+    /* What crossed the origin's link: the gzipped size when the origin compressed it. */
+    p->stats.bytes_manifest += res->wire_len >= 0 ? (uint64_t)res->wire_len : res->len;
     bool looks = res->len >= sizeof(FB_MANIFEST_MAGIC) &&
                  memcmp(res->body, FB_MANIFEST_MAGIC "\n", sizeof(FB_MANIFEST_MAGIC)) == 0;
     if (!looks && res->captured == NULL && !p->rechecking) {

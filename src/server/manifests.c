@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "core/chunk.h"
 #include "core/html_links.h"
@@ -41,6 +42,10 @@ typedef struct mentry {
     size_t len;
     char etag[48];
     size_t etag_len;
+    uint8_t *gz; /* the text gzipped (Content-Encoding: gzip), or NULL */
+    size_t gz_len;
+    char gz_etag[48]; /* etag with "-gz" before its closing quote */
+    size_t gz_etag_len;
     int64_t built, checked;
     uint32_t n_obj;
     char **paths;    /* each object's file path (decoded, under the root) */
@@ -432,8 +437,39 @@ static void entry_free(mentry *e)
     free(e->paths);
     free(e->ids);
     free(e->text);
+    free(e->gz);
     free(e->key);
     free(e);
+}
+
+/* Gzips e's text into e->gz (level 9, once per build: every request then sends the cached
+ * bytes). Leaves e->gz NULL when zlib fails or the result is no smaller: the manifest is then
+ * only served plain. */
+static void entry_gzip(mentry *e)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return;
+    uLong cap = deflateBound(&z, (uLong)e->len);
+    uint8_t *buf = malloc(cap);
+    if (buf) {
+        z.next_in = e->text;
+        z.avail_in = (uInt)e->len;
+        z.next_out = buf;
+        z.avail_out = (uInt)cap;
+        if (deflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out < e->len) {
+            e->gz = buf;
+            e->gz_len = z.total_out;
+            e->mem += e->gz_len;
+            buf = NULL;
+            memcpy(e->gz_etag, e->etag, e->etag_len - 1);
+            memcpy(e->gz_etag + e->etag_len - 1, "-gz\"", 5);
+            e->gz_etag_len = e->etag_len + 3;
+        }
+    }
+    free(buf);
+    deflateEnd(&z);
 }
 
 /* Writes the manifest of b (its chunks hashed into `hashes`) and makes the cache entry (not yet
@@ -500,6 +536,8 @@ static int make_entry(fb_manifests *m, const build *b, const fb_filestore *fs,
     e->etag[k++] = '"';
     e->etag[k] = '\0';
     e->etag_len = k;
+    if (e->len <= UINT32_MAX)
+        entry_gzip(e);
     e->built = e->checked = now;
     rc = 0;
 out:
@@ -668,6 +706,10 @@ static void view_of(const mentry *e, fb_manifest_view *v)
     v->len = e->len;
     v->etag = e->etag;
     v->etag_len = e->etag_len;
+    v->gz = e->gz;
+    v->gz_len = e->gz_len;
+    v->gz_etag = e->gz_etag;
+    v->gz_etag_len = e->gz_etag_len;
     v->built = e->built;
     v->seeded = e->handle >= 0;
 }

@@ -40,6 +40,10 @@ typedef struct fb_manifest_view {
     size_t len;
     const char *etag; /* strong entity-tag of the manifest text, with its quotes */
     size_t etag_len;
+    const uint8_t *gz; /* the same text gzipped (Content-Encoding: gzip), NULL when not smaller */
+    size_t gz_len;
+    const char *gz_etag; /* the gzipped representation's entity-tag ("...-gz") */
+    size_t gz_etag_len;
     int64_t built; /* wall-clock second it was built (Last-Modified) */
     bool seeded;   /* the seed serves its swarm (else no Flashback-Seed header) */
 } fb_manifest_view;

@@ -153,6 +153,11 @@ static void seed(fb_wbuf *b, fb_seed *s, uint64_t rate)
          "Datagrams the seed meant to send that the socket refused, by reason.");
     sample(b, "flashback_seed_send_dropped_total", "reason=\"buffer_full\"", st.udp.drop_send_full);
     sample(b, "flashback_seed_send_dropped_total", "reason=\"error\"", st.udp.drop_send_error);
+    counter(b, "flashback_seed_udp_send_calls_total",
+            "System calls that sent the seed's datagrams (sendmmsg batches them).",
+            st.udp.send_calls);
+    counter(b, "flashback_seed_udp_gso_datagrams_total",
+            "Datagrams sent in runs to one peer as one UDP_SEGMENT message.", st.udp.gso_datagrams);
     gauge(b, "flashback_seed_upload_queue", "Chunk requests queued or being sent.",
           e->upload_queue);
     gauge(b, "flashback_seed_swarms", "Swarms the seed serves, retiring ones included.", st.swarms);

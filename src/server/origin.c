@@ -94,7 +94,7 @@ void fb_origin_handle(void *ctx, fb_http_exchange *x, const fb_http_request *req
  * answer deferred past the request's life) gives the conditional headers: without it the
  * answer is a plain 200, which is always right. */
 static void answer_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
-                            bool head, int rc, const fb_manifest_view *v)
+                            bool head, bool gzip, int rc, const fb_manifest_view *v)
 {
     if (rc != 0) {
         /* 501 for a page the service will not cover (over a cap): a peer then downloads it
@@ -103,9 +103,14 @@ static void answer_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_req
         fb_http_reply_status(x, status, NULL, false);
         return;
     }
+    /* The gzipped manifest is another representation: its own ETag and length. */
+    gzip = gzip && v->gz != NULL;
+    const char *etag = gzip ? v->gz_etag : v->etag;
+    size_t etag_len = gzip ? v->gz_etag_len : v->etag_len;
+    size_t len = gzip ? v->gz_len : v->len;
     fb_http_cond cond = {.status = 200};
     if (req) {
-        fb_http_validators val = {v->etag, v->etag_len, v->built, v->len};
+        fb_http_validators val = {etag, etag_len, v->built, len};
         fb_http_cond_eval(req, &val, fb_http_exchange_time(x), &cond);
     }
     if (cond.status == 412) {
@@ -115,10 +120,12 @@ static void answer_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_req
     fb_wbuf b;
     fb_wbuf_init(&b, o->hdr, o->hdr_cap);
     fb_wbuf_puts(&b, "ETag: ");
-    fb_wbuf_put(&b, v->etag, v->etag_len);
-    fb_wbuf_puts(&b, "\r\nCache-Control: no-cache\r\n");
+    fb_wbuf_put(&b, etag, etag_len);
+    fb_wbuf_puts(&b, "\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n");
     if (cond.status != 304)
         fb_wbuf_puts(&b, "Content-Type: text/plain; charset=utf-8\r\n");
+    if (gzip)
+        fb_wbuf_puts(&b, "Content-Encoding: gzip\r\n");
     if (v->seeded)
         fb_wbuf_puts(&b, o->seed_header);
     if (b.overflow) {
@@ -130,8 +137,8 @@ static void answer_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_req
                        .headers = o->hdr,
                        .headers_len = b.len,
                        .has_length = cond.status != 304,
-                       .length = v->len,
-                       .body = (const char *)v->text,
+                       .length = len,
+                       .body = (const char *)(gzip ? v->gz : v->text),
                        .head_only = cond.status == 304 || head};
     fb_http_reply_send(x, &r);
 }
@@ -142,12 +149,13 @@ typedef struct manifest_wait {
     fb_origin *o;
     fb_http_exchange *x;
     bool head;
+    bool gzip; /* the request accepted gzip */
 } manifest_wait;
 
 static void on_manifest_built(void *arg, int rc, const fb_manifest_view *v)
 {
     manifest_wait *mw = arg;
-    answer_manifest(mw->o, mw->x, NULL, mw->head, rc, v);
+    answer_manifest(mw->o, mw->x, NULL, mw->head, mw->gzip, rc, v);
     free(mw);
 }
 
@@ -166,8 +174,11 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
                            const char *page, size_t len)
 {
     fb_manifest_view v;
+    const fb_http_header *ae = fb_http_find_header(req, "Accept-Encoding");
+    bool gzip = ae && fb_http_accepts_coding(ae->value, ae->value_len, "gzip");
     manifest_wait *mw = calloc(1, sizeof(*mw)); /* NULL: the build is done at once */
     if (mw) {
+        mw->gzip = gzip;
         mw->w.cb = on_manifest_built;
         mw->w.arg = mw;
         mw->o = o;
@@ -183,7 +194,7 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
         rc = FB_ENOMEM;
     }
     free(mw);
-    answer_manifest(o, x, req, req->meth == FB_HTTP_HEAD, rc, &v);
+    answer_manifest(o, x, req, req->meth == FB_HTTP_HEAD, gzip, rc, &v);
 }
 
 /* GET /.flashback/metrics: every counter, Prometheus text format 0.0.4. */

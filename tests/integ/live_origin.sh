@@ -67,6 +67,23 @@ curl -s -I -o /dev/null -D "$T/h" "$M/"
 eq "HEAD: 200, the GET's length" "$(status "$T/h") $(hdr "$T/h" Content-Length)" "200 $(stat -c %s "$T/m")"
 curl -s -o /dev/null -D "$T/h" -H "If-None-Match: $etag" "$M/"
 eq "If-None-Match with its ETag: 304" "$(status "$T/h")" 304
+eq "Vary: Accept-Encoding" "$(hdr "$T/h" Vary)" "Accept-Encoding"
+curl -s -o "$T/mgz" -D "$T/h" -H 'Accept-Encoding: br, gzip;q=0.5' "$M/"
+gzetag=$(hdr "$T/h" ETag)
+eq "Accept-Encoding gzip: 200, Content-Encoding gzip" "$(status "$T/h") $(hdr "$T/h" Content-Encoding)" "200 gzip"
+eq "... the gzipped ETag is the plain one with -gz" "$gzetag" "${etag%\"}-gz\""
+eq "... Content-Length is the gzipped size" "$(hdr "$T/h" Content-Length)" "$(stat -c %s "$T/mgz")"
+check "... it unzips to the plain manifest" cmp -s "$T/m" <(gzip -dc "$T/mgz")
+check "... smaller by at least a third ($(stat -c %s "$T/mgz") of $(stat -c %s "$T/m") bytes)" \
+    test $(($(stat -c %s "$T/mgz") * 3)) -lt $(($(stat -c %s "$T/m") * 2))
+curl -s -o /dev/null -D "$T/h" -H 'Accept-Encoding: gzip' -H "If-None-Match: $gzetag" "$M/"
+eq "... If-None-Match with the gzipped ETag: 304" "$(status "$T/h")" 304
+curl -s -o /dev/null -D "$T/h" -H 'Accept-Encoding: gzip' -H "If-None-Match: $etag" "$M/"
+eq "... If-None-Match with the plain ETag: 200 (another representation)" "$(status "$T/h")" 200
+for ae in 'gzip;q=0' 'identity' 'gzip;q=2' '*;q=0'; do
+    curl -s -o "$T/mid" -D "$T/h" -H "Accept-Encoding: $ae" "$M/"
+    eq "Accept-Encoding '$ae': plain" "$(hdr "$T/h" Content-Encoding)|$(cmp -s "$T/m" "$T/mid" && echo same)" "|same"
+done
 curl -s -o "$T/m3" -D "$T/h" "$M/about.html"
 eq "manifest of /about.html: 200, object 0 is /about.html" \
     "$(status "$T/h") $(awk '$1 == "object" {print $2; exit}' "$T/m3")" "200 /about.html"

@@ -39,6 +39,11 @@ static void test_json(void **state)
     s.udp_bytes_in = 2100000;
     s.udp_bytes_out = 1300000;
     s.udp_dropped = 7;
+    s.udp_dgrams_in = 2050;
+    s.udp_dgrams_out = 1300;
+    s.udp_send_calls = 400;
+    s.udp_gso_dgrams = 900;
+    s.engine_ticks = 3000;
     s.objects = 22;
     s.chunks = 134;
     s.chunks_origin = 1;
@@ -59,7 +64,9 @@ static void test_json(void **state)
         "{\"url\":\"http://127.0.0.1:8080/\",\"mode\":\"swarm\",\"exit\":0,\"error\":\"\","
         "\"bytes_total\":2000000,\"bytes_manifest\":9000,\"bytes_origin_http\":16384,"
         "\"bytes_seed\":500000,\"bytes_peers\":1483616,\"bytes_uploaded\":1200000,"
-        "\"udp_bytes_in\":2100000,\"udp_bytes_out\":1300000,\"udp_dropped\":7,\"objects\":22,"
+        "\"udp_bytes_in\":2100000,\"udp_bytes_out\":1300000,\"udp_dropped\":7,"
+        "\"udp_dgrams_in\":2050,\"udp_dgrams_out\":1300,\"udp_send_calls\":400,"
+        "\"udp_gso_dgrams\":900,\"engine_ticks\":3000,\"objects\":22,"
         "\"chunks\":134,"
         "\"chunks_origin\":1,\"chunks_seed\":40,\"chunks_peers\":93,\"http_requests\":1,"
         "\"http_failures\":0,\"chunks_bad\":2,\"bans\":1,\"neighbours_added\":17,"

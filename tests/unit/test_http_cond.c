@@ -98,6 +98,47 @@ static void test_etag(void **state)
     assert_false(etag("", true));
 }
 
+static bool gz(const char *v)
+{
+    return fb_http_accepts_coding(v, strlen(v), "gzip");
+}
+
+static void test_accepts_coding(void **state)
+{
+    (void)state;
+    assert_true(gz("gzip"));
+    assert_true(gz("GZip"));
+    assert_true(gz("x-gzip"));
+    assert_true(gz("deflate, gzip"));
+    assert_true(gz("br;q=1.0, gzip;q=0.8, *;q=0.1"));
+    assert_true(gz("gzip ; q=0.001"));
+    assert_true(gz("gzip;q=1"));
+    assert_true(gz("*"));
+    assert_true(gz("identity, *;q=0.5"));
+    assert_true(gz(" , gzip ,"));
+    assert_false(gz(""));
+    assert_false(gz("identity"));
+    assert_false(gz("deflate, br"));
+    assert_false(gz("gzip;q=0"));
+    assert_false(gz("gzip;q=0.000"));
+    assert_false(gz("*;q=0"));
+    assert_false(gz("gzip;q=0, *")); /* named and refused: the star does not bring it back */
+    assert_false(gz("gzipx"));
+    assert_false(gz("gzi"));
+    /* malformed: nothing is accepted */
+    assert_false(gz("gzip;q=2"));
+    assert_false(gz("gzip;q=1.5"));
+    assert_false(gz("gzip;q=0.1234"));
+    assert_false(gz("gzip;q="));
+    assert_false(gz("gzip;q"));
+    assert_false(gz("gzip deflate"));
+    assert_false(gz("gzip;q=0.5 x"));
+    assert_false(gz("\"gzip\""));
+    assert_true(fb_http_accepts_coding("deflate", 7, "deflate"));
+    assert_true(fb_http_accepts_coding("gzip", 3 + 1, "gzip"));
+    assert_false(fb_http_accepts_coding("gzip", 3, "gzip")); /* only len bytes are read */
+}
+
 static fb_http_header hdrs[16];
 
 static void eval(const char *head, uint64_t size, fb_http_cond *c)
@@ -170,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_etag),
+        cmocka_unit_test(test_accepts_coding),
         cmocka_unit_test(test_eval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

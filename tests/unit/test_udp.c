@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -205,6 +206,113 @@ static void test_exchange(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Queued sends: runs to one address go as UDP_SEGMENT messages, yet every receiver sees the
+ * same datagrams, in order, as separate datagrams; a full queue flushes itself; no_gso sends
+ * the same datagrams without coalescing. */
+static void queue_exchange(bool no_gso)
+{
+    uv_loop_t loop;
+    rx rb = {0}, rc = {0};
+    fb_udp *a, *b, *c;
+    fb_addr bind = loop4(), addr_b, addr_c;
+    uint8_t buf[FB_UDP_MAX_DATAGRAM];
+    fb_udp_config cfg = {.no_gso = no_gso};
+    size_t want_b[N_EXCHANGE], want_c[N_EXCHANGE];
+    unsigned nb = 0, nc = 0, i = 0;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(fb_udp_new(&loop, &cfg, &bind, on_rx, NULL, &a), 0);
+    assert_int_equal(fb_udp_new(&loop, NULL, &bind, on_rx, &rb, &b), 0);
+    assert_int_equal(fb_udp_new(&loop, NULL, &bind, on_rx, &rc, &c), 0);
+    rb.self = b;
+    rc.self = c;
+    assert_int_equal(fb_udp_local_addr(b, &addr_b), 0);
+    assert_int_equal(fb_udp_local_addr(c, &addr_c), 0);
+    /* To b: 10 of 1047 bytes and a short one (one run), to c: 5 of 1047, to b: 3 of 1047,
+     * then 2 growing ones (a longer datagram starts a new run), then 1 byte. */
+    static const size_t plan[][2] = {{1047, 10}, {400, 1}, {1047, 5}, {1047, 3},
+                                     {600, 1},   {900, 1}, {1, 1}};
+    static const int to_c[] = {0, 0, 1, 0, 0, 0, 0};
+    for (unsigned p = 0; p < FB_ARRAY_LEN(plan); p++) {
+        for (unsigned k = 0; k < plan[p][1]; k++, i++) {
+            fill(buf, i, plan[p][0]);
+            assert_int_equal(fb_udp_queue(a, to_c[p] ? &addr_c : &addr_b, buf, plan[p][0]), 0);
+            if (to_c[p])
+                want_c[nc++] = plan[p][0];
+            else
+                want_b[nb++] = plan[p][0];
+        }
+    }
+    assert_int_equal(fb_udp_queued(a), i);
+    fb_udp_stats sa;
+    fb_udp_stats_get(a, &sa);
+    assert_int_equal(sa.dgrams_out, 0); /* nothing left before the flush */
+    fb_udp_flush(a);
+    assert_int_equal(fb_udp_queued(a), 0);
+    fb_udp_flush(a); /* empty: a no-op */
+    assert_true(run_until(&loop, &rb.count, nb, 5000));
+    assert_true(run_until(&loop, &rc.count, nc, 5000));
+    assert_int_equal(rb.count, nb);
+    assert_int_equal(rc.count, nc);
+    for (unsigned k = 0; k < nb; k++)
+        assert_int_equal(rb.sizes[k], want_b[k]);
+    for (unsigned k = 0; k < nc; k++)
+        assert_int_equal(rc.sizes[k], want_c[k]);
+    assert_false(rb.bad_content);
+    assert_false(rc.bad_content);
+    fb_udp_stats_get(a, &sa);
+    assert_int_equal(sa.dgrams_out, i);
+    print_message("# %u datagrams: %" PRIu64 " system calls, %" PRIu64
+                  " GSO messages carrying %" PRIu64 "%s\n",
+                  i, sa.send_calls, sa.gso_sends, sa.gso_datagrams, sa.gso_off ? " (GSO off)" : "");
+    if (no_gso) {
+        assert_true(sa.gso_off);
+        assert_int_equal(sa.gso_datagrams, 0);
+    } else if (!sa.gso_off) {
+        /* Runs: b 10 x 1047 + 400; c 5 x 1047; b 3 x 1047 + 600; b 900 + 1. */
+        assert_int_equal(sa.gso_sends, 4);
+        assert_int_equal(sa.gso_datagrams, 22);
+        assert_int_equal(sa.send_calls, 1); /* one sendmmsg for the four messages */
+    }
+    assert_true(sa.send_calls >= 1);
+
+    /* More than the queue holds: it flushes by itself, nothing is lost. */
+    unsigned before = rb.count;
+    for (unsigned k = 0; k < 3 * FB_UDP_QUEUE + 1; k++) {
+        fill(buf, k, 1047);
+        assert_int_equal(fb_udp_queue(a, &addr_b, buf, 1047), 0);
+    }
+    assert_true(fb_udp_queued(a) <= FB_UDP_QUEUE);
+    fb_udp_flush(a);
+    assert_true(run_until(&loop, &rb.count, before + 3 * FB_UDP_QUEUE + 1, 5000));
+    assert_false(rb.bad_content);
+
+    /* Refused at once, as fb_udp_send refuses. */
+    uint8_t big[FB_UDP_MAX_DATAGRAM + 1] = {0};
+    assert_int_equal(fb_udp_queue(a, &addr_b, big, sizeof(big)), FB_E2BIG);
+    /* Queued and not flushed: fb_udp_free still sends it. */
+    fill(buf, 7, 20);
+    assert_int_equal(fb_udp_queue(a, &addr_b, buf, 20), 0);
+    before = rb.count;
+    fb_udp_free(a);
+    assert_true(run_until(&loop, &rb.count, before + 1, 5000));
+    fb_udp_free(b);
+    fb_udp_free(c);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_queue_gso(void **state)
+{
+    (void)state;
+    queue_exchange(false);
+}
+
+static void test_queue_no_gso(void **state)
+{
+    (void)state;
+    queue_exchange(true);
+}
+
 static void test_oversize_dropped(void **state)
 {
     (void)state;
@@ -373,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_bound_port),       cmocka_unit_test(test_exchange),
         cmocka_unit_test(test_oversize_dropped), cmocka_unit_test(test_config_cap_and_batch1),
         cmocka_unit_test(test_ipv6_dual_stack),  cmocka_unit_test(test_free_in_callback),
+        cmocka_unit_test(test_queue_gso),        cmocka_unit_test(test_queue_no_gso),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
