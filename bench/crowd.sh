@@ -57,9 +57,10 @@ ns_at_exit "rm -rf '$work'"
 mkdir -p "$OUT"
 
 # ---------------------------------------------------------------------------------------------
-# The page. Until flashbackd publishes manifests, the objects a page embeds are read from its
-# HTML: src/href/poster of img, script, link, source, video, audio and input tags, kept when they
-# are same-origin paths of files that exist under SITE.
+# The page: index.html and the same-origin objects it embeds. BUILD/tools/sitecheck (from the
+# demo site's branch) lists them with core/html_links, as flashbackd's manifests will; without
+# it, they are read from the HTML with grep and sed: src/href/poster/srcset of img, script,
+# link, source, video, audio and input tags, kept when they name files under SITE.
 
 # Writes a stand-in of the demo page into DIR: index.html (~30 KB) and 20 embedded objects,
 # about 2 MB in all, random bytes (incompressible, as images are).
@@ -88,9 +89,14 @@ make_standin() {
 page_objects() {
     local site=$1
     echo index.html
-    grep -oiE '<(img|script|link|source|video|audio|input)[[:space:]][^>]*>' "$site/index.html" |
-        grep -oiE "(src|href|poster)=(\"[^\"]*\"|'[^']*')" |
-        sed -E "s/^[a-zA-Z]+=[\"']//; s/[\"']\$//; s/[?#].*\$//; s|^\./||; s|^/||" |
+    if [ -x "$BUILD/tools/sitecheck" ]; then
+        "$BUILD/tools/sitecheck" links "$site/index.html" /index.html
+    else
+        grep -oiE '<(img|script|link|source|video|audio|input)[[:space:]][^>]*>' "$site/index.html" |
+            grep -oiE "(src|href|poster|srcset)=(\"[^\"]*\"|'[^']*')" |
+            sed -E "s/^[a-zA-Z]+=[\"']//; s/[\"']\$//" |
+            tr ',' '\n' | sed -E 's/^[[:space:]]+//; s/[[:space:]].*$//'
+    fi | sed -E 's/[?#].*$//; s|^\./||; s|^/||' |
         grep -vE '^([a-zA-Z][a-zA-Z0-9+.-]*:|/)' |
         while IFS= read -r p; do [ -n "$p" ] && [ -f "$site/$p" ] && echo "$p"; done |
         awk '!seen[$0]++'
@@ -124,17 +130,26 @@ if [ "$CROWD_PEER_UP" = none ]; then UP=0; else UP=$(bits "$CROWD_PEER_UP") || e
 echo "crowd: building the network: origin capped at $CROWD_RATE, $maxn hosts (uplink $CROWD_PEER_UP)"
 ns_public || die "cannot build the public namespace"
 ns_public_host origin || die "cannot build the origin"
-ns_cap origin eth0 "$CROWD_RATE" tbf || die "cannot cap the origin"
+ns_cap_uplink origin "$CROWD_RATE" tbf || die "cannot cap the origin"
 ORIGIN=$(ns_addr origin)
 TRACKER=$(ns_addr pub)
 for ((i = 1; i <= maxn; i++)); do
     ns_public_host "c$i" || die "cannot build crowd host $i"
-    if [ "$UP" -gt 0 ]; then ns_cap "c$i" eth0 "$CROWD_PEER_UP" tbf || die "cannot cap host $i"; fi
+    if [ "$UP" -gt 0 ]; then ns_cap_uplink "c$i" "$CROWD_PEER_UP" tbf || die "cannot cap host $i"; fi
 done
 # Permanent ARP entries for every pair: the kernel's neighbour table is shared by all namespaces
 # and overflows at 1024 dynamic entries, which stalls a crowd of 100 hosts (tests/lib/netns.sh).
 ns_pin_neighbours || die "cannot pin the neighbour tables"
 PUBNS=$(ns_name pub)
+
+# Prints the percentage of CPU time the whole machine spent idle since the /proc/stat line
+# given: near 0 means the run was CPU-bound (by us or by anything else on the machine).
+cpu_idle() {
+    { echo "$1"; head -n1 /proc/stat; } | awk '
+        { t = 0; for (i = 2; i <= NF; i++) t += $i; idle = $5 + $6
+          if (NR == 1) { t0 = t; i0 = idle } else { t1 = t; i1 = idle } }
+        END { printf "%.0f\n", (t1 > t0) ? 100 * (i1 - i0) / (t1 - t0) : 0 }'
+}
 
 # Prints the kernel's count of neighbour-table overflows (machine-wide).
 table_fulls() {
@@ -143,28 +158,30 @@ table_fulls() {
     echo $((16#${h:-0}))
 }
 
-# Prints "port rx tx" for every bridge port (one exec for all of them).
+# Prints "dev rx tx" for every bridge port (vK) and uplink shaper (iK), with one exec.
 port_bytes() {
-    ip netns exec "$PUBNS" sh -c 'for d in /sys/class/net/v*; do
+    ip netns exec "$PUBNS" sh -c 'for d in /sys/class/net/[vi][0-9]*; do
         echo "${d##*/} $(cat "$d/statistics/rx_bytes") $(cat "$d/statistics/tx_bytes")"; done'
 }
 
 # Prints "ORIGIN_SENT CLIENTS_RECEIVED" between two port_bytes snapshots, for clients 1..N.
+# What the origin sent is what left its uplink shaper (iK: packets the cap dropped do not
+# count); what a client received is what its bridge port sent it.
 bytes_between() {
-    local before=$1 after=$2 n=$3 ports="" i
+    local before=$1 after=$2 n=$3 ports="" i o=${NS_PORT[origin]}
     for ((i = 1; i <= n; i++)); do ports+="${NS_PORT[c$i]} "; done
-    awk -v origin="${NS_PORT[origin]}" -v ports="$ports" '
+    awk -v origin="i${o#v}" -v ports="$ports" '
         BEGIN { k = split(ports, a, " "); for (i = 1; i <= k; i++) client[a[i]] = 1 }
         FNR == NR { rx0[$1] = $2; tx0[$1] = $3; next }
-        $1 == origin { o = $2 - rx0[$1] }
+        $1 == origin { o = $3 - tx0[$1] }
         ($1 in client) { c += $3 - tx0[$1] }
         END { printf "%d %d\n", o, c }' "$before" "$after"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Clients. Every client is a small bash wrapper started inside its own namespace; all of them
-# wait on a FIFO and start together when it closes (the burst). Each writes "I START END RC"
-# (EPOCHREALTIME seconds) into OUT/cI when it has left.
+# wait on a FIFO and start together when it closes (the burst). Each writes
+# "I START END RC BYTES" (EPOCHREALTIME seconds; "-" when unknown) into OUT/cI when it has left.
 
 # URLs of the page for curl, in page order (the HTML first, as a browser needs it first).
 while IFS= read -r p; do echo "http://$ORIGIN:$ORIGIN_PORT/$p"; done <"$work/objects" >"$work/urls"
@@ -208,12 +225,12 @@ cat >"$work/client_flashback.sh" <<'EOF'
 #!/usr/bin/env bash
 # One Flashback visitor: `flashback get --all DIR URL`; END is when it exited (it leaves on
 # completion). RC is its exit status (0 only when every byte verified).
-i=$1 out=$2 fifo=$3 flashback=$4 dl=$5 url=$6
+i=$1 out=$2 fifo=$3 flashback=$4 dl=$5 url=$6 tmax=$7
 mkdir -p "$dl"
 echo "$i" >>"$out/ready"
 read -r _ <"$fifo"
 start=$EPOCHREALTIME
-"$flashback" get --all "$dl" "$url" >"$out/log$i" 2>&1
+"$flashback" get --all "$dl" --timeout "$tmax" --stats --quiet "$url" >"$out/log$i" 2>&1
 rc=$?
 end=$EPOCHREALTIME
 echo "$i $start $end $rc -" >"$out/c$i"
@@ -226,9 +243,10 @@ echo "$EPOCHREALTIME" >"$CROWD_DONE"
 EOF
 chmod +x "$work"/*.sh
 
-# Runs one crowd: starts N wrappers of SYSTEM (args after N are passed to each, with @I@
-# replaced by the client's number), releases them at once, waits until all have left or the
-# run's time bound passed, and leaves the results in $work/run. Sets RUN_T0 (the release).
+# Runs one crowd: run_crowd SYSTEM N TMAX ARGS... starts N wrappers of SYSTEM (ARGS are passed
+# to each, with @I@ replaced by the client's number), releases them at once, waits until all
+# have left or TMAX seconds passed, stops what is left, and leaves the records in $work/run.
+# Sets RUN_T0 (the release) and RUN_IDLE (machine-wide CPU idle % during the run).
 run_crowd() {
     local sys=$1 n=$2 tmax=$3
     shift 3
@@ -250,8 +268,9 @@ run_crowd() {
     sleep 0.3
     RUN_T0=$EPOCHREALTIME
     exec 7>&-
-    local deadline=$((SECONDS + tmax)) done=0 fulls0
+    local deadline=$((SECONDS + tmax)) done=0 fulls0 stat0
     fulls0=$(table_fulls)
+    stat0=$(head -n1 /proc/stat)
     while [ $SECONDS -lt $deadline ]; do
         done=$(find "$out" -maxdepth 1 -name 'c*' | wc -l)
         [ "$done" -ge "$n" ] && break
@@ -260,6 +279,12 @@ run_crowd() {
     [ "$done" -ge "$n" ] || echo "crowd: $sys N=$n: $((n - done)) clients still running after ${tmax}s; stopped" >&2
     [ "$(table_fulls)" = "$fulls0" ] ||
         echo "crowd: warning: the kernel's neighbour table overflowed during this run" >&2
+    RUN_IDLE=$(cpu_idle "$stat0")
+    if [ -n "${CROWD_DEBUG:-}" ]; then
+        mkdir -p "$OUT/crowd-runs/$sys-$n"
+        ns_exec origin nstat -asz >"$OUT/crowd-runs/$sys-$n/nstat-origin" 2>&1
+        ns_exec c1 nstat -asz >"$OUT/crowd-runs/$sys-$n/nstat-c1" 2>&1
+    fi
     for ((i = 1; i <= n; i++)); do ns_killall "c$i"; done
     sleep 1
     for ((i = 1; i <= n; i++)); do
@@ -273,6 +298,7 @@ run_crowd() {
 
 # Summarises $work/run for SYSTEM and N into one line of $work/results:
 #   system n status completed failed makespan mean median max spread origin_bytes client_bytes
+#   cpu_idle_pct
 # A client counts as completed when its status is 0, its end time is known and its bytes are
 # right (VERIFY is a function given the client's number that returns 0 when they are).
 summarise() {
@@ -292,18 +318,18 @@ summarise() {
         fi
         [ -z "${CROWD_DEBUG:-}" ] || cp "$work/run/alog$i" "$keep/" 2>/dev/null
     done
-    awk -v sys="$sys" -v n="$n" -v good="$good" -v bytes="$bytes" '
+    awk -v sys="$sys" -v n="$n" -v good="$good" -v bytes="$bytes" -v idle="${RUN_IDLE:--}" '
         { s[NR] = $1; e[NR] = $2; d[NR] = $2 - $1; sum += $2 - $1
           if (NR == 1 || $1 < s0) s0 = $1; if (NR == 1 || $1 > s1) s1 = $1
           if (NR == 1 || $2 > e1) e1 = $2 }
         END {
-            if (NR == 0) { printf "%s %d failed 0 %d - - - - - %s\n", sys, n, n, bytes; exit }
+            if (NR == 0) { printf "%s %d failed 0 %d - - - - - %s %s\n", sys, n, n, bytes, idle; exit }
             m = NR; for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (d[j] < d[i]) { t = d[i]; d[i] = d[j]; d[j] = t }
             med = (m % 2) ? d[(m + 1) / 2] : (d[m / 2] + d[m / 2 + 1]) / 2
-            printf "%s %d %s %d %d %.2f %.2f %.2f %.2f %.2f %s\n", sys, n, (good == n ? "ok" : "partial"),
-                good, n - good, e1 - s0, sum / m, med, d[m], s1 - s0, bytes }' "$work/times" >>"$work/results"
-    tail -n 1 "$work/results" | awk '{ printf "crowd: %-10s N=%-3d %s: %d done, %d failed, makespan %s s, mean %s s\n",
-        $1, $2, $3, $4, $5, $6, $7 }'
+            printf "%s %d %s %d %d %.2f %.2f %.2f %.2f %.2f %s %s\n", sys, n, (good == n ? "ok" : "partial"),
+                good, n - good, e1 - s0, sum / m, med, d[m], s1 - s0, bytes, idle }' "$work/times" >>"$work/results"
+    tail -n 1 "$work/results" | awk '{ printf "crowd: %-10s N=%-3d %s: %d done, %d failed, makespan %s s, mean %s s, CPU idle %s%%\n",
+        $1, $2, $3, $4, $5, $6, $7, $13 }'
 }
 
 objects_ok() { # CLIENT_DIR: every object byte-identical to the site's
@@ -412,7 +438,7 @@ run_flashback() {
     local n=$1
     if ! flashback_ready; then
         echo "flashback: not built yet ($BUILD/flashback get or flashbackd --seed-rate missing)"
-        echo "flashback $n not-built - - - - - - - - -" >>"$work/results"
+        echo "flashback $n not-built - - - - - - - - - -" >>"$work/results"
         return 0
     fi
     ns_bg origin "$BUILD/flashbackd" --root "$SITE" --listen "$ORIGIN:$ORIGIN_PORT" \
@@ -422,7 +448,10 @@ run_flashback() {
     rm -rf "$work/dl"
     port_bytes >"$work/b0"
     run_crowd flashback "$n" "$(run_timeout "$n")" "$BUILD/flashback" "$work/dl/@I@" \
-        "http://$ORIGIN:$ORIGIN_PORT/index.html"
+        "http://$ORIGIN:$ORIGIN_PORT/index.html" "$(run_timeout "$n")"
+    mkdir -p "$OUT/crowd-runs/flashback-$n"
+    cp "$work/run"/log* "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
+    cp "$work/flashbackd.log" "$OUT/crowd-runs/flashback-$n/" 2>/dev/null
     port_bytes >"$work/b1"
     ns_stop "$SERVER_PID"
     SERVER_PID=

@@ -1,7 +1,7 @@
 # crowd_report.awk: turns bench/crowd.sh's result lines into the printed tables, crowd.json and
 # crowd.svg. Input, one line per (system, N):
 #   system n status completed failed makespan mean median max spread origin_bytes client_bytes
-# ("-" where unknown). Variables: F (page bytes), US (origin uplink, bit/s), UP (each peer's
+#   cpu_idle_pct ("-" where unknown). Variables: F (page bytes), US (origin uplink, bit/s), UP (each peer's
 # uplink, bit/s, 0 = unbounded), nobj, site, rate, peerup, ns, systems, date, json, svg.
 
 function tmin(n) { # Kumar & Ross with unbounded downlinks: max(F/u_s, N F/(u_s + N u))
@@ -28,7 +28,7 @@ function py(t) { return H - 50 - (H - 50 - 30) * (lg(t) - lymin) / (lymax - lymi
     key = $1 SUBSEP $2
     st[key] = $3; done[key] = $4; fail[key] = $5
     mk[key] = $6; mean[key] = $7; med[key] = $8; mx[key] = $9; spread[key] = $10
-    ob[key] = $11; cb[key] = $12
+    ob[key] = $11; cb[key] = $12; idle[key] = (NF >= 13 ? $13 : "-")
 }
 
 END {
@@ -64,6 +64,13 @@ END {
             ratio(c, tmin(n)), ratio(a, b), ratio(a, c), ratio(b, c), ratio(a, cs(n))
     }
 
+    printf "\nMachine-wide CPU idle during each run (near 0: CPU-bound, times inflated by the machine):\n"
+    for (j = 1; j <= ns_sys; j++) {
+        line = ""
+        for (i = 1; i <= nn; i++) { k = S[j] SUBSEP N[i]; if ((k in idle) && idle[k] != "-") line = line sprintf(" N=%d: %s%%", N[i], idle[k]) }
+        if (line != "") printf "  %-10s%s\n", S[j], line
+    }
+
     # JSON
     printf "{\n  \"date\": \"%s\",\n  \"setup\": {\"site\": \"%s\", \"files\": %d, \"page_bytes\": %d, ", date, site, nobj, F >json
     printf "\"origin_uplink_bps\": %d, \"peer_uplink_bps\": %s, \"peer_downlink_bps\": null, ", US, (UP > 0 ? UP : "null") >json
@@ -78,7 +85,7 @@ END {
             num(mk[k]), num(mean[k]), num(med[k]), num(mx[k]), num(spread[k]) >json
         printf "\"origin_bytes\": %s, \"client_bytes\": %s, \"origin_share\": %s, ",
             num(ob[k]), num(cb[k]), (share(s, n) == "-" ? "null" : sprintf("%.4f", ob[k] / cb[k])) >json
-        printf "\"makespan_over_t_min\": %s}", num(ratio(have(s, n) ? mk[k] : "-", tmin(n))) >json
+        printf "\"makespan_over_t_min\": %s, \"cpu_idle_pct\": %s}", num(ratio(have(s, n) ? mk[k] : "-", tmin(n))), num(idle[k]) >json
         first = 0
     }
     printf "\n  ],\n  \"per_n\": [" >json

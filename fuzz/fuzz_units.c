@@ -1,9 +1,9 @@
-/* libFuzzer target for flashbackd's rate parser (server/units): any bytes, as a NUL-terminated
+/* libFuzzer target for flashbackd's rate parser (core/units): any bytes, as a NUL-terminated
  * flag value. Checks besides crashes: an accepted rate lies in [FB_RATE_MIN, FB_RATE_MAX], and
  * writing it back as a bare number of bytes parses to the same value. */
 #include <stdio.h>
 
-#include "server/units.c"
+#include "core/units.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

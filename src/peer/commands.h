@@ -15,4 +15,8 @@ int fb_cmd_get(int argc, char **argv);
  * (peer/open.c). Runs until SIGINT or SIGTERM. */
 int fb_cmd_open(int argc, char **argv);
 
+/* `flashback crowd URL`: N visitors in one process, each its own page download (peer/crowd.c);
+ * exit codes 3 (origin) and 4 (does not fit) are listed in its --help and docs/PEER.md. */
+int fb_cmd_crowd(int argc, char **argv);
+
 #endif

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"get", fb_cmd_get, "fetch a page through the swarm, the origin as fallback (like curl)"},
     {"open", fb_cmd_open, "serve a site to your browser through the swarm (a local server)"},
+    {"crowd", fb_cmd_crowd, "run a flash crowd of N visitors against a page, in one process"},
     {"sim", fb_cmd_sim, "run a flash crowd on the deterministic network simulator"},
 };
 

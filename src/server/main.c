@@ -17,7 +17,7 @@
 #include "server/manifests.h"
 #include "server/origin.h"
 #include "server/seed.h"
-#include "server/units.h"
+#include "core/units.h"
 
 typedef enum { OPT_STR, OPT_SIZE, OPT_DURATION, OPT_COUNT, OPT_FLAG, OPT_RATE } opt_kind;
 

@@ -103,6 +103,19 @@ r2=$?
 check "a cone host cannot punch to the symmetric NAT's observed port" [ $r1 -ne 0 ]
 check "the symmetric host cannot punch to the cone host either" [ $r2 -ne 0 ]
 
+# Two hosts behind the same NAT reach each other on their LAN addresses (as ICE host candidates
+# do), without the router translating anything.
+ns_router lan cone 2
+ns_exec lan-h1 "$PROBE" punch 5000 "$(ns_addr lan-h2):5000" 3 >"$work/p5.out" &
+p1=$!
+ns_exec lan-h2 "$PROBE" punch 5000 "$(ns_addr lan-h1):5000" 3 >"$work/p6.out" &
+p2=$!
+wait $p1
+r1=$?
+wait $p2
+r2=$?
+check "two hosts behind one NAT reach each other on local addresses" [ $r1 -eq 0 -a $r2 -eq 0 ]
+
 # Conntrack flush: the router forgets its mappings.
 before=$(ns_exec c1 conntrack -C 2>/dev/null)
 ns_flush_conntrack c1
@@ -148,6 +161,17 @@ capped=$(fetch)
 capped=${capped%.*}
 check "htb 4mbit cap holds: 2.5..4.5 Mbit/s measured ($((${capped:-0} * 8 / 1000)) kbit/s)" \
     [ "${capped:-0}" -ge 312500 -a "${capped:-0}" -le 562500 ]
+ns_uncap origin eth0
+ns_cap_uplink origin 8mbit tbf
+capped=$(fetch)
+capped=${capped%.*}
+check "uplink cap (ifb on the bridge side) 8mbit holds: 5..9 Mbit/s ($((${capped:-0} * 8 / 1000)) kbit/s)" \
+    [ "${capped:-0}" -ge 625000 -a "${capped:-0}" -le 1125000 ]
+ns_uncap_uplink origin
+fast=$(fetch)
+fast=${fast%.*}
+check "removing the uplink cap restores full speed ($((${fast:-0} * 8 / 1000)) kbit/s)" \
+    [ "${fast:-0}" -gt 4000000 ]
 
 # Routing without NAT: a host behind a router of kind none keeps its private address.
 ns_router plain none 1

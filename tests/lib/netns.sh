@@ -31,8 +31,18 @@
 #   ns_port NAME                 print the bridge port (in the public namespace) of a public
 #                                host or router: its rx counts what NAME sent, its tx what NAME
 #                                received
-#   ns_cap NAME DEV RATE [tbf|htb]   cap DEV's egress (RATE as tc takes it: 10mbit)
+#   ns_cap NAME DEV RATE [tbf|htb]   cap DEV's egress (RATE as tc takes it: 10mbit). The queue
+#                                is then in NAME's own stack: when it is full, Linux TCP sees
+#                                its packets refused locally and soon aborts connections
+#                                (seen with 200 flows through one 10 Mbit/s cap: TCPRetransFail
+#                                and TCPAbortOnTimeout, first resets after 11 s). For many flows
+#                                use ns_cap_uplink.
 #   ns_uncap NAME DEV            remove the cap
+#   ns_cap_uplink NAME RATE [tbf|htb]   cap what public host NAME sends into the bridge, in the
+#                                network rather than in NAME's stack: its bridge port's ingress
+#                                is redirected to an ifb device in the public namespace, shaped
+#                                there. Drops then look like a congested link.
+#   ns_uncap_uplink NAME         remove it
 #   ns_loss NAME DEV PCT [udp|tcp|all]   drop PCT% of packets arriving on DEV (nft numgen)
 #   ns_unloss NAME               remove the loss rules
 #   ns_flush_conntrack NAME      forget every connection (and NAT mapping) NAME tracks
@@ -269,9 +279,9 @@ table inet fbfw {
 EOF
 }
 
-ns_cap() {
-    local n=$1 dev=$2 rate=$3 how=${4:-tbf}
-    local ns="$NS_TAG-$n"
+# Shapes the egress of DEV in namespace NS (full name) to RATE with tbf or htb.
+_ns_shape() {
+    local ns=$1 dev=$2 rate=$3 how=${4:-tbf}
     tc -n "$ns" qdisc del dev "$dev" root 2>/dev/null || true
     case "$how" in
     tbf)
@@ -290,6 +300,28 @@ ns_cap() {
         ;;
     *) _ns_die "cap kind must be tbf or htb" ;;
     esac
+}
+
+ns_cap() { _ns_shape "$NS_TAG-$1" "$2" "$3" "${4:-tbf}"; }
+
+ns_cap_uplink() {
+    local n=$1 rate=$2 how=${3:-tbf} port ifb
+    port=$(ns_port "$n") || return 1
+    ifb="i${port#v}"
+    ns_uncap_uplink "$n"
+    _ns_do ip -n "$NS_PUB" link add "$ifb" type ifb || return 1
+    _ns_do ip -n "$NS_PUB" link set "$ifb" up || return 1
+    _ns_do tc -n "$NS_PUB" qdisc add dev "$port" handle ffff: ingress || return 1
+    _ns_do tc -n "$NS_PUB" filter add dev "$port" parent ffff: protocol all u32 match u32 0 0 \
+        action mirred egress redirect dev "$ifb" >/dev/null || return 1
+    _ns_shape "$NS_PUB" "$ifb" "$rate" "$how"
+}
+
+ns_uncap_uplink() {
+    local port
+    port=$(ns_port "$1") || return 1
+    tc -n "$NS_PUB" qdisc del dev "$port" handle ffff: ingress 2>/dev/null || true
+    ip -n "$NS_PUB" link del "i${port#v}" 2>/dev/null || true
 }
 
 ns_uncap() { tc -n "$NS_TAG-$1" qdisc del dev "$2" root 2>/dev/null || true; }

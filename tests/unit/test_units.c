@@ -1,10 +1,10 @@
-/* Unit tests for server/units: the rate flag's units, exact fractions, and refusals. */
+/* Unit tests for core/units: the rate flag's units, exact fractions, and refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "server/units.c"
+#include "core/units.c"
 
 static void test_rates(void **state)
 {

@@ -1,11 +1,12 @@
-/* Rate parsing for flashbackd's flags (units.h): an exact decimal number times a unit, computed
+/* Rate parsing for the command lines (units.h): an exact decimal number times a unit, computed
  * in integers so "1.5mbit" is exactly 187500 bytes per second. */
-#include "server/units.h"
+#include "core/units.h"
 
-static bool ieq(const char *a, const char *b)
+/* Whether a equals b; with fold, a's letters are lowered first (b is lower case). */
+static bool same(const char *a, const char *b, bool fold)
 {
     for (; *a && *b; a++, b++) {
-        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char x = fold && *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
         if (x != *b)
             return false;
     }
@@ -32,10 +33,10 @@ static uint64_t unit_bits(const char *u)
         uint64_t bits;
     } folded[] = {{"bit", 1}, {"kbit", 1000}, {"mbit", 1000000}, {"gbit", 1000000000}};
     for (size_t i = 0; i < FB_ARRAY_LEN(exact); i++)
-        if (strcmp(u, exact[i].name) == 0)
+        if (same(u, exact[i].name, false))
             return exact[i].bits;
     for (size_t i = 0; i < FB_ARRAY_LEN(folded); i++)
-        if (ieq(u, folded[i].name))
+        if (same(u, folded[i].name, true))
             return folded[i].bits;
     return 0;
 }
@@ -67,7 +68,7 @@ int fb_rate_parse(const char *s, uint64_t *bytes_per_s)
     if (nd == 0)
         return FB_EINVAL;
     size_t ul = strlen(s + i);
-    if (ul >= 2 && strcmp(s + i + ul - 2, "/s") == 0)
+    if (ul >= 2 && same(s + i + ul - 2, "/s", false))
         ul -= 2;
     if (ul >= sizeof(unit))
         return FB_EINVAL;
@@ -76,9 +77,14 @@ int fb_rate_parse(const char *s, uint64_t *bytes_per_s)
     uint64_t bits = unit_bits(unit);
     if (bits == 0 || (ul == 0 && s[i] != '\0'))
         return FB_EINVAL;
-    /* bytes = (whole + frac / scale) * bits / 8, exactly, rounded down. */
-    unsigned __int128 num = ((unsigned __int128)whole * scale + frac) * bits;
-    unsigned __int128 v = num / ((unsigned __int128)scale * 8);
+    /* bytes = (whole + frac / scale) * bits / 8, exactly, rounded down, in 64 bits (no
+     * 128-bit division in the freestanding build): whole * bits = 8q + r, then
+     * bytes = q + (r * scale + frac * bits) / (8 * scale), where frac < scale <= 10^9 and
+     * bits <= 8 * 2^30 keep every product below 2^64. */
+    if (whole > FB_RATE_MAX * 8 / bits)
+        return FB_EINVAL;
+    uint64_t a = whole * bits;
+    uint64_t v = a / 8 + (a % 8 * scale + frac * bits) / (8 * scale);
     if (v < FB_RATE_MIN || v > FB_RATE_MAX)
         return FB_EINVAL;
     *bytes_per_s = (uint64_t)v;

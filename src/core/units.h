@@ -1,7 +1,8 @@
-/* Quantities on flashbackd's command line that need units: the seed's upload rate. Pure (no OS
- * header), so the parser is unit-tested with the other pure code. */
-#ifndef FB_SERVER_UNITS_H
-#define FB_SERVER_UNITS_H
+/* Quantities on the command lines that need units: a rate (flashbackd's --seed-rate, `flashback
+ * crowd --origin-rate`). Pure (no OS header), so the parser is unit-tested with the other pure
+ * code. */
+#ifndef FB_CORE_UNITS_H
+#define FB_CORE_UNITS_H
 
 #include "core/fbstd.h"
 
