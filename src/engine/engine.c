@@ -204,6 +204,7 @@ void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
     e->st.msgs_out[buf[1] & 15]++;
     e->st.datagrams_out++;
     e->st.bytes_out_total += len;
+    e->wire_out += len + overhead(e);
     e->host.send(e->host.ctx, to, buf, len);
 }
 

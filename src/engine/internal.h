@@ -203,9 +203,9 @@ typedef struct fb_swarm {
     uint64_t origin_exp[ORIGIN_MAX];
     uint64_t stall_check_us;
     bool complete;
-    bool empty_done;                 /* OBJECT_COMPLETE reported for the empty objects */
-    uint64_t leave_at_us;            /* UINT64_MAX: stay */
-    bool draining;                   /* complete and leaving: serving what was queued, nothing new */
+    bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
+    uint64_t leave_at_us; /* UINT64_MAX: stay */
+    bool draining;        /* complete and leaving: serving what was queued, nothing new */
     uint32_t focus_first, focus_end; /* chunks to ask for first (fb_engine_swarm_focus); none
                                         when equal */
 
@@ -231,7 +231,8 @@ typedef struct fb_upreq {
     uint16_t blocks, sent;
     uint32_t prio; /* chunks the requester holds: the fewest are served first */
     uint64_t queued_us;
-    uint64_t sent_us;
+    uint64_t first_us, fourth_us; /* when its first and 4th block went out */
+    uint64_t w_first, w_fourth;   /* wire bytes sent by then (fb_engine.wire_out) */
 } fb_upreq;
 
 /* A request served lately (sender side), kept to read its acknowledgement. */
@@ -240,7 +241,8 @@ typedef struct fb_sent {
     uint16_t swarm;
     uint16_t blocks;
     fb_addr to;
-    uint64_t last_us; /* when its last block went out */
+    uint64_t first_us, last_us; /* when its first and last block went out */
+    uint64_t w_first, w_last;   /* wire bytes sent by then (fb_engine.wire_out) */
 } fb_sent;
 
 typedef struct fb_ctrlmsg {
@@ -272,10 +274,11 @@ struct fb_engine {
     uint32_t ring_blocks; /* blocks of the requests waiting in the ring */
     uint32_t up_cur;      /* entry being sent (paced), or UINT32_MAX */
     uint32_t up_used;
-    fb_rate rate;     /* pacing rate (peer role; the seed sends at its cap) */
-    uint64_t paced;   /* the pace last given to the bucket */
-    fb_rtt up_rtt;    /* last block sent -> acknowledgement */
-    fb_sent sent[16]; /* requests sent lately, to match acknowledgements */
+    fb_rate rate;      /* pacing rate (peer role; the seed sends at its cap) */
+    uint64_t wire_out; /* bytes sent, datagram overhead included (what the uplink carried) */
+    uint64_t paced;    /* the pace last given to the bucket */
+    fb_rtt up_rtt;     /* last block sent -> acknowledgement */
+    fb_sent sent[16];  /* requests sent lately, to match acknowledgements */
     uint32_t sent_next;
     fb_bucket bucket;
     fb_ctrlmsg *ctrl; /* rate-capped engines: control messages waiting for tokens */

@@ -81,7 +81,7 @@ struct sim {
     bool setup_failed;
     /* --trace: totals at the previous line. */
     uint64_t tr_peer_up, tr_peer_down, tr_seed_up, tr_peer_cap_ns;
-    uint64_t tr_last;
+    uint64_t tr_last, tr_drops;
     uint32_t tr_present; /* visitors with an engine */
     uint64_t tr_changed; /* when tr_present last changed */
 };
@@ -717,13 +717,14 @@ static void trace_line(sim *s)
 {
     trace_present(s, 0);
     const fb_sim_config *c = s->c;
-    uint64_t up = 0, down = 0, pace = 0, held = 0;
+    uint64_t up = 0, down = 0, pace = 0, held = 0, drops = 0;
     uint32_t present = 0, done = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         host *h = &s->hosts[s->first_peer + i];
         const fb_net_node *nd = &s->net.nodes[h->id];
         up += nd->up.bytes;
         down += nd->down.bytes;
+        drops += nd->up.drops + nd->down.drops;
         done += h->done;
         if (!h->e)
             continue;
@@ -738,14 +739,16 @@ static void trace_line(sim *s)
     double cap_s = (double)s->tr_peer_cap_ns / SEC; /* visitor-seconds present */
     fprintf(stderr,
             "t=%7.2f present=%5u done=%5u held=%.3f peer_up=%.3f peer_down=%.3f seed_up=%.3f "
-            "pace/up=%.3f\n",
+            "pace/up=%.3f drops=%llu\n",
             (double)s->q.now / SEC, present, done,
             present ? (double)held / present / s->page.n_chunks : 0,
             cap_s > 0 ? (double)(up - s->tr_peer_up) / (cap_s * (double)c->peer_up) : 0,
             cap_s > 0 ? (double)(down - s->tr_peer_down) / (cap_s * (double)c->peer_down) : 0,
             dt > 0 ? (double)(seed_up - s->tr_seed_up) / (dt * (double)c->origin_up * c->seed_rate)
                    : 0,
-            present ? (double)pace / present / (double)c->peer_up : 0);
+            present ? (double)pace / present / (double)c->peer_up : 0,
+            (unsigned long long)(drops - s->tr_drops));
+    s->tr_drops = drops;
     s->tr_peer_up = up;
     s->tr_peer_down = down;
     s->tr_seed_up = seed_up;
