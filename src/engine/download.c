@@ -743,7 +743,9 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 2000 * T_MS);
+        bool finishing = s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
+        uint64_t wait =
+            FB_MIN(ms * T_MS << (finishing ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
         if (n->busy_count < 255)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);

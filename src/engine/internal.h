@@ -43,12 +43,15 @@
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
 #define EARLY_ACK_EVERY_US                                                                         \
-    (500 * T_MS)                     /* early acknowledgements to one sender at most this often */
-#define DRAIN_MAX_US    (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
-#define SEED_PER_PEER   2            /* seed: queued requests per peer */
-#define UP_STALE_US     (2000 * T_MS) /* a request that waited this long is dropped */
-#define TOKEN_TAG_JOIN  1
-#define TOKEN_TAG_HELLO 2
+    (500 * T_MS)                   /* early acknowledgements to one sender at most this often */
+#define DRAIN_MAX_US  (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
+#define SEED_PER_PEER 2            /* seed: queued requests per peer */
+/* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
+ * it for a full queue (up to twice the queue), and it does not back off from the seed. */
+#define FINISH_CHUNKS(n_chunks) FB_MAX(4u, (uint32_t)(n_chunks) / 32)
+#define UP_STALE_US             (2000 * T_MS) /* a request that waited this long is dropped */
+#define TOKEN_TAG_JOIN          1
+#define TOKEN_TAG_HELLO         2
 
 #define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN  2

@@ -262,10 +262,26 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         }
         n->tft_drops = 0;
     }
+    /* The requester's progress (what it holds; for the seed, what its exclusion list covers;
+     * a request to the seed for named chunks finishes a chunk or is an endgame copy). */
+    uint32_t covered = 0;
+    if (n) {
+        covered = n->have_count;
+    } else if (m->u.request.iv) {
+        fb_ivwire w;
+        uint32_t a, b;
+        fb_ivwire_begin(&w, m->u.request.iv, m->u.request.iv_len);
+        while (fb_ivwire_next(&w, &a, &b))
+            covered += b - a;
+    } else if (m->u.request.e[0].chunk != FB_WIRE_ANY) {
+        covered = s->n_chunks;
+    }
+    bool finisher = covered + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
     uint8_t *count = n ? &n->queued : &t->queued;
     uint32_t per_cap = n ? NB_BURSTS + 1 : SEED_PER_PEER;
     uint32_t idx = UP_NONE;
-    if (*count < per_cap && e->ring_blocks < queue_limit(e) && e->up_used < e->n_up)
+    uint32_t qcap = queue_limit(e) * (finisher ? 2 : 1);
+    if (*count < per_cap && e->ring_blocks < qcap && e->up_used < e->n_up)
         for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
             if (e->up[i].state == UP_FREE)
                 idx = i;
@@ -324,17 +340,9 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     }
     if (!u.n)
         return;
-    /* Priority: the requester's progress (what it holds; for the seed, what its exclusion
-     * list covers), so those behind catch up and a crowd finishes together. */
-    if (n) {
-        u.prio = n->have_count;
-    } else if (m->u.request.iv) {
-        fb_ivwire w;
-        uint32_t a, b;
-        fb_ivwire_begin(&w, m->u.request.iv, m->u.request.iv_len);
-        while (fb_ivwire_next(&w, &a, &b))
-            u.prio += b - a;
-    }
+    /* Priority: finishers first (they need little and then leave or serve everyone), then the
+     * requester's progress, so those behind catch up and a crowd finishes together. */
+    u.prio = finisher ? 0 : covered + 1;
     uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     u.state = UP_QUEUED;
     u.swarm = (uint16_t)si;

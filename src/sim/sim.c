@@ -82,8 +82,10 @@ struct sim {
     /* --trace: totals at the previous line. */
     uint64_t tr_peer_up, tr_peer_down, tr_seed_up, tr_peer_cap_ns;
     uint64_t tr_last, tr_drops;
-    uint32_t tr_present; /* visitors with an engine */
-    uint64_t tr_changed; /* when tr_present last changed */
+    uint32_t tr_done_prev; /* visitors done at the previous line */
+    bool tr_stragglers;    /* FB_SIM_STRAGGLERS set: detail the last 8 */
+    uint32_t tr_present;   /* visitors with an engine */
+    uint64_t tr_changed;   /* when tr_present last changed */
 };
 
 static uint64_t now_us(const sim *s)
@@ -733,7 +735,16 @@ static void trace_line(sim *s)
         present++;
         pace += st.upload_rate;
         held += h->n_held;
+        if (s->tr_stragglers && !h->done && s->tr_done_prev + 8 >= c->n)
+            fprintf(stderr,
+                    "  straggler %u: held %u/%u nb %u from seed %llu peers %llu timeouts %llu "
+                    "busy-in %llu unused %llu\n",
+                    i, h->n_held, s->page.n_chunks, st.neighbours,
+                    (unsigned long long)st.bytes_in_seed, (unsigned long long)st.bytes_in_peer,
+                    (unsigned long long)st.bursts_timeout, (unsigned long long)st.busy_sent,
+                    (unsigned long long)st.blocks_unused);
     }
+    s->tr_done_prev = done;
     uint64_t seed_up = s->net.nodes[0].up.bytes;
     double dt = (double)(s->q.now - s->tr_last) / SEC;
     double cap_s = (double)s->tr_peer_cap_ns / SEC; /* visitor-seconds present */
@@ -842,6 +853,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
     sim S, *s = &S;
     memset(s, 0, sizeof(S));
     s->c = c;
+    s->tr_stragglers = getenv("FB_SIM_STRAGGLERS") != NULL;
     s->r = r;
     rc = setup(s, err);
     if (rc)
