@@ -252,6 +252,11 @@ bool fb_eng_ctrl_pending(const fb_engine *e)
     return e->ctrl_len > 0;
 }
 
+bool fb_eng_ctrl_room(const fb_engine *e)
+{
+    return !e->ctrl || e->ctrl_len < e->ctrl_cap / 2;
+}
+
 uint64_t fb_eng_ctrl_drain(fb_engine *e)
 {
     return ctrl_drain(e);

@@ -307,6 +307,9 @@ int fb_eng_swarm_index(const fb_engine *e, const fb_swarm *s);
 /* Control datagrams waiting for upload tokens: whether any, and send what tokens allow
  * (returns the time more tokens are needed, or UINT64_MAX when none wait). */
 bool fb_eng_ctrl_pending(const fb_engine *e);
+/* True when control datagrams go at once (no cap) or their queue is under half full: room for
+ * optional ones (introductions). */
+bool fb_eng_ctrl_room(const fb_engine *e);
 uint64_t fb_eng_ctrl_drain(fb_engine *e);
 
 /* peer.c: neighbours, handshakes, referrals, HAVE, joins. */
