@@ -431,11 +431,24 @@ static void early_ack(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_burst *b)
     n->last_tx_us = e->now;
 }
 
+/* A peer with nothing asked of any neighbour while it wants chunks: the seed is its only hope,
+ * so a BUSY's doubling does not apply (its own retry time does). */
+static bool starving(const fb_swarm *s)
+{
+    return s->req_out == 0 && s->n_want > 0;
+}
+
 void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
 {
     if (s->state != SW_ACTIVE || n->state != NB_ACTIVE)
         return;
     bool sent = false;
+    if (n->is_seed && n->busy_until > e->now && starving(s)) {
+        if (n->busy_min_until <= e->now)
+            n->busy_until = e->now;
+        else
+            fb_eng_arm(e, n->busy_min_until);
+    }
     if (!s->complete && n->busy_until <= e->now) {
         for (int k = 0; k < NB_BURSTS; k++) {
             fb_burst *b = &n->out[k];
@@ -750,6 +763,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);
         n->busy_until = e->now + wait;
+        n->busy_min_until = e->now + ms * T_MS;
         fb_eng_arm(e, n->busy_until);
     }
 }

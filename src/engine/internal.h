@@ -127,8 +127,10 @@ typedef struct fb_nb {
     fb_rtt rtt;        /* request -> first answer (QUEUED, BUSY or DATA) */
     uint32_t gap_us;   /* smoothed gap between blocks of a burst */
     uint64_t busy_until, backoff_us;
-    uint8_t busy_count;   /* consecutive BUSY answers: the backoff doubles with each */
-    uint64_t last_ack_us; /* when we last acknowledged something to it */
+    uint8_t busy_count;      /* consecutive BUSY answers: the backoff doubles with each */
+    uint64_t busy_min_until; /* the last BUSY's own retry time, undoubled (seed: a starving
+                                peer asks again then) */
+    uint64_t last_ack_us;    /* when we last acknowledged something to it */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
     uint8_t queued;        /* our upload entries for it */
     uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
