@@ -224,6 +224,12 @@ static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint6
     return k < 0 ? -1 : (int)cand[k].chunk;
 }
 
+/* The peer misses at most FINISH_CHUNKS chunks. */
+static bool finishing(const fb_swarm *s)
+{
+    return s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
+}
+
 /* Builds the next request for n into b. Returns false if there is nothing to ask. */
 static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
 {
@@ -249,8 +255,9 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
              * chunk with the most blocks still to come (a straggler's neighbours may be
              * leaving). */
-            int k =
-                e->now > ENDGAME_SEED_US ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2) : -1;
+            int k = e->now > ENDGAME_SEED_US && finishing(s)
+                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2)
+                        : -1;
             if (k < 0)
                 return false;
             uint16_t slot;
@@ -310,7 +317,8 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             if (c == FB_CHUNK_NONE && s->n_want)
                 c = fb_pick_rarest(&q);
             bool dup = false;
-            if (c == FB_CHUNK_NONE && s->n_want == 0) {
+            /* Endgame (a finisher only: before, the copies cost uplinks more than they saved). */
+            if (c == FB_CHUNK_NONE && s->n_want == 0 && finishing(s)) {
                 int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 1);
                 if (k >= 0) {
                     c = (uint32_t)k;
@@ -756,9 +764,8 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        bool finishing = s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
         uint64_t wait =
-            FB_MIN(ms * T_MS << (finishing ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
+            FB_MIN(ms * T_MS << (finishing(s) ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
         if (n->busy_count < 255)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);
