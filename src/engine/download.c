@@ -122,6 +122,15 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
             fl_release(s, f);
     }
     n->recent[n->recent_next++ % 4] = b->req_id;
+    if (timeout && b->arrived == 0 && b->answered) {
+        /* QUEUED, then nothing in time: its chunks go to other senders, so tell this one not
+         * to send them late (they would be wasted on both sides). */
+        fb_wire_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = FB_MSG_CANCEL;
+        m.u.cancel.req_id = b->req_id;
+        fb_eng_send_msg(e, s, &n->addr, &m);
+    }
     if (!n->is_seed) {
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
