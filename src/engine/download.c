@@ -122,6 +122,15 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
             fl_release(s, f);
     }
     n->recent[n->recent_next++ % 4] = b->req_id;
+    if (timeout && b->arrived == 0 && b->answered) {
+        /* QUEUED, then nothing in time: its chunks go to other senders, so tell this one not
+         * to send them late (they would be wasted on both sides). */
+        fb_wire_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = FB_MSG_CANCEL;
+        m.u.cancel.req_id = b->req_id;
+        fb_eng_send_msg(e, s, &n->addr, &m);
+    }
     if (!n->is_seed) {
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
@@ -224,6 +233,12 @@ static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint6
     return k < 0 ? -1 : (int)cand[k].chunk;
 }
 
+/* The peer misses at most FINISH_CHUNKS chunks. */
+static bool finishing(const fb_swarm *s)
+{
+    return s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
+}
+
 /* Builds the next request for n into b. Returns false if there is nothing to ask. */
 static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
 {
@@ -249,8 +264,9 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
              * chunk with the most blocks still to come (a straggler's neighbours may be
              * leaving). */
-            int k =
-                e->now > ENDGAME_SEED_US ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2) : -1;
+            int k = e->now > ENDGAME_SEED_US && finishing(s)
+                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2)
+                        : -1;
             if (k < 0)
                 return false;
             uint16_t slot;
@@ -310,7 +326,8 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             if (c == FB_CHUNK_NONE && s->n_want)
                 c = fb_pick_rarest(&q);
             bool dup = false;
-            if (c == FB_CHUNK_NONE && s->n_want == 0) {
+            /* Endgame (a finisher only: before, the copies cost uplinks more than they saved). */
+            if (c == FB_CHUNK_NONE && s->n_want == 0 && finishing(s)) {
                 int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 1);
                 if (k >= 0) {
                     c = (uint32_t)k;
@@ -431,11 +448,24 @@ static void early_ack(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_burst *b)
     n->last_tx_us = e->now;
 }
 
+/* A peer with nothing asked of any neighbour while it wants chunks: the seed is its only hope,
+ * so a BUSY's doubling does not apply (its own retry time does). */
+static bool starving(const fb_swarm *s)
+{
+    return s->req_out == 0 && s->n_want > 0;
+}
+
 void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
 {
     if (s->state != SW_ACTIVE || n->state != NB_ACTIVE)
         return;
     bool sent = false;
+    if (n->is_seed && n->busy_until > e->now && starving(s)) {
+        if (n->busy_min_until <= e->now)
+            n->busy_until = e->now;
+        else
+            fb_eng_arm(e, n->busy_min_until);
+    }
     if (!s->complete && n->busy_until <= e->now) {
         for (int k = 0; k < NB_BURSTS; k++) {
             fb_burst *b = &n->out[k];
@@ -743,11 +773,13 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        uint64_t wait = FB_MIN(ms * T_MS << FB_MIN(n->busy_count, 4), 2000 * T_MS);
+        uint64_t wait =
+            FB_MIN(ms * T_MS << (finishing(s) ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
         if (n->busy_count < 255)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);
         n->busy_until = e->now + wait;
+        n->busy_min_until = e->now + ms * T_MS;
         fb_eng_arm(e, n->busy_until);
     }
 }

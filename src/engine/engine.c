@@ -204,6 +204,7 @@ void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
     e->st.msgs_out[buf[1] & 15]++;
     e->st.datagrams_out++;
     e->st.bytes_out_total += len;
+    e->wire_out += len + overhead(e);
     e->host.send(e->host.ctx, to, buf, len);
 }
 
@@ -249,6 +250,11 @@ static uint64_t ctrl_drain(fb_engine *e)
 bool fb_eng_ctrl_pending(const fb_engine *e)
 {
     return e->ctrl_len > 0;
+}
+
+bool fb_eng_ctrl_room(const fb_engine *e)
+{
+    return !e->ctrl || e->ctrl_len < e->ctrl_cap / 2;
 }
 
 uint64_t fb_eng_ctrl_drain(fb_engine *e)

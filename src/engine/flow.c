@@ -71,56 +71,97 @@ static void close_period(fb_rate *r, uint64_t now_us)
         /* Losses mean congestion when most reports have some, or a queue stands; a few
          * scattered ones are the path's own loss rate, which slowing down would not cure. */
         bool congested = r->loss && ((r->loss_n >= 2 && 2 * r->loss_n >= r->qd_n) || qd > t / 2);
-        if (congested) {
-            set(r, r->rate * 3 / 4);
-            r->start = false;
-        } else if (r->start && r->arrival_max && r->arrival_max < r->rate / 5 * 4) {
-            /* The path carries less than the pace: the start phase has found the rate. */
-            set(r, r->arrival_max + r->arrival_max / 8);
-            r->start = false;
-        } else if (r->start && qd < t / 2) {
-            if (r->limited)
+        if (r->start) {
+            if (r->bn_n) {
+                set(r, r->bn_max); /* the path's rate, found */
+                r->start = false;
+            } else if (congested || qd >= t / 2) {
+                set(r, r->rate * 3 / 4);
+                r->start = false;
+                r->cut_us = now_us;
+            } else if (r->limited) {
                 set(r, r->rate * 2);
+            }
         } else {
-            /* With a few arrival reports, the fastest tells whether the path carried the
-             * pace: it cannot carry more than its capacity, whatever the delays say (a
-             * receiver that met the sender's queue already standing takes it for its base). */
-            bool known = r->arrival_n >= 3;
-            bool carried = !r->arrival_n || r->arrival_max >= r->rate / 20 * 19;
-            r->start = false;
-            if (known && r->arrival_max < r->rate / 4 * 3 && qd > t / 2)
-                set(r, FB_MAX(r->arrival_max, r->rate / 4 * 3)); /* what the path carried */
-            else if (qd > t)
-                set(r, r->rate - r->rate * FB_MIN(qd - t, t) / t / 8);
-            else if (r->limited && carried)
-                set(r, r->rate + r->rate * (t - qd) / t / (qd < t / 4 ? 8 : 32));
+            uint64_t v = r->rate, carried = 0;
+            for (int i = 0; i < FB_RATE_WINDOW; i++)
+                carried = FB_MAX(carried, r->win[i]);
+            carried = FB_MAX(carried, r->rate_max);
+            /* A queue grew under a burst: the path carried no more than the fastest report of
+             * the last few periods (a slower one may have met its receiver's downlink queue). */
+            if (r->bn_n) {
+                v = FB_MIN(v, carried - carried / 32); /* a little under, to drain the queue */
+                r->ceil = carried;
+                r->ceil_us = now_us;
+            }
+            if (congested) {
+                v = FB_MIN(v, r->rate * 3 / 4);
+                r->cut_us = now_us;
+            } else if (qd > t)
+                v -= v * FB_MIN(qd - t, t) / t / 8;
+            else if (!r->bn_n && r->limited) {
+                uint64_t g = v * (t - qd) / t / (qd < t / 4 ? 8 : 32);
+                uint64_t c = r->ceil - r->ceil / 32;
+                if (!r->ceil || now_us - r->ceil_us >= FB_RATE_CEIL_US)
+                    v += g;
+                else if (v < c)
+                    v = FB_MIN(v + g, c); /* back to what the path carried lately */
+                else
+                    v += v / 64; /* past it: probe gently */
+            }
+            set(r, v);
         }
     }
+    r->win[r->win_next++ % FB_RATE_WINDOW] = r->rate_max;
+    r->rate_max = 0;
     r->qd_sum = 0;
     r->qd_n = 0;
-    r->arrival_max = 0;
-    r->arrival_n = 0;
+    r->bn_max = 0;
+    r->bn_n = 0;
     r->loss_n = 0;
     r->loss = false;
     r->limited = false;
     r->period_start_us = now_us;
 }
 
-void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t arrival, uint64_t now_us)
+void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t rate, bool bottleneck,
+                    uint64_t sent_us, uint64_t now_us)
 {
     close_period(r, now_us);
-    if (r->start && arrival && arrival < r->rate / 4) {
-        set(r, arrival + arrival / 8);
+    r->rate_max = FB_MAX(r->rate_max, rate);
+    r->start_sent = 0;
+    if (rate)
+        r->known = true;
+    if (bottleneck && rate) {
+        r->bn_max = FB_MAX(r->bn_max, rate);
+        r->bn_n++;
+    }
+    if (sent_us < r->cut_us)
+        return; /* sent before the last cut: its delay and losses were answered already */
+    if (r->start && bottleneck && rate && rate < r->rate / 2) {
+        set(r, rate); /* far slower than the first guess: no need to wait for the period */
         r->start = false;
     }
     r->qd_sum += qd_us;
     r->qd_n++;
     r->loss |= loss;
     r->loss_n += loss;
-    if (arrival > r->arrival_max)
-        r->arrival_max = arrival;
-    if (arrival)
-        r->arrival_n++;
+}
+
+bool fb_rate_window_open(fb_rate *r, uint64_t now_us)
+{
+    close_period(r, now_us);
+    if (r->known)
+        return true;
+    if (now_us - r->window_us >= FB_RATE_START_WAIT_US)
+        r->start_sent = 0; /* no report: another request, a second later */
+    return r->start_sent == 0;
+}
+
+void fb_rate_sent(fb_rate *r, uint64_t now_us)
+{
+    r->window_us = now_us;
+    r->start_sent++;
 }
 
 void fb_rate_limited(fb_rate *r)

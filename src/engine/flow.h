@@ -31,29 +31,27 @@ void fb_rtt_sample(fb_rtt *r, uint32_t sample_us);
 /* Retransmission timeout: srtt + 4 rttvar clamped to [lo, hi], or `initial` before any sample. */
 uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi);
 
-/* The sender's pacing rate (all receivers together). Receivers report, with each burst's
- * acknowledgement (an early one after 4 blocks, and a final one), the rate at which its blocks
- * arrived (count over the spread from first to last), whether some were lost, and the smallest
- * one-way queueing delay its blocks met (against the smallest delay seen from this sender, so
- * clock offsets cancel). Once per period (twice the acknowledgement round trip, 50 to 400 ms):
- * - losses in half the reports or more (two at least), or with a queueing delay over half the
- *   target, cut the
- *   rate to 3/4 (scattered losses without a queue are the path's own loss rate: slowing down
- *   would not cure them);
- * - else a delay above the target shrinks it by (delay - target) / target / 4 of itself;
- * - else if the period had 3 arrival reports or more and even the fastest arrived under 9/10 of
- *   the pace, the pace becomes that arrival rate (the path does not carry more; a quarter less
- *   at most);
- * - else, if the sender had more to send than the pace allowed and the fastest report arrived at
- *   19/20 of the pace at least (or there were too few to tell), it grows by
- *   (target - delay) / target / 16 of itself (/ 8 when the queue is empty), or doubles in the
- *   start phase (until the first signal).
- * The start phase ends when the fastest report of a period arrived under 4/5 of the pace (the
- * pace becomes that), and takes an arrival report under a quarter of the pace at once (an uplink
- * slower than the initial guess is found within a round trip). A competing TCP flow takes a share
- * of the uplink, so reports show a lower arrival rate and a standing queue, and the sender yields.
- */
+/* The sender's pacing rate (all receivers together), docs/PROTOCOL.md section 9. Each
+ * acknowledgement (an early one after 4 blocks, and a final one) gives a report: the smallest
+ * one-way queueing delay of its blocks (against the smallest seen from this sender, so clock
+ * offsets cancel), whether some were lost, the rate they arrived at (never above the rate they
+ * were sent at) and whether they met a growing queue on the way (a bottleneck: the path carried
+ * no more than that rate). Once per period (twice the acknowledgement round trip, 50 to 400 ms):
+ * - start phase: a bottleneck rate ends it (pace = that rate, at once if under half the pace),
+ *   a queue or congestion ends it at 3/4, else the pace doubles if it held the sender back;
+ *   until a report gives a rate, the sender serves one request at a time (fb_rate_window_open);
+ * - then a bottleneck report sets the pace to 31/32 of the fastest rate of the last
+ *   FB_RATE_WINDOW periods and remembers it as a ceiling for FB_RATE_CEIL_US;
+ * - losses in half the reports or more (two at least), or with a delay over half the target,
+ *   cut to 3/4 (reports on blocks sent before a cut are ignored for delay and loss);
+ * - else a delay above the target shrinks it by (delay - target) / target / 8 of itself;
+ * - else, if the pace held the sender back, it grows by (target - delay) / target / 32 of itself
+ *   (/ 8 when the queue is empty), up to 31/32 of a recent ceiling, then by 1/64 per period.
+ * A competing TCP flow fills the uplink queue: reports show bottleneck rates and a standing
+ * queue, and the sender yields. */
 #define FB_RATE_TARGET_US 60000
+#define FB_RATE_WINDOW    4       /* periods over which the fastest report counts */
+#define FB_RATE_CEIL_US   5000000 /* the last rate a queue grew at is a ceiling this long */
 
 typedef struct fb_rate {
     uint64_t rate;     /* pace, bytes per second */
@@ -64,17 +62,37 @@ typedef struct fb_rate {
     uint32_t loss_n;   /* reports with losses in this period */
     uint64_t qd_sum;   /* reported delays in this period, us */
     uint32_t qd_n;
-    uint64_t arrival_max; /* fastest arrival rate reported in this period */
-    uint32_t arrival_n;   /* reports with an arrival rate in this period */
+    uint64_t bn_max;   /* fastest rate among this period's reports that met a growing queue */
+    uint32_t bn_n;     /* such reports in this period */
+    uint64_t rate_max; /* fastest rate reported in this period */
+    uint64_t win[FB_RATE_WINDOW]; /* fastest rate reported in each of the last periods */
+    uint32_t win_next;
+    bool known;          /* a report gave a rate */
+    uint32_t start_sent; /* requests started since the last report, while !known */
+    uint64_t window_us;  /* when the last one started */
+    uint64_t ceil;       /* the path's rate when a queue last grew under a burst */
+    uint64_t ceil_us;    /* when */
+    uint64_t cut_us;     /* when the pace was last cut for congestion: reports on blocks sent
+                            before it tell of the old pace and cut nothing more */
     uint64_t period_start_us;
     uint32_t period_us;
 } fb_rate;
 
 void fb_rate_init(fb_rate *r, uint64_t initial, uint64_t min, uint64_t max, uint64_t now_us);
 
-/* A report on one burst: its queueing delay, whether blocks were lost, and its arrival rate
- * (bytes/s, 0 if unknown). */
-void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t arrival, uint64_t now_us);
+/* A report on one burst: its queueing delay, whether blocks were lost, the rate its blocks
+ * arrived at (bytes/s, 0 if unknown; never more than they were sent at), whether they met a
+ * growing queue on the way (they arrived slower than they were sent: the path carried no more
+ * than `rate`), and when its first block was sent. */
+void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t rate, bool bottleneck,
+                    uint64_t sent_us, uint64_t now_us);
+
+/* Start phase: until a report gives the path's rate, one request is sent at a time, the next
+ * after a report on it (or FB_RATE_START_WAIT_US without one). fb_rate_window_open says whether
+ * the sender may start one now; fb_rate_sent says it did. */
+#define FB_RATE_START_WAIT_US 1000000
+bool fb_rate_window_open(fb_rate *r, uint64_t now_us);
+void fb_rate_sent(fb_rate *r, uint64_t now_us);
 
 /* The pace held data back (the sender is not idle). */
 void fb_rate_limited(fb_rate *r);

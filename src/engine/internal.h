@@ -43,12 +43,15 @@
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
 #define EARLY_ACK_EVERY_US                                                                         \
-    (500 * T_MS)                     /* early acknowledgements to one sender at most this often */
-#define DRAIN_MAX_US    (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
-#define SEED_PER_PEER   2            /* seed: queued requests per peer */
-#define UP_STALE_US     (2000 * T_MS) /* a request that waited this long is dropped */
-#define TOKEN_TAG_JOIN  1
-#define TOKEN_TAG_HELLO 2
+    (500 * T_MS)                   /* early acknowledgements to one sender at most this often */
+#define DRAIN_MAX_US  (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
+#define SEED_PER_PEER 2            /* seed: queued requests per peer */
+/* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
+ * it for a full queue (up to twice the queue), and it does not back off from the seed. */
+#define FINISH_CHUNKS(n_chunks) FB_MAX(4u, (uint32_t)(n_chunks) / 32)
+#define UP_STALE_US             (2000 * T_MS) /* a request that waited this long is dropped */
+#define TOKEN_TAG_JOIN          1
+#define TOKEN_TAG_HELLO         2
 
 #define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN  2
@@ -124,8 +127,10 @@ typedef struct fb_nb {
     fb_rtt rtt;        /* request -> first answer (QUEUED, BUSY or DATA) */
     uint32_t gap_us;   /* smoothed gap between blocks of a burst */
     uint64_t busy_until, backoff_us;
-    uint8_t busy_count;   /* consecutive BUSY answers: the backoff doubles with each */
-    uint64_t last_ack_us; /* when we last acknowledged something to it */
+    uint8_t busy_count;      /* consecutive BUSY answers: the backoff doubles with each */
+    uint64_t busy_min_until; /* the last BUSY's own retry time, undoubled (seed: a starving
+                                peer asks again then) */
+    uint64_t last_ack_us;    /* when we last acknowledged something to it */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
     uint8_t queued;        /* our upload entries for it */
     uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
@@ -203,9 +208,9 @@ typedef struct fb_swarm {
     uint64_t origin_exp[ORIGIN_MAX];
     uint64_t stall_check_us;
     bool complete;
-    bool empty_done;                 /* OBJECT_COMPLETE reported for the empty objects */
-    uint64_t leave_at_us;            /* UINT64_MAX: stay */
-    bool draining;                   /* complete and leaving: serving what was queued, nothing new */
+    bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
+    uint64_t leave_at_us; /* UINT64_MAX: stay */
+    bool draining;        /* complete and leaving: serving what was queued, nothing new */
     uint32_t focus_first, focus_end; /* chunks to ask for first (fb_engine_swarm_focus); none
                                         when equal */
 
@@ -231,7 +236,8 @@ typedef struct fb_upreq {
     uint16_t blocks, sent;
     uint32_t prio; /* chunks the requester holds: the fewest are served first */
     uint64_t queued_us;
-    uint64_t sent_us;
+    uint64_t first_us, fourth_us; /* when its first and 4th block went out */
+    uint64_t w_first, w_fourth;   /* wire bytes sent by then (fb_engine.wire_out) */
 } fb_upreq;
 
 /* A request served lately (sender side), kept to read its acknowledgement. */
@@ -240,7 +246,8 @@ typedef struct fb_sent {
     uint16_t swarm;
     uint16_t blocks;
     fb_addr to;
-    uint64_t last_us; /* when its last block went out */
+    uint64_t first_us, last_us; /* when its first and last block went out */
+    uint64_t w_first, w_last;   /* wire bytes sent by then (fb_engine.wire_out) */
 } fb_sent;
 
 typedef struct fb_ctrlmsg {
@@ -272,10 +279,11 @@ struct fb_engine {
     uint32_t ring_blocks; /* blocks of the requests waiting in the ring */
     uint32_t up_cur;      /* entry being sent (paced), or UINT32_MAX */
     uint32_t up_used;
-    fb_rate rate;     /* pacing rate (peer role; the seed sends at its cap) */
-    uint64_t paced;   /* the pace last given to the bucket */
-    fb_rtt up_rtt;    /* last block sent -> acknowledgement */
-    fb_sent sent[16]; /* requests sent lately, to match acknowledgements */
+    fb_rate rate;      /* pacing rate (peer role; the seed sends at its cap) */
+    uint64_t wire_out; /* bytes sent, datagram overhead included (what the uplink carried) */
+    uint64_t paced;    /* the pace last given to the bucket */
+    fb_rtt up_rtt;     /* last block sent -> acknowledgement */
+    fb_sent sent[16];  /* requests sent lately, to match acknowledgements */
     uint32_t sent_next;
     fb_bucket bucket;
     fb_ctrlmsg *ctrl; /* rate-capped engines: control messages waiting for tokens */
@@ -301,6 +309,9 @@ int fb_eng_swarm_index(const fb_engine *e, const fb_swarm *s);
 /* Control datagrams waiting for upload tokens: whether any, and send what tokens allow
  * (returns the time more tokens are needed, or UINT64_MAX when none wait). */
 bool fb_eng_ctrl_pending(const fb_engine *e);
+/* True when control datagrams go at once (no cap) or their queue is under half full: room for
+ * optional ones (introductions). */
+bool fb_eng_ctrl_room(const fb_engine *e);
 uint64_t fb_eng_ctrl_drain(fb_engine *e);
 
 /* peer.c: neighbours, handshakes, referrals, HAVE, joins. */

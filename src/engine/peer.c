@@ -616,6 +616,13 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
     }
     s->have++;
     s->last_progress_us = e->now;
+    if (s->have + FINISH_CHUNKS(s->n_chunks) == s->n_chunks && s->nb[NB_SEED].is_seed) {
+        /* A finisher: the seed serves it first and without a queue, so ask it now. */
+        fb_nb *sd = &s->nb[NB_SEED];
+        sd->busy_until = FB_MIN(sd->busy_until, e->now);
+        sd->busy_count = 0;
+        sd->backoff_us = 0;
+    }
     s->rejoin_backoff_us = REJOIN_NODATA_US;
     s->rejoin_next_us = e->now + REJOIN_NODATA_US;
     uint32_t len = fb_chunk_len(&s->map, c);

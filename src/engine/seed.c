@@ -208,16 +208,21 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
             continue;
         picked[out.u.peers.count] = k;
         entry_of(p, t, &out.u.peers.peer[out.u.peers.count++]);
-        /* Introduce the joiner to p, so both sides punch. A complete peer that lingers is
-         * told too: it uploads. */
-        entry_of(t, p, &intro.u.peers.peer[0]);
-        fb_eng_send_msg(e, s, &p->addr, &intro);
-        e->st.introductions++;
     }
     /* Answer every JOIN that wants peers, even with none yet: the PEERS tells the peer it
      * is tracked (and may request chunks). A JOIN with want 0 is a keepalive. */
     if (want)
         fb_eng_send_msg(e, s, from, &out);
+    /* Introduce the joiner to each, so both sides punch (a complete peer that lingers is told
+     * too: it uploads). Only while the control queue is under half full: in a burst of joins
+     * the answers to the joiners come first (a lost one costs a JOIN timeout, a lost
+     * introduction only a direct path through a NAT, which the joiner's HELLO may open). */
+    for (uint32_t j = 0; j < out.u.peers.count && fb_eng_ctrl_room(e); j++) {
+        fb_tracked *p = &s->tp[picked[j]];
+        entry_of(t, p, &intro.u.peers.peer[0]);
+        fb_eng_send_msg(e, s, &p->addr, &intro);
+        e->st.introductions++;
+    }
 }
 
 uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m)

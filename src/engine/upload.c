@@ -120,37 +120,58 @@ static void on_ack(fb_engine *e, int si, const fb_addr *from, const fb_wire_msg 
     if (seed_role(e))
         return;
     uint32_t id = m->u.request.ack_id;
+    bool partial = m->u.request.ack_flags & FB_ACK_PARTIAL;
     bool found = false;
+    /* What the sender knows of the reported blocks: when the first and the last of them left,
+     * the wire bytes sent in between (blocks and any datagram between them), and how many. */
+    uint64_t sent_us = 0, sent_span = 0, sent_bytes = 0;
+    uint32_t sent_blocks = 0;
     for (uint32_t i = 0; i < FB_ARRAY_LEN(e->sent) && !found; i++) {
         fb_sent *t = &e->sent[i];
         if (t->req_id != id || t->swarm != si || !fb_addr_eq(&t->to, from))
             continue;
         found = true;
-        if (!(m->u.request.ack_flags & FB_ACK_PARTIAL)) {
+        sent_us = t->first_us;
+        sent_span = t->last_us - t->first_us;
+        sent_bytes = t->w_last - t->w_first;
+        sent_blocks = t->blocks;
+        if (!partial) {
             t->req_id = 0;
             uint64_t rtt = e->now - t->last_us;
             fb_rtt_sample(&e->up_rtt, (uint32_t)FB_MIN(rtt, (uint64_t)UINT32_MAX));
             fb_rate_rtt(&e->rate, e->up_rtt.srtt);
         }
     }
-    for (uint32_t i = 0; i < e->n_up && !found; i++)
-        found = e->up[i].state == UP_SENDING && e->up[i].req_id == id && e->up[i].swarm == si &&
-                fb_addr_eq(&e->up[i].to, from);
+    for (uint32_t i = 0; i < e->n_up && !found; i++) {
+        const fb_upreq *u = &e->up[i];
+        found =
+            u->state == UP_SENDING && u->req_id == id && u->swarm == si && fb_addr_eq(&u->to, from);
+        if (found && u->sent >= 4) {
+            sent_us = u->first_us;
+            sent_span = u->fourth_us - u->first_us;
+            sent_bytes = u->w_fourth - u->w_first;
+            sent_blocks = 4;
+        }
+    }
     if (!found)
         return;
-    uint32_t arrived = m->u.request.ack_count;
-    uint64_t arrival = 0;
-    if (arrived >= 4 && m->u.request.ack_spread) {
-        arrival = (uint64_t)(arrived - 1) * block_wire(e) * 1000000 / m->u.request.ack_spread;
-        /* The pace carries control datagrams too: scale the data arrival rate by all bytes
-         * sent over data bytes sent, so it compares with the pace. */
-        uint64_t all = e->st.bytes_out_total + e->st.datagrams_out * overhead(e);
-        uint64_t data = e->st.msgs_out[FB_MSG_DATA] * block_wire(e);
-        if (data > 0 && all > data)
-            arrival = arrival * FB_MIN(all, 2 * data) / data;
+    uint32_t arrived = FB_MIN(m->u.request.ack_count, sent_blocks);
+    uint64_t rate = 0;
+    bool bottleneck = false;
+    if (arrived >= 4 && m->u.request.ack_spread && sent_blocks >= 2) {
+        /* The link carried sent_bytes between the first and the last block; if some were
+         * lost, about the share of the blocks that came. */
+        uint64_t bytes = sent_bytes * (arrived - 1) / (sent_blocks - 1);
+        uint64_t span = sent_span * (arrived - 1) / (sent_blocks - 1);
+        uint64_t spread = m->u.request.ack_spread;
+        /* Slower than sent, by more than the jitter of the datagrams between blocks: a queue
+         * grew on the way, whose link carried no more than this. Faster than sent: a queue
+         * drained on the way (the receiver's downlink), which says nothing of our link. */
+        bottleneck = spread > span + span / 8;
+        rate = bytes * 1000000 / FB_MAX(spread, FB_MAX(span, 1u));
     }
     fb_rate_report(&e->rate, (uint32_t)m->u.request.ack_qd * 1000,
-                   m->u.request.ack_flags & FB_ACK_LOSS, arrival, e->now);
+                   m->u.request.ack_flags & FB_ACK_LOSS, rate, bottleneck, sent_us, e->now);
     set_pace(e);
 }
 
@@ -241,10 +262,26 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         }
         n->tft_drops = 0;
     }
+    /* The requester's progress (what it holds; for the seed, what its exclusion list covers;
+     * a request to the seed for named chunks finishes a chunk or is an endgame copy). */
+    uint32_t covered = 0;
+    if (n) {
+        covered = n->have_count;
+    } else if (m->u.request.iv) {
+        fb_ivwire w;
+        uint32_t a, b;
+        fb_ivwire_begin(&w, m->u.request.iv, m->u.request.iv_len);
+        while (fb_ivwire_next(&w, &a, &b))
+            covered += b - a;
+    } else if (m->u.request.e[0].chunk != FB_WIRE_ANY) {
+        covered = s->n_chunks;
+    }
+    bool finisher = covered + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
     uint8_t *count = n ? &n->queued : &t->queued;
     uint32_t per_cap = n ? NB_BURSTS + 1 : SEED_PER_PEER;
     uint32_t idx = UP_NONE;
-    if (*count < per_cap && e->ring_blocks < queue_limit(e) && e->up_used < e->n_up)
+    uint32_t qcap = queue_limit(e) * (finisher ? 2 : 1);
+    if (*count < per_cap && e->ring_blocks < qcap && e->up_used < e->n_up)
         for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
             if (e->up[i].state == UP_FREE)
                 idx = i;
@@ -303,17 +340,9 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     }
     if (!u.n)
         return;
-    /* Priority: the requester's progress (what it holds; for the seed, what its exclusion
-     * list covers), so those behind catch up and a crowd finishes together. */
-    if (n) {
-        u.prio = n->have_count;
-    } else if (m->u.request.iv) {
-        fb_ivwire w;
-        uint32_t a, b;
-        fb_ivwire_begin(&w, m->u.request.iv, m->u.request.iv_len);
-        while (fb_ivwire_next(&w, &a, &b))
-            u.prio += b - a;
-    }
+    /* Priority: finishers first (they need little and then leave or serve everyone), then the
+     * requester's progress, so those behind catch up and a crowd finishes together. */
+    u.prio = finisher ? 0 : covered + 1;
     uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     u.state = UP_QUEUED;
     u.swarm = (uint16_t)si;
@@ -385,6 +414,14 @@ static bool send_block(fb_engine *e, fb_upreq *u, uint32_t ei, uint32_t b)
         return false;
     fb_eng_xmit(e, &u->to, buf, FB_WIRE_DATA_FIXED + blen);
     e->st.bytes_out_data += blen;
+    if (u->sent == 0) {
+        u->first_us = e->now;
+        u->w_first = e->wire_out;
+    }
+    if (u->sent == 3) {
+        u->fourth_us = e->now;
+        u->w_fourth = e->wire_out;
+    }
     u->sent++;
     if (u->nb != NB_NONE && u->nb < s->n_nb) {
         fb_nb *n = &s->nb[u->nb];
@@ -424,7 +461,10 @@ static void finish_entry(fb_engine *e, uint32_t idx)
     t->swarm = u->swarm;
     t->blocks = u->blocks;
     t->to = u->to;
+    t->first_us = u->first_us;
     t->last_us = e->now;
+    t->w_first = u->w_first;
+    t->w_last = e->wire_out;
     up_free(e, idx, true);
 }
 
@@ -440,6 +480,13 @@ uint64_t fb_up_pump(fb_engine *e)
         if (e->up_cur == UP_NONE) {
             if (!e->ring_len)
                 return UINT64_MAX;
+            /* Until a report tells the path's rate, one request at a time, each after the
+             * report on the one before (a home router's queue may hold only 16 KB). */
+            if (!seed_role(e) && !fb_rate_window_open(&e->rate, e->now)) {
+                t = e->rate.window_us + FB_RATE_START_WAIT_US;
+                fb_eng_arm_up(e, t);
+                return t;
+            }
             uint32_t idx = ring_best(e);
             fb_upreq *u = &e->up[idx];
             if (e->now - u->queued_us > UP_STALE_US) {
@@ -449,6 +496,8 @@ uint64_t fb_up_pump(fb_engine *e)
             ring_remove(e, idx);
             u->state = UP_SENDING;
             e->up_cur = idx;
+            if (!seed_role(e))
+                fb_rate_sent(&e->rate, e->now);
         }
         uint32_t idx = e->up_cur;
         fb_upreq *u = &e->up[idx];

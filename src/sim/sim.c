@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,7 @@ enum {
     EVK_ARRIVE,               /* a visitor arrives (a = node) */
     EVK_TICK,                 /* an engine asked for a tick (a = node) */
     EVK_LEAVE,                /* a visitor leaves (a = node) */
+    EVK_TRACE,                /* --trace: print a progress line */
 };
 
 /* What a flow is for, in the top byte of its tag. */
@@ -77,6 +79,13 @@ struct sim {
     uint64_t long_start;
     uint64_t long_engine0; /* the TCP visitor's UDP bytes sent when its flow started */
     bool setup_failed;
+    /* --trace: totals at the previous line. */
+    uint64_t tr_peer_up, tr_peer_down, tr_seed_up, tr_peer_cap_ns;
+    uint64_t tr_last, tr_drops;
+    uint32_t tr_done_prev; /* visitors done at the previous line */
+    bool tr_stragglers;    /* FB_SIM_STRAGGLERS set: detail the last 8 */
+    uint32_t tr_present;   /* visitors with an engine */
+    uint64_t tr_changed;   /* when tr_present last changed */
 };
 
 static uint64_t now_us(const sim *s)
@@ -335,6 +344,14 @@ static void add_stats(sim *s, host *h)
     r->bursts_timeout += st.bursts_timeout;
 }
 
+/* --trace: visitor-seconds present, integrated as visitors come and go. */
+static void trace_present(sim *s, int delta)
+{
+    s->tr_peer_cap_ns += (uint64_t)s->tr_present * (s->q.now - s->tr_changed);
+    s->tr_changed = s->q.now;
+    s->tr_present = (uint32_t)((int)s->tr_present + delta);
+}
+
 /* h leaves the crowd now: says goodbye through its engine (unless the engine left by itself,
  * when `forced` is false) and goes dark. */
 static void host_leave(sim *s, host *h, bool forced)
@@ -351,6 +368,7 @@ static void host_leave(sim *s, host *h, bool forced)
     if (h->kind == H_PEER) {
         add_stats(s, h);
         s->peers_left--;
+        trace_present(s, -1);
     }
     if (forced && h->kind != H_SEED)
         fb_engine_swarm_leave(h->e, h->swarm, now_us(s));
@@ -694,6 +712,61 @@ static void measure(sim *s)
     }
 }
 
+/* --trace: one line per interval on stderr: visitors present and done, their mean progress,
+ * how busy their uplinks, downlinks and the seed's uplink were over the interval (wire bytes over
+ * capacity), and the visitors' mean pacing rate over their uplink rate. A diagnostic only. */
+static void trace_line(sim *s)
+{
+    trace_present(s, 0);
+    const fb_sim_config *c = s->c;
+    uint64_t up = 0, down = 0, pace = 0, held = 0, drops = 0;
+    uint32_t present = 0, done = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        host *h = &s->hosts[s->first_peer + i];
+        const fb_net_node *nd = &s->net.nodes[h->id];
+        up += nd->up.bytes;
+        down += nd->down.bytes;
+        drops += nd->up.drops + nd->down.drops;
+        done += h->done;
+        if (!h->e)
+            continue;
+        fb_engine_stats st;
+        fb_engine_stats_get(h->e, &st);
+        present++;
+        pace += st.upload_rate;
+        held += h->n_held;
+        if (s->tr_stragglers && !h->done && s->tr_done_prev + 8 >= c->n)
+            fprintf(stderr,
+                    "  straggler %u: held %u/%u nb %u from seed %llu peers %llu timeouts %llu "
+                    "busy-in %llu unused %llu\n",
+                    i, h->n_held, s->page.n_chunks, st.neighbours,
+                    (unsigned long long)st.bytes_in_seed, (unsigned long long)st.bytes_in_peer,
+                    (unsigned long long)st.bursts_timeout, (unsigned long long)st.busy_sent,
+                    (unsigned long long)st.blocks_unused);
+    }
+    s->tr_done_prev = done;
+    uint64_t seed_up = s->net.nodes[0].up.bytes;
+    double dt = (double)(s->q.now - s->tr_last) / SEC;
+    double cap_s = (double)s->tr_peer_cap_ns / SEC; /* visitor-seconds present */
+    fprintf(stderr,
+            "t=%7.2f present=%5u done=%5u held=%.3f peer_up=%.3f peer_down=%.3f seed_up=%.3f "
+            "pace/up=%.3f drops=%llu\n",
+            (double)s->q.now / SEC, present, done,
+            present ? (double)held / present / s->page.n_chunks : 0,
+            cap_s > 0 ? (double)(up - s->tr_peer_up) / (cap_s * (double)c->peer_up) : 0,
+            cap_s > 0 ? (double)(down - s->tr_peer_down) / (cap_s * (double)c->peer_down) : 0,
+            dt > 0 ? (double)(seed_up - s->tr_seed_up) / (dt * (double)c->origin_up * c->seed_rate)
+                   : 0,
+            present ? (double)pace / present / (double)c->peer_up : 0,
+            (unsigned long long)(drops - s->tr_drops));
+    s->tr_drops = drops;
+    s->tr_peer_up = up;
+    s->tr_peer_down = down;
+    s->tr_seed_up = seed_up;
+    s->tr_peer_cap_ns = 0;
+    s->tr_last = s->q.now;
+}
+
 /* ---- The run ---- */
 
 void fb_sim_config_default(fb_sim_config *c)
@@ -780,6 +853,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
     sim S, *s = &S;
     memset(s, 0, sizeof(S));
     s->c = c;
+    s->tr_stragglers = getenv("FB_SIM_STRAGGLERS") != NULL;
     s->r = r;
     rc = setup(s, err);
     if (rc)
@@ -798,6 +872,8 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
     if (c->time_limit_x > 0 && c->time_limit_x * r->t_min + 60 < limit_s)
         limit_s = c->time_limit_x * r->t_min + 60;
     uint64_t limit = (uint64_t)(limit_s * SEC);
+    if (c->trace_ms > 0)
+        fb_evq_push(&s->q, (uint64_t)(c->trace_ms * MS), EVK_TRACE, 0, 0);
     fb_ev ev;
     while (s->peers_left > 0 && fb_evq_pop(&s->q, &ev) == 0) {
         if (ev.t > limit) {
@@ -826,6 +902,8 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
             h = &s->hosts[ev.a];
             h->arrived = true;
             h->t_arrive = s->q.now;
+            if (h->kind == H_PEER)
+                trace_present(s, 1);
             if ((rc = host_start(s, h)) != 0) {
                 *err = "an engine could not start";
                 goto out;
@@ -838,6 +916,10 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
             break;
         case EVK_LEAVE:
             host_leave(s, &s->hosts[ev.a], ev.b != 0);
+            break;
+        case EVK_TRACE:
+            trace_line(s);
+            fb_evq_push(&s->q, s->q.now + (uint64_t)(c->trace_ms * MS), EVK_TRACE, 0, 0);
             break;
         }
     }

@@ -42,6 +42,7 @@ typedef struct fb_sim_config {
     double queue_ms;     /* drop-tail queue size in ms of the link's rate */
     uint32_t chunk_size; /* 0 = the engine's default */
     double seed_rate;    /* the seed's upload cap as a fraction of the origin uplink */
+    double trace_ms;     /* > 0: print a progress line to stderr every trace_ms of virtual time */
 } fb_sim_config;
 
 /* Sets the defaults: the dsl profile, one peer, a burst, leave on completion, no NAT. */

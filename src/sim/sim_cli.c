@@ -33,6 +33,7 @@ static void usage(FILE *f)
                "  --chunk-size B     chunk size in bytes (default: the engine's)\n"
                "  --seed-rate F      the seed's upload cap as a fraction of the origin uplink\n"
                "                     (default 1)\n"
+               "  --trace MS         print a progress line to stderr every MS ms of virtual time\n"
                "  --json             print one JSON object instead of the summary\n");
 }
 
@@ -249,6 +250,9 @@ int fb_cmd_sim(int argc, char **argv)
             if (num(a, v, 1024, 1 << 20, &d))
                 return 2;
             c.chunk_size = (uint32_t)d;
+        } else if (strcmp(a, "--trace") == 0) {
+            if (num(a, v, 1, 3600000, &c.trace_ms))
+                return 2;
         } else if (strcmp(a, "--seed-rate") == 0) {
             if (num(a, v, 0.01, 1, &c.seed_rate))
                 return 2;

@@ -1,6 +1,6 @@
 /* Unit tests for engine/flow: the 2007 burst rule, the RTT estimator, the sender window
- * (slow start, additive increase, one halving per round trip) and the token bucket (never more
- * than rate x time + depth, debt from forced takes is paid back). */
+ * (start phase, bottleneck rate and ceiling, growth, cuts once per loss episode) and the token
+ * bucket (never more than rate x time + depth, debt from forced takes is paid back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,72 +46,108 @@ static void test_rate(void **state)
     fb_rate_rtt(&r, 50000); /* period 100 ms */
     assert_int_equal(r.period_us, 100000);
     assert_int_equal(fb_rate_pace(&r, t), 262144);
-    /* Start phase: an arrival report under a quarter of the pace sets it (plus 1/8). */
-    fb_rate_report(&r, 0, false, 48000, t + 1000);
-    assert_int_equal(fb_rate_pace(&r, t + 1000), 54000);
+    assert_true(fb_rate_window_open(&r, 0));
+    fb_rate_sent(&r, 0);
+    assert_false(fb_rate_window_open(&r, 500));
+    /* A report of a burst that met a growing queue at under half the pace sets it at once. */
+    fb_rate_report(&r, 0, false, 48000, true, 0, t + 1000);
+    assert_int_equal(fb_rate_pace(&r, t + 1000), 48000);
     assert_false(r.start);
-    /* The path carries the pace (3 reports, the fastest at the pace), the queue is empty, the
-     * sender is limited: +(t - qd) / t / 8. */
-    t = 200000;
+    assert_true(fb_rate_window_open(&r, t + 1001)); /* the rate is known: no more one at a time */
+    fb_rate_sent(&r, t + 1001);
+    assert_true(fb_rate_window_open(&r, t + 1002));
+    /* At the period's end the bottleneck's rate, less 1/32 to drain the queue, is the pace and
+     * a ceiling for 5 s. */
+    assert_int_equal(fb_rate_pace(&r, t + 101000), 48000 - 48000 / 32);
+    assert_int_equal(r.ceil, 48000);
+    uint64_t p = 48000 - 48000 / 32;
+    /* Limited, short queue, at the ceiling less 1/32 already: probe gently (1/64). */
+    t = 201000;
     for (int i = 0; i < 3; i++)
-        fb_rate_report(&r, 5000, false, 54000, t + (uint64_t)i);
+        fb_rate_report(&r, 5000, false, p, false, t, t + (uint64_t)i);
     fb_rate_limited(&r);
-    uint64_t p = fb_rate_pace(&r, t + 100000);
-    assert_int_equal(p, 54000 + 54000ull * (T - 5000) / T / 8);
+    assert_int_equal(fb_rate_pace(&r, t + 100000), p + p / 64);
+    p += p / 64;
     /* Not limited (idle sender): no growth. */
     t += 100000;
-    fb_rate_report(&r, 5000, false, 0, t + 1);
+    fb_rate_report(&r, 5000, false, 0, false, t, t + 1);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p);
+    /* The ceiling forgotten (5 s on): +(target - delay) / target / 8. */
+    t = 6000000;
+    fb_rate_pace(&r, t);
+    fb_rate_report(&r, 5000, false, p, false, t, t + 1);
+    fb_rate_limited(&r);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p + p * (T - 5000) / T / 8);
+    p += p * (T - 5000) / T / 8;
     /* Above target: shrinks in proportion, an eighth at most. */
     t += 100001;
-    fb_rate_report(&r, 2 * T + 50000, false, 0, t + 1);
+    fb_rate_report(&r, 2 * T + 50000, false, 0, false, t, t + 1);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 8);
     p = p - p / 8;
-    /* The path carried much less than the pace while a queue stands: the pace becomes what
-     * arrived (a quarter less at most). */
-    t += 100001;
-    for (int i = 0; i < 3; i++)
-        fb_rate_report(&r, T, false, p / 2, t + 1 + (uint64_t)i);
-    assert_int_equal(fb_rate_pace(&r, t + 100001), p / 4 * 3);
-    p = p / 4 * 3;
     /* One lossy report among several, without a queue: the path's own loss, no cut. */
     t += 100001;
-    fb_rate_report(&r, 0, true, 0, t + 1);
-    fb_rate_report(&r, 0, false, 0, t + 2);
-    fb_rate_report(&r, 0, false, 0, t + 3);
+    fb_rate_report(&r, 0, true, 0, false, t, t + 1);
+    fb_rate_report(&r, 0, false, 0, false, t, t + 2);
+    fb_rate_report(&r, 0, false, 0, false, t, t + 3);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p);
     /* Losses in most reports: congestion, 3/4. */
     t += 100001;
-    fb_rate_report(&r, 0, true, 0, t + 1);
-    fb_rate_report(&r, 0, true, 0, t + 2);
+    fb_rate_report(&r, 0, true, 0, false, t, t + 1);
+    fb_rate_report(&r, 0, true, 0, false, t, t + 2);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4);
-    /* A loss with a standing queue: congestion too. */
+    p = p * 3 / 4;
+    /* Reports on blocks sent before that cut are answered already: no second cut. */
+    uint64_t cut = t + 100001;
     t += 100001;
-    fb_rate_report(&r, T, true, 0, t + 1);
-    assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4 * 3 / 4);
-    p = p * 3 / 4 * 3 / 4;
+    fb_rate_report(&r, 0, true, 0, false, cut - 1, t + 1);
+    fb_rate_report(&r, 0, true, 0, false, cut - 1, t + 2);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p);
+    /* A loss with a standing queue on blocks sent after it: congestion again. */
+    t += 100001;
+    fb_rate_report(&r, T, true, 0, false, t, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p * 3 / 4);
+    p = p * 3 / 4;
     /* No report in a period: no change. */
     t += 100001;
     assert_int_equal(fb_rate_pace(&r, t + 300000), p);
     /* Floor. */
     for (int i = 0; i < 100; i++) {
         t += 100001;
-        fb_rate_report(&r, 0, true, 0, t + 1);
-        fb_rate_report(&r, 0, true, 0, t + 2);
+        fb_rate_report(&r, 0, true, 0, false, t, t + 1);
+        fb_rate_report(&r, 0, true, 0, false, t, t + 2);
         fb_rate_pace(&r, t + 100001);
     }
     assert_int_equal(fb_rate_pace(&r, t + 200002), 4096);
     /* The start phase doubles per period while the delay stays under half the target, and
-     * ends when the fastest report arrived under 4/5 of the pace. */
+     * ends with the rate of the first report that met a growing queue. */
     fb_rate_init(&r, 100000, 4096, 1 << 30, 0);
     fb_rate_rtt(&r, 50000);
-    fb_rate_report(&r, 1000, false, 0, 10);
+    fb_rate_report(&r, 1000, false, 0, false, 0, 10);
     fb_rate_limited(&r);
     assert_int_equal(fb_rate_pace(&r, 100010), 200000);
     assert_true(r.start);
-    fb_rate_report(&r, 1000, false, 150000, 100020);
-    assert_int_equal(fb_rate_pace(&r, 200030), 150000 + 150000 / 8);
+    fb_rate_report(&r, 1000, false, 150000, true, 100010, 100020);
+    assert_int_equal(fb_rate_pace(&r, 200030), 150000);
     assert_false(r.start);
+    /* Or with 3/4 when a queue stands without such a report. */
+    fb_rate_init(&r, 100000, 4096, 1 << 30, 0);
+    fb_rate_rtt(&r, 50000);
+    fb_rate_report(&r, T, false, 0, false, 0, 10);
+    assert_int_equal(fb_rate_pace(&r, 100010), 75000);
+    assert_false(r.start);
+    /* Start phase: one request at a time until a report gives a rate; the next opens on a
+     * report or FB_RATE_START_WAIT_US after the last one started. */
+    fb_rate_init(&r, 100000, 4096, 1 << 30, 0);
+    assert_true(fb_rate_window_open(&r, 0));
+    fb_rate_sent(&r, 0);
+    assert_false(fb_rate_window_open(&r, 500));
+    assert_true(fb_rate_window_open(&r, FB_RATE_START_WAIT_US));
+    fb_rate_sent(&r, FB_RATE_START_WAIT_US);
+    assert_false(fb_rate_window_open(&r, FB_RATE_START_WAIT_US + 1));
+    fb_rate_report(&r, 0, false, 0, false, FB_RATE_START_WAIT_US, FB_RATE_START_WAIT_US + 2);
+    assert_true(fb_rate_window_open(&r, FB_RATE_START_WAIT_US + 3)); /* a report, no rate yet */
+    fb_rate_sent(&r, FB_RATE_START_WAIT_US + 3);
+    assert_false(fb_rate_window_open(&r, FB_RATE_START_WAIT_US + 4));
 }
 
 static void test_bucket(void **state)
