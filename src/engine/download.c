@@ -233,6 +233,20 @@ static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint6
     return k < 0 ? -1 : (int)cand[k].chunk;
 }
 
+/* A peer with nothing asked of any neighbour while it wants chunks: the seed is its only hope,
+ * so a BUSY's doubling does not apply (its own retry time does). */
+static bool starving(const fb_swarm *s)
+{
+    return s->req_out == 0 && s->n_want > 0;
+}
+
+/* Starving after a start (it held an eighth of the page): its neighbours have left or have
+ * nothing more for it, and the seed, which serves it at once, is asked for more. */
+static bool stranded(const fb_swarm *s)
+{
+    return starving(s) && s->have >= s->n_chunks / 8;
+}
+
 /* The peer misses at most FINISH_CHUNKS chunks. */
 static bool finishing(const fb_swarm *s)
 {
@@ -290,7 +304,13 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             /* The seed's choice, as many chunks as this sender's burst size covers (1 to 4). */
             uint32_t bpc = s->map.chunk_size / FB_BLOCK_SIZE;
             uint32_t k = FB_MIN(FB_MAX(n->burst / bpc, 1u), (uint32_t)FB_WIRE_MAX_REQ);
+            if (stranded(s))
+                k = FB_WIRE_MAX_REQ; /* the seed is its only source */
             k = FB_MIN(k, s->n_want);
+            /* A peer holding nothing asks one chunk at a time: the seed's first pass over a
+             * crowd then reaches every peer twice as soon, and each has something to trade. */
+            if (!s->have)
+                k = 1;
             /* Leave room for neighbours: half the free in-flight slots at most. */
             uint32_t free_fl = 0;
             for (uint32_t i = 0; i < s->n_fl; i++)
@@ -448,13 +468,6 @@ static void early_ack(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_burst *b)
     n->last_tx_us = e->now;
 }
 
-/* A peer with nothing asked of any neighbour while it wants chunks: the seed is its only hope,
- * so a BUSY's doubling does not apply (its own retry time does). */
-static bool starving(const fb_swarm *s)
-{
-    return s->req_out == 0 && s->n_want > 0;
-}
-
 void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
 {
     if (s->state != SW_ACTIVE || n->state != NB_ACTIVE)
@@ -467,7 +480,10 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
             fb_eng_arm(e, n->busy_min_until);
     }
     if (!s->complete && n->busy_until <= e->now) {
-        for (int k = 0; k < NB_BURSTS; k++) {
+        /* Two requests per sender; four at the seed for a starving peer (its neighbours have
+         * nothing for it: the seed is its only source). */
+        int slots = n->is_seed && stranded(s) ? NB_BURSTS : NB_PEER_BURSTS;
+        for (int k = 0; k < slots; k++) {
             fb_burst *b = &n->out[k];
             if (b->req_id)
                 continue;

@@ -22,8 +22,10 @@
 #define REJOIN_MAX_US       (8000 * T_MS)
 #define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
 #define HELLO_TRIES         3
-#define REFER_EVERY_US      (500 * T_MS)   /* ask a neighbour for a referral while below target */
-#define HAVE_FLUSH_US       (1000 * T_MS)  /* HAVE batches wait at most this long */
+#define REFER_EVERY_US      (500 * T_MS)  /* ask a neighbour for a referral while below target */
+#define HAVE_FLUSH_US       (1000 * T_MS) /* HAVE batches wait at most this long */
+#define HAVE_IDLE_US        (40 * T_MS)   /* ...and not at all when the upload backlog is shorter */
+#define HAVE_EARLY_SHARE    16            /* early HAVEs use at most 1/16 of the pace */
 #define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
 #define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
 #define BURST_RTO_INIT_US   (1000 * T_MS)
@@ -39,13 +41,15 @@
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
-#define NB_BURSTS           2              /* requests outstanding per sender */
+#define NB_BURSTS           4 /* request slots per sender (the most the seed may get) */
+#define NB_PEER_BURSTS      2 /* requests outstanding per neighbour */
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
 #define EARLY_ACK_EVERY_US                                                                         \
-    (500 * T_MS)                   /* early acknowledgements to one sender at most this often */
-#define DRAIN_MAX_US  (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
-#define SEED_PER_PEER 2            /* seed: queued requests per peer */
+    (500 * T_MS) /* early acknowledgements to one sender at most this often */
+#define DRAIN_MAX_US       (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
+#define SEED_PER_PEER      2            /* seed: queued requests per peer */
+#define SEED_PER_PEER_IDLE 4            /* seed: per peer while its queue is under half full */
 /* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
  * it for a full queue (up to twice the queue), and it does not back off from the seed. */
 #define FINISH_CHUNKS(n_chunks) FB_MAX(4u, (uint32_t)(n_chunks) / 32)
@@ -194,6 +198,7 @@ typedef struct fb_swarm {
     fb_rtt answer_rtt;   /* request -> first answer, over all senders (for new ones) */
     uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
     uint64_t have_flush_us;
+    uint64_t have_early_us; /* an early HAVE flush (idle uplink) not before this */
     uint64_t last_verify_us;
     uint32_t verify_gap_us; /* smoothed time between verified chunks (HAVE batching) */
     bool joined;            /* the seed accepted a JOIN with our token */
@@ -350,6 +355,8 @@ void fb_up_drop_nb(fb_engine *e, int swarm, uint16_t nb);
 void fb_up_drop_swarm(fb_engine *e, int swarm);
 /* Requests of the swarm queued or being sent. */
 uint32_t fb_up_pending(const fb_engine *e, int swarm);
+/* How long the requests accepted and not yet sent take at the current pace, in us. */
+uint64_t fb_up_backlog_us(const fb_engine *e);
 uint64_t fb_up_pump(fb_engine *e);
 uint64_t fb_up_tick(fb_engine *e);
 

@@ -588,6 +588,7 @@ static void have_flush(fb_engine *e, fb_swarm *s)
     m.type = FB_MSG_HAVE;
     m.u.have.iv = iv;
     m.u.have.iv_len = (size_t)n;
+    uint32_t sent = 0;
     for (uint32_t i = 1; i < s->n_nb; i++) {
         fb_nb *nb = &s->nb[i];
         if (nb->state != NB_ACTIVE || nb->complete)
@@ -599,8 +600,15 @@ static void have_flush(fb_engine *e, fb_swarm *s)
             continue;
         fb_eng_send_msg(e, s, &nb->addr, &m);
         nb->last_tx_us = e->now;
+        sent++;
     }
     s->n_fresh = 0;
+    /* Early flushes cost at most 1/HAVE_EARLY_SHARE of the pace (a dsl uplink would otherwise
+     * spend a third of itself on HAVEs and crowd a competing TCP flow out). */
+    uint64_t ovh = e->cfg.datagram_overhead == FB_OVERHEAD_NONE ? 0 : e->cfg.datagram_overhead;
+    uint64_t bytes = (uint64_t)sent * (FB_WIRE_HDR + (uint64_t)n + ovh);
+    uint64_t pace = e->bucket.rate ? e->bucket.rate : 1;
+    s->have_early_us = e->now + bytes * HAVE_EARLY_SHARE * 1000000 / pace;
 }
 
 void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb_nb *from)
@@ -635,7 +643,7 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
     if (from)
         from->last_used_us = e->now;
     /* HAVE batching: wait about six chunk arrivals (10 ms to 1 s), so a fast peer tells its
-     * neighbours quickly and a slow one does not flood them. */
+     * neighbours quickly and a slow one does not flood them... */
     if (s->last_verify_us) {
         uint64_t g = FB_MIN(e->now - s->last_verify_us, (uint64_t)HAVE_FLUSH_US);
         s->verify_gap_us = (uint32_t)((3 * (uint64_t)s->verify_gap_us + g) / 4);
@@ -651,6 +659,10 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         fb_eng_arm(e, s->have_flush_us);
     }
     s->fresh[s->n_fresh++] = c;
+    /* Unless our uplink is about to run dry: then what we have is announced at once, since
+     * its requests take a round trip to come. */
+    if (fb_up_backlog_us(e) < HAVE_IDLE_US && e->now >= s->have_early_us)
+        have_flush(e, s);
     fb_eng_emit(e, FB_EV_CHUNK_VERIFIED, si, 0, c, src, from ? &from->addr : NULL);
     uint32_t obj;
     if (fb_chunk_locate(&s->map, c, &obj, NULL, NULL) == 0 && s->obj_left[obj] &&

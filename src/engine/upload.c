@@ -278,9 +278,13 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     }
     bool finisher = covered + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
     uint8_t *count = n ? &n->queued : &t->queued;
-    uint32_t per_cap = n ? NB_BURSTS + 1 : SEED_PER_PEER;
     uint32_t idx = UP_NONE;
     uint32_t qcap = queue_limit(e) * (finisher ? 2 : 1);
+    /* The seed with spare capacity takes more from one peer (a straggler whose neighbours
+     * have left has only the seed). */
+    uint32_t per_cap = n                           ? NB_PEER_BURSTS + 1
+                       : e->ring_blocks < qcap / 2 ? SEED_PER_PEER_IDLE
+                                                   : SEED_PER_PEER;
     if (*count < per_cap && e->ring_blocks < qcap && e->up_used < e->n_up)
         for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
             if (e->up[i].state == UP_FREE)
@@ -342,7 +346,10 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         return;
     /* Priority: finishers first (they need little and then leave or serve everyone), then the
      * requester's progress, so those behind catch up and a crowd finishes together. */
-    u.prio = finisher ? 0 : covered + 1;
+    /* At the seed a peer's requests already queued count as progress (4 chunks each: an ANY
+     * request is not in its exclusion list yet), so a crowd's first requests go round before
+     * anyone's second. */
+    u.prio = finisher ? 0 : covered + 1 + (n ? 0 : (uint32_t)*count * FB_WIRE_MAX_REQ);
     uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
     u.state = UP_QUEUED;
     u.swarm = (uint16_t)si;
@@ -360,6 +367,12 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead),
                     m->u.request.e[0].chunk == FB_WIRE_ANY ? u.e[0].chunk : FB_CHUNK_NONE);
     fb_up_pump(e);
+}
+
+uint64_t fb_up_backlog_us(const fb_engine *e)
+{
+    uint64_t blocks = (uint64_t)e->ring_blocks + cur_left(e);
+    return e->bucket.rate ? blocks * block_wire(e) * 1000000 / e->bucket.rate : 0;
 }
 
 uint32_t fb_up_pending(const fb_engine *e, int swarm)
