@@ -508,6 +508,27 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
     return e->next_wake;
 }
 
+void fb_engine_prefetch(const fb_engine *e)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (!e)
+        return;
+    __builtin_prefetch(e->swid);
+    __builtin_prefetch(&e->st);
+    __builtin_prefetch(&e->bucket);
+    if (e->sw) {
+        __builtin_prefetch(&e->sw[0]);
+        __builtin_prefetch(&e->sw[0].nb);
+    }
+    if (e->up && e->up_cur < e->n_up) {
+        __builtin_prefetch(&e->up[e->up_cur]);
+        __builtin_prefetch((const uint8_t *)&e->up[e->up_cur] + 64);
+    }
+#else
+    (void)e;
+#endif
+}
+
 void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out)
 {
     *out = e->st;

@@ -418,6 +418,70 @@ static void on_deliver(void *ctx, const fb_pkt *p)
     run_tick(s, h); /* "call tick after input before sleeping" */
 }
 
+/* ---- Cache hints ----
+ * The run is bound by memory latency: each event touches a node, a packet, an engine that were
+ * last used thousands of events ago. Before running an event, the loop starts loading what the
+ * next three will touch, one level of pointers further for each event closer to its turn. Only
+ * hints: nothing is written, so the run is the same with or without them. */
+
+static bool ev_before(const fb_ev *x, const fb_ev *y)
+{
+    return x->t < y->t || (x->t == y->t && x->seqkind < y->seqkind);
+}
+
+/* The three earliest events of the heap (fewer when it holds fewer), earliest first. */
+static int upcoming(const fb_evq *q, const fb_ev *out[3])
+{
+    size_t n = q->len;
+    if (!n)
+        return 0;
+    out[0] = &q->heap[0];
+    if (n == 1)
+        return 1;
+    /* The second is the least child of the root; the third the least of the root's other
+     * children and that one's children. */
+    size_t b = 1;
+    for (size_t k = 2; k <= 4 && k < n; k++)
+        if (ev_before(&q->heap[k], &q->heap[b]))
+            b = k;
+    out[1] = &q->heap[b];
+    const fb_ev *third = NULL;
+    for (size_t k = 1; k <= 4 && k < n; k++)
+        if (k != b && (!third || ev_before(&q->heap[k], third)))
+            third = &q->heap[k];
+    for (size_t k = 4 * b + 1; k <= 4 * b + 4 && k < n; k++)
+        if (!third || ev_before(&q->heap[k], third))
+            third = &q->heap[k];
+    if (!third)
+        return 2;
+    out[2] = third;
+    return 3;
+}
+
+static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
+{
+    unsigned kind = fb_ev_kind(ev);
+    if (kind < FB_NET_EVK_END)
+        fb_net_prefetch(&s->net, ev, stage);
+    if ((kind != EVK_TICK && kind != FB_NET_EVK_DELIVER) || ev->a >= s->n_nodes)
+        return;
+    const host *h = &s->hosts[ev->a];
+    if (stage == 0)
+        __builtin_prefetch(h);
+    else if (stage == 1)
+        __builtin_prefetch(h->e);
+    else
+        fb_engine_prefetch(h->e);
+}
+
+static void prefetch_upcoming(const sim *s)
+{
+    const fb_ev *up[3];
+    int k = upcoming(&s->q, up);
+    for (int i = k - 1; i >= 0; i--)
+        prefetch_event(s, up[i], 2 - i);
+}
+
 /* ---- Setup ---- */
 
 static uint64_t queue_cap(uint64_t rate, double ms)
@@ -876,6 +940,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
         fb_evq_push(&s->q, (uint64_t)(c->trace_ms * MS), EVK_TRACE, 0, 0);
     fb_ev ev;
     while (s->peers_left > 0 && fb_evq_pop(&s->q, &ev) == 0) {
+        prefetch_upcoming(s);
         if (ev.t > limit) {
             r->time_limit_hit = true;
             s->q.now = limit;
