@@ -69,6 +69,7 @@ struct sim {
     fb_tcp tcp;
     fb_page page;
     host *hosts;
+    fb_engine **eng; /* n_nodes: each host's engine (or NULL), compact for the cache hints */
     uint32_t n_nodes, first_peer, sink, victim, first_spoofer;
     uint32_t peers_left; /* visitors that have not left yet */
     fb_addr seed_addr;
@@ -370,6 +371,7 @@ static int host_start(sim *s, host *h)
         ec.n_local_addrs = 1;
     }
     h->e = fb_engine_new(&ec, &cb, now_us(s));
+    s->eng[h->id] = h->e;
     if (!h->e)
         return FB_ENOMEM;
     h->swarm = fb_engine_swarm_add(h->e, s->page.manifest, s->page.manifest_len, now_us(s));
@@ -432,6 +434,7 @@ static void host_leave(sim *s, host *h, bool forced)
         fb_engine_swarm_leave(h->e, h->swarm, now_us(s));
     fb_engine_free(h->e);
     h->e = NULL;
+    s->eng[h->id] = NULL;
     s->net.nodes[h->id].alive = false;
     if (h->id == s->first_peer && s->c->tcp && s->long_flow != FB_POOL_NONE) {
         fb_tcp_flow *f = fb_tcp_get(&s->tcp, s->long_flow);
@@ -523,15 +526,15 @@ static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
         fb_net_prefetch(&s->net, ev, stage / 2);
     if ((kind != EVK_TICK && kind != FB_NET_EVK_DELIVER) || ev->a >= s->n_nodes)
         return;
-    const host *h = &s->hosts[ev->a];
+    const fb_engine *e = s->eng[ev->a];
     if (stage == 0)
-        __builtin_prefetch(h);
-    else if (stage == 2)
-        __builtin_prefetch(h->e);
-    else if (stage == 4)
-        fb_engine_prefetch(h->e, 0);
+        __builtin_prefetch(&s->hosts[ev->a]);
+    else if (stage == 1)
+        __builtin_prefetch(e);
+    else if (stage == 3)
+        fb_engine_prefetch(e, 0);
     else if (stage == 5)
-        fb_engine_prefetch(h->e, 1);
+        fb_engine_prefetch(e, 1);
 }
 
 static void prefetch_upcoming(const sim *s)
@@ -585,7 +588,8 @@ static int setup(sim *s, const char **err)
     s->words = (s->page.n_chunks + 63) / 64;
     s->n_nodes = 1 + c->n + (c->tcp ? 1 : 0) + (c->spoof ? 1 + c->spoof : 0);
     s->hosts = calloc(s->n_nodes, sizeof(*s->hosts));
-    if (!s->hosts)
+    s->eng = calloc(s->n_nodes, sizeof(*s->eng));
+    if (!s->hosts || !s->eng)
         return FB_ENOMEM;
     if ((rc = fb_evq_init(&s->q, 1u << 28)) != 0)
         return rc;
@@ -1061,6 +1065,7 @@ out:
         }
         free(s->hosts);
     }
+    free(s->eng);
     if (s->md)
         EVP_MD_CTX_free(s->md);
     EVP_MD_free(s->sha);
