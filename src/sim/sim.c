@@ -493,9 +493,8 @@ static bool ev_before(const fb_ev *x, const fb_ev *y)
 }
 
 /* Events prefetched ahead: the next LOOKAHEAD, at stages 0 (the farthest) to LOOKAHEAD - 1 (the
- * next one). Each level of pointers gets two events' time to arrive before the next level reads
- * it. */
-#define LOOKAHEAD 6
+ * next one); each stage follows the pointers the previous one loaded, one event earlier. */
+#define LOOKAHEAD 3
 
 /* The LOOKAHEAD earliest events of the heap (fewer when it holds fewer), earliest first: a
  * selection from the top of the heap (a child is never earlier than its parent). */
@@ -513,7 +512,7 @@ static int upcoming(const fb_evq *q, const fb_ev *out[LOOKAHEAD])
         size_t x = cand[bi];
         cand[bi] = cand[--nc];
         out[m++] = &q->heap[x];
-        for (size_t c = 4 * x + 1; c <= 4 * x + 4 && c < q->len; c++)
+        for (size_t c = 4 * x + 1; c <= 4 * x + 4 && c < q->len && m < LOOKAHEAD; c++)
             cand[nc++] = c;
     }
     return m;
@@ -522,19 +521,17 @@ static int upcoming(const fb_evq *q, const fb_ev *out[LOOKAHEAD])
 static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
 {
     unsigned kind = fb_ev_kind(ev);
-    if (kind < FB_NET_EVK_END && stage % 2 == 0)
-        fb_net_prefetch(&s->net, ev, stage / 2);
+    if (kind < FB_NET_EVK_END)
+        fb_net_prefetch(&s->net, ev, stage);
     if ((kind != EVK_TICK && kind != FB_NET_EVK_DELIVER) || ev->a >= s->n_nodes)
         return;
     const fb_engine *e = s->eng[ev->a];
-    if (stage == 0)
+    if (stage == 0) {
         __builtin_prefetch(&s->hosts[ev->a]);
-    else if (stage == 1)
         __builtin_prefetch(e);
-    else if (stage == 3)
-        fb_engine_prefetch(e, 0);
-    else if (stage == 5)
-        fb_engine_prefetch(e, 1);
+    } else {
+        fb_engine_prefetch(e, stage - 1);
+    }
 }
 
 static void prefetch_upcoming(const sim *s)
