@@ -508,6 +508,36 @@ uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us)
     return e->next_wake;
 }
 
+void fb_engine_prefetch(const fb_engine *e, int level)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (!e || !e->sw)
+        return;
+    const fb_swarm *s = &e->sw[0];
+    if (level == 0) {
+        __builtin_prefetch(e->swid);
+        __builtin_prefetch(&e->st);
+        __builtin_prefetch(&e->bucket);
+        __builtin_prefetch(s);
+        __builtin_prefetch(&s->nb);
+        if (e->up && e->up_cur < e->n_up) {
+            __builtin_prefetch(&e->up[e->up_cur]);
+            __builtin_prefetch((const uint8_t *)&e->up[e->up_cur] + 64);
+        }
+        return;
+    }
+    if (s->state != SW_ACTIVE)
+        return;
+    if (s->nb_hash)
+        __builtin_prefetch(s->nb_hash);
+    if (s->nb)
+        __builtin_prefetch(s->nb);
+#else
+    (void)e;
+    (void)level;
+#endif
+}
+
 void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out)
 {
     *out = e->st;

@@ -162,6 +162,13 @@ void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, siz
  * (the host may call it earlier, and must call it again after input before sleeping). */
 uint64_t fb_engine_tick(fb_engine *e, uint64_t now_us);
 
+/* A hint for hosts that drive many engines (the simulator): starts loading into the CPU cache
+ * the state that the next fb_engine_input or fb_engine_tick on e will read first. level 0 loads
+ * what the engine's first cache line points to; level 1, called later (when level 0's loads
+ * have likely arrived), one pointer further (the first swarm's tables). Reads only; changes
+ * nothing, so calling it or not never changes behaviour. NULL is allowed. */
+void fb_engine_prefetch(const fb_engine *e, int level);
+
 /* Counters, for --stats, metrics and the simulator. */
 typedef struct fb_engine_stats {
     uint64_t bytes_in_peer;       /* verified chunk bytes received from other visitors */

@@ -262,27 +262,28 @@ typedef struct fb_ctrlmsg {
 } fb_ctrlmsg;
 
 struct fb_engine {
-    fb_engine_config cfg;
-    uint8_t (*swid)[FB_SWARM_ID_LEN]; /* max_swarms: wire ids of the used swarms (compact, for
-                                         the lookup per datagram) */
-    fb_host host;
-    fb_swarm *sw;
-    fb_engine_stats st;
-    fb_token_key key;
-    uint8_t rnd[256];
-    uint32_t rnd_off;
+    /* The first cache line: what every input and tick touches first (fb_engine_prefetch). */
     uint64_t now;
     uint64_t next_wake;  /* min of the two below */
     uint64_t timer_wake; /* protocol timers (peer role: fb_peer_tick) */
     uint64_t up_wake;    /* pacing of the upload queue */
+    fb_swarm *sw;
+    uint8_t (*swid)[FB_SWARM_ID_LEN]; /* max_swarms: wire ids of the used swarms (compact, for
+                                         the lookup per datagram) */
+    fb_upreq *up;
+    uint32_t up_cur; /* entry being sent (paced), or UINT32_MAX */
+    uint32_t n_up;
+    fb_engine_config cfg;
+    fb_host host;
+    fb_engine_stats st;
+    fb_token_key key;
+    uint8_t rnd[256];
+    uint32_t rnd_off;
 
     /* Upload queue: entries, and a FIFO ring of entry indices waiting to start. */
-    fb_upreq *up;
-    uint32_t n_up;
     uint32_t *ring;
     uint32_t ring_head, ring_len;
     uint32_t ring_blocks; /* blocks of the requests waiting in the ring */
-    uint32_t up_cur;      /* entry being sent (paced), or UINT32_MAX */
     uint32_t up_used;
     fb_rate rate;      /* pacing rate (peer role; the seed sends at its cap) */
     uint64_t wire_out; /* bytes sent, datagram overhead included (what the uplink carried) */

@@ -463,3 +463,39 @@ void fb_net_event(fb_net *n, const fb_ev *ev)
     }
     }
 }
+
+void fb_net_prefetch(const fb_net *n, const fb_ev *ev, int stage)
+{
+    uint32_t pi;
+    unsigned kind = fb_ev_kind(ev);
+    if (kind == FB_NET_EVK_ARRIVE) {
+        pi = ev->a;
+    } else if (kind == FB_NET_EVK_CORE || kind == FB_NET_EVK_DELIVER) {
+        if (ev->a >= n->n_nodes)
+            return;
+        const fb_net_node *nd = &n->nodes[ev->a];
+        if (stage == 0) {
+            __builtin_prefetch(&nd->core_head);
+            return;
+        }
+        pi = kind == FB_NET_EVK_CORE ? nd->core_head : nd->down_head;
+    } else {
+        return;
+    }
+    if (stage == 0 || pi == FB_POOL_NONE || (pi >> FB_POOL_SLAB_SHIFT) >= n->pkts.n_slabs)
+        return;
+    const fb_pkt *p = fb_pool_ptr(&n->pkts, pi);
+    if (stage == 1) {
+        __builtin_prefetch(p);
+        return;
+    }
+    if (kind == FB_NET_EVK_DELIVER) {
+        if (p->data) {
+            __builtin_prefetch(p->data);
+            __builtin_prefetch(p->data + 64);
+        }
+    } else if (p->dst < n->n_nodes) {
+        __builtin_prefetch(&n->nodes[p->dst].down);
+        __builtin_prefetch(&n->nodes[p->dst].down_head);
+    }
+}

@@ -130,6 +130,12 @@ typedef struct fb_net {
     uint64_t udp_pkts, udp_wire_bytes, tcp_pkts, tcp_wire_bytes;
 } fb_net;
 
+/* A cache hint for the network event ev, queued and not yet run, in three stages called in
+ * turn as ev comes closer (each when the previous one's loads have likely arrived): 0 starts
+ * loading the node it names, 1 the packet at the head of its FIFO, 2 that packet's payload (a
+ * delivery) or its receiver's downlink (a core arrival). Changes nothing. */
+void fb_net_prefetch(const fb_net *n, const fb_ev *ev, int stage);
+
 /* Initializes a network with no node, scheduling on q; deliver(ctx, packet) receives every packet
  * that reaches its destination. Returns 0 or FB_ENOMEM. */
 int fb_net_init(fb_net *n, fb_evq *q, const fb_net_config *cfg, fb_net_deliver_fn deliver,

@@ -352,6 +352,38 @@ static void test_api_errors(void **state)
     ns_free(&w);
 }
 
+/* fb_engine_prefetch is a cache hint: NULL is allowed, and on a live engine (mid-transfer) it
+ * changes nothing the engine reports, nor when it wants its next tick. */
+static void test_prefetch_changes_nothing(void **state)
+{
+    (void)state;
+    static ns_world w;
+    ns_init(&w, 10000, 0);
+    ns_page(&w, page_sizes, 5);
+    ns_node *seed = ns_add(&w, true, 2000000, NULL);
+    fb_engine_config c = {.linger_ms = FB_LINGER_FOREVER};
+    ns_node *p = ns_add(&w, false, 1000000, &c);
+    fb_engine_prefetch(NULL, 0);
+    fb_engine_prefetch(NULL, 1);
+    join_all(&w, seed);
+    ns_run(&w, 200000, NULL); /* part of the way */
+    for (int i = 0; i < w.n; i++) {
+        fb_engine *e = w.node[i].e;
+        fb_engine_stats a, b;
+        fb_engine_stats_get(e, &a);
+        uint64_t t0 = fb_engine_tick(e, w.now);
+        fb_engine_prefetch(e, 0);
+        fb_engine_prefetch(e, 1);
+        fb_engine_stats_get(e, &b);
+        assert_memory_equal(&a, &b, sizeof(a));
+        assert_int_equal(fb_engine_tick(e, w.now), t0);
+    }
+    ns_run(&w, 30000000, all_complete);
+    assert_int_equal(p->completes, 1);
+    assert_page(&w, p);
+    ns_free(&w);
+}
+
 /* Peers that leave at once: their neighbours get a BYE and carry on. */
 static void test_churn(void **state)
 {
@@ -393,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_origin_fallback),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_prefetch_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
