@@ -244,7 +244,12 @@ static bool starving(const fb_swarm *s)
  * nothing more for it, and the seed, which serves it at once, is asked for more. */
 static bool stranded(const fb_swarm *s)
 {
-    return starving(s) && s->have >= s->n_chunks / 8;
+    if (!starving(s))
+        return false;
+    if (s->have >= s->n_chunks / 8)
+        return true;
+    /* Alone with the seed (no active neighbour): nobody else serves it. */
+    return s->have > 0 && s->n_active == 0;
 }
 
 /* The peer misses at most FINISH_CHUNKS chunks. */
