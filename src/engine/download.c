@@ -486,8 +486,12 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
     }
     if (!s->complete && n->busy_until <= e->now) {
         /* Two requests per sender; four at the seed for a starving peer (its neighbours have
-         * nothing for it: the seed is its only source). */
-        int slots = n->is_seed && stranded(s) ? NB_BURSTS : NB_PEER_BURSTS;
+         * nothing for it: the seed is its only source), eight for a lone one (no neighbour at
+         * all) while its flow control has room (the seed admits them while its queue is under a
+         * quarter full). */
+        int slots = !n->is_seed || !stranded(s)                  ? NB_PEER_BURSTS
+                    : !s->had_nb && n->burst >= FB_BURST_MAX / 2 ? NB_BURSTS
+                                                                 : NB_STRANDED_BURSTS;
         for (int k = 0; k < slots; k++) {
             fb_burst *b = &n->out[k];
             if (b->req_id)
