@@ -604,7 +604,8 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     if (!fb_bit_get(s->want, c) || s->complete)
         return NULL;
     fb_burst *b = NULL;
-    for (int k = 0; k < NB_BURSTS && !b; k++)
+    /* Within the slots a sender in a crowd may have (the extra ones are a lone peer's). */
+    for (int k = 0; k < NB_STRANDED_BURSTS && !b; k++)
         if (!n->out[k].req_id)
             b = &n->out[k];
     uint16_t slot;
