@@ -244,7 +244,12 @@ static bool starving(const fb_swarm *s)
  * nothing more for it, and the seed, which serves it at once, is asked for more. */
 static bool stranded(const fb_swarm *s)
 {
-    return starving(s) && s->have >= s->n_chunks / 8;
+    if (!starving(s))
+        return false;
+    if (s->have >= s->n_chunks / 8)
+        return true;
+    /* Alone with the seed (no active neighbour): nobody else serves it. */
+    return s->have > 0 && s->n_active == 0;
 }
 
 /* The peer misses at most FINISH_CHUNKS chunks. */
@@ -481,8 +486,12 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
     }
     if (!s->complete && n->busy_until <= e->now) {
         /* Two requests per sender; four at the seed for a starving peer (its neighbours have
-         * nothing for it: the seed is its only source). */
-        int slots = n->is_seed && stranded(s) ? NB_BURSTS : NB_PEER_BURSTS;
+         * nothing for it: the seed is its only source), eight for a lone one (no neighbour at
+         * all) while its flow control has room (the seed admits them while its queue is under a
+         * quarter full). */
+        int slots = !n->is_seed || !stranded(s)                  ? NB_PEER_BURSTS
+                    : !s->had_nb && n->burst >= FB_BURST_MAX / 2 ? NB_BURSTS
+                                                                 : NB_STRANDED_BURSTS;
         for (int k = 0; k < slots; k++) {
             fb_burst *b = &n->out[k];
             if (b->req_id)
@@ -595,7 +604,8 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     if (!fb_bit_get(s->want, c) || s->complete)
         return NULL;
     fb_burst *b = NULL;
-    for (int k = 0; k < NB_BURSTS && !b; k++)
+    /* Within the slots a sender in a crowd may have (the extra ones are a lone peer's). */
+    for (int k = 0; k < NB_STRANDED_BURSTS && !b; k++)
         if (!n->out[k].req_id)
             b = &n->out[k];
     uint16_t slot;

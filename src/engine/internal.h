@@ -41,7 +41,8 @@
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
 #define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
-#define NB_BURSTS           4 /* request slots per sender (the most the seed may get) */
+#define NB_BURSTS           8 /* request slots per sender (the most the seed may get: a lone peer) */
+#define NB_STRANDED_BURSTS  4 /* requests at the seed for a stranded peer with neighbours */
 #define NB_PEER_BURSTS      2 /* requests outstanding per neighbour */
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
@@ -50,6 +51,7 @@
 #define DRAIN_MAX_US       (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
 #define SEED_PER_PEER      2            /* seed: queued requests per peer */
 #define SEED_PER_PEER_IDLE 4            /* seed: per peer while its queue is under half full */
+#define SEED_PER_PEER_FREE 8            /* seed: per peer while its queue is under a quarter full */
 /* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
  * it for a full queue (up to twice the queue), and it does not back off from the seed. */
 #define FINISH_CHUNKS(n_chunks) FB_MAX(4u, (uint32_t)(n_chunks) / 32)
@@ -186,6 +188,7 @@ typedef struct fb_swarm {
                            so  the lookup per datagram scans 4 bytes per slot */
     uint32_t n_nb;
     uint32_t n_active; /* active non-seed neighbours */
+    bool had_nb;       /* a neighbour was ever active (a lone visitor has had none) */
     uint64_t *have_store;
     fb_flight *fl;
     uint32_t n_fl; /* slots (cfg.max_inflight) */

@@ -333,6 +333,7 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     n->last_tx_us = e->now;
     n->gap_us = 20000;
     s->n_active++;
+    s->had_nb = true;
     e->st.neighbours++;
     cand_drop_addr(e, s, a);
     fb_eng_emit(e, FB_EV_PEER_ADDED, fb_eng_swarm_index(e, s), 0, 0, 0, a);
