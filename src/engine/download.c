@@ -37,8 +37,9 @@ static fb_flight *fl_alloc(fb_swarm *s, uint16_t *slot)
     return NULL;
 }
 
-/* Frees a flight; its chunk becomes wanted again unless held or asked of someone else. */
-static void fl_release(fb_swarm *s, fb_flight *f)
+/* Frees a flight, its buffer back to the engine's pool; its chunk becomes wanted again unless
+ * held or asked of someone else. */
+static void fl_release(fb_engine *e, fb_swarm *s, fb_flight *f)
 {
     uint32_t c = f->chunk;
     if (c != FB_CHUNK_NONE) {
@@ -49,6 +50,8 @@ static void fl_release(fb_swarm *s, fb_flight *f)
             s->n_want++;
         }
     }
+    fb_eng_buf_put(e, f->buf, s->map.chunk_size);
+    f->buf = NULL;
     f->used = false;
     f->chunk = FB_CHUNK_NONE;
     f->got = f->asked = f->full = 0;
@@ -119,7 +122,7 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         fb_flight *f = &s->fl[b->slot[i]];
         f->asked &= ~(b->mask[i] & ~f->got);
         if (f->chunk == FB_CHUNK_NONE || (timeout && f->got == 0 && f->asked == 0))
-            fl_release(s, f);
+            fl_release(e, s, f);
     }
     n->recent[n->recent_next++ % 4] = b->req_id;
     if (timeout && b->arrived == 0 && b->answered) {
@@ -546,7 +549,7 @@ static void cancel_dups(fb_engine *e, fb_swarm *s, uint32_t c)
                 burst_clear(s, o, b);
             }
         }
-        fl_release(s, f);
+        fl_release(e, s, f);
     }
 }
 
@@ -558,7 +561,7 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     e->host.sha256(e->host.ctx, f->buf, f->len, h);
     if (memcmp(h, s->hash[c], 32) != 0) {
         e->st.chunks_bad++;
-        fl_release(s, f);
+        fl_release(e, s, f);
         if (!n->is_seed)
             fb_peer_nb_remove(e, s, n, true);
         return;
@@ -566,11 +569,11 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     n->down += f->len;
     if (s->cs[c] & CS_HAVE) {
         e->st.chunks_dup++;
-        fl_release(s, f);
+        fl_release(e, s, f);
         return;
     }
     e->host.chunk_write(e->host.ctx, fb_eng_swarm_index(e, s), c, f->buf, f->len);
-    fl_release(s, f);
+    fl_release(e, s, f);
     cancel_dups(e, s, c);
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
 }
@@ -692,7 +695,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         return;
     }
     if (!f->buf) {
-        f->buf = malloc(s->map.chunk_size);
+        f->buf = fb_eng_buf_get(e, s->map.chunk_size);
         if (!f->buf) {
             e->st.dropped_cap++;
             return;
@@ -791,7 +794,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             fb_flight *f = &s->fl[b->slot[i]];
             f->asked &= ~(b->mask[i] & ~f->got);
             if (f->chunk == FB_CHUNK_NONE || (f->got == 0 && f->asked == 0))
-                fl_release(s, f);
+                fl_release(e, s, f);
         }
         burst_clear(s, n, b);
         if (!n->is_seed)
@@ -864,7 +867,7 @@ void fb_dl_release_nb(fb_engine *e, fb_swarm *s, fb_nb *n)
     uint16_t ni = nbi(s, n);
     for (uint32_t i = 0; i < s->n_fl; i++)
         if (s->fl[i].used && s->fl[i].nb == ni)
-            fl_release(s, &s->fl[i]);
+            fl_release(e, s, &s->fl[i]);
     for (int k = 0; k < NB_BURSTS; k++)
         burst_clear(s, n, &n->out[k]);
     n->ack_pending = false;

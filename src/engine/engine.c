@@ -74,7 +74,9 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     e->n_up = e->cfg.max_pending;
     e->up = calloc(e->n_up, sizeof(*e->up));
     e->ring = calloc(e->n_up, sizeof(*e->ring));
-    if (!e->sw || !e->swid || !e->up || !e->ring)
+    e->pool_cap = e->cfg.max_inflight;
+    e->pool = calloc(e->pool_cap, sizeof(*e->pool));
+    if (!e->sw || !e->swid || !e->up || !e->ring || !e->pool)
         goto err;
     e->up_cur = UINT32_MAX;
     fb_up_init(e);
@@ -93,15 +95,41 @@ err:
     free(e->up);
     free(e->ring);
     free(e->ctrl);
+    free(e->pool);
     free(e);
     return NULL;
 }
 
-static void swarm_free(fb_swarm *s)
+uint8_t *fb_eng_buf_get(fb_engine *e, uint32_t size)
+{
+    for (uint32_t i = e->pool_len; i-- > 0;)
+        if (e->pool[i].size == size) {
+            uint8_t *p = e->pool[i].p;
+            e->pool[i] = e->pool[--e->pool_len];
+            return p;
+        }
+    return malloc(size);
+}
+
+void fb_eng_buf_put(fb_engine *e, uint8_t *p, uint32_t size)
+{
+    if (!p)
+        return;
+    if (e->pool_len == e->pool_cap) {
+        free(p);
+        return;
+    }
+    e->pool[e->pool_len].p = p;
+    e->pool[e->pool_len].size = size;
+    e->pool_len++;
+}
+
+/* Frees what swarm s owns; the buffers of its flights go back to e's pool. */
+static void swarm_free(fb_engine *e, fb_swarm *s)
 {
     if (s->fl)
         for (uint32_t i = 0; i < s->n_fl; i++)
-            free(s->fl[i].buf);
+            fb_eng_buf_put(e, s->fl[i].buf, s->map.chunk_size);
     free(s->manifest);
     free(s->sizes);
     free(s->first);
@@ -130,7 +158,10 @@ void fb_engine_free(fb_engine *e)
     if (!e)
         return;
     for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
-        swarm_free(&e->sw[i]);
+        swarm_free(e, &e->sw[i]);
+    for (uint32_t i = 0; i < e->pool_len; i++)
+        free(e->pool[i].p);
+    free(e->pool);
     free(e->sw);
     free(e->swid);
     free(e->up);
@@ -385,10 +416,10 @@ int fb_engine_swarm_add(fb_engine *e, const uint8_t *manifest, size_t len, uint6
     memcpy(e->swid[slot], id, FB_SWARM_ID_LEN);
     return slot;
 nomem:
-    swarm_free(s);
+    swarm_free(e, s);
     return FB_ENOMEM;
 inval:
-    swarm_free(s);
+    swarm_free(e, s);
     return FB_EINVAL;
 }
 
@@ -404,7 +435,7 @@ void fb_engine_swarm_remove(fb_engine *e, int swarm)
                 e->st.neighbours--;
     if (e->cfg.role == FB_ROLE_SEED)
         e->st.tracked_peers -= s->n_tp;
-    swarm_free(s);
+    swarm_free(e, s);
     memset(e->swid[swarm], 0, FB_SWARM_ID_LEN);
 }
 

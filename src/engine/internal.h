@@ -98,7 +98,7 @@ typedef struct fb_flight {
     uint16_t nb;    /* the sender's neighbour slot */
     uint32_t chunk; /* FB_CHUNK_NONE until a seed's-choice burst names it */
     uint32_t len, full, got, asked;
-    uint8_t *buf; /* chunk_size bytes, allocated at first use, kept for reuse */
+    uint8_t *buf; /* the swarm's chunk_size bytes from the engine's pool while it gets data */
     uint64_t started_us;
     uint64_t last_us; /* when its last block came (or it started) */
 } fb_flight;
@@ -264,6 +264,12 @@ typedef struct fb_ctrlmsg {
     uint8_t data[FB_WIRE_MAX];
 } fb_ctrlmsg;
 
+/* A free chunk buffer: `size` bytes (the chunk size of the swarm it was taken for). */
+typedef struct fb_chunkbuf {
+    uint8_t *p;
+    uint32_t size;
+} fb_chunkbuf;
+
 struct fb_engine {
     /* The first cache line: what every input and tick touches first (fb_engine_prefetch). */
     uint64_t now;
@@ -297,6 +303,9 @@ struct fb_engine {
     fb_bucket bucket;
     fb_ctrlmsg *ctrl; /* rate-capped engines: control messages waiting for tokens */
     uint32_t ctrl_head, ctrl_len, ctrl_cap;
+    /* Free chunk buffers (fb_eng_buf_get/put), last returned first (still warm in cache). */
+    fb_chunkbuf *pool;
+    uint32_t pool_len, pool_cap; /* pool_cap = cfg.max_inflight */
     uint8_t scratch[FB_WIRE_MAX];
 };
 
@@ -305,6 +314,12 @@ struct fb_engine {
 void fb_eng_arm(fb_engine *e, uint64_t t);
 void fb_eng_arm_up(fb_engine *e, uint64_t t);
 uint32_t fb_eng_rand32(fb_engine *e);
+/* A chunk buffer of `size` bytes (contents undefined): a free one of that size from the pool,
+ * else a new one. NULL when memory is short. Give it back with fb_eng_buf_put. */
+uint8_t *fb_eng_buf_get(fb_engine *e, uint32_t size);
+/* Returns buffer p (from fb_eng_buf_get(e, size); NULL is ignored) to the pool, or frees it when
+ * the pool holds pool_cap buffers already. p must not be used afterwards. */
+void fb_eng_buf_put(fb_engine *e, uint8_t *p, uint32_t size);
 void fb_eng_randbytes(fb_engine *e, uint8_t *out, size_t n);
 void fb_eng_emit(fb_engine *e, fb_event_type type, int swarm, uint32_t object, uint32_t chunk,
                  fb_source src, const fb_addr *peer);
