@@ -68,7 +68,7 @@ typedef struct fb_rate {
     uint64_t win[FB_RATE_WINDOW]; /* fastest rate reported in each of the last periods */
     uint32_t win_next;
     bool known;          /* a report gave a rate */
-    uint32_t start_sent; /* requests started since the last report, while !known */
+    uint32_t start_sent; /* blocks of the requests started since the last report, while !known */
     uint64_t window_us;  /* when the last one started */
     uint64_t ceil;       /* the path's rate when a queue last grew under a burst */
     uint64_t ceil_us;    /* when */
@@ -87,12 +87,15 @@ void fb_rate_init(fb_rate *r, uint64_t initial, uint64_t min, uint64_t max, uint
 void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t rate, bool bottleneck,
                     uint64_t sent_us, uint64_t now_us);
 
-/* Start phase: until a report gives the path's rate, one request is sent at a time, the next
- * after a report on it (or FB_RATE_START_WAIT_US without one). fb_rate_window_open says whether
- * the sender may start one now; fb_rate_sent says it did. */
+/* Start phase: until a report gives the path's rate, the requests started since the last
+ * report hold at most FB_RATE_START_BLOCKS blocks (the first burst's size: what a home
+ * router's queue holds), or one request if it is larger; the next waits for a report (or
+ * FB_RATE_START_WAIT_US without one). fb_rate_window_open says whether the sender may start a
+ * request of `blocks` blocks now; fb_rate_sent says it did. */
 #define FB_RATE_START_WAIT_US 1000000
-bool fb_rate_window_open(fb_rate *r, uint64_t now_us);
-void fb_rate_sent(fb_rate *r, uint64_t now_us);
+#define FB_RATE_START_BLOCKS  FB_BURST_INIT
+bool fb_rate_window_open(fb_rate *r, uint32_t blocks, uint64_t now_us);
+void fb_rate_sent(fb_rate *r, uint32_t blocks, uint64_t now_us);
 
 /* The pace held data back (the sender is not idle). */
 void fb_rate_limited(fb_rate *r);

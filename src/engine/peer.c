@@ -367,8 +367,12 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
         if (node_known(s, m->u.hello.node))
             return; /* the same peer through another address: keep the first path */
         n = nb_add(e, s, from, m);
-        if (!n)
+        if (!n) {
+            /* Full since we answered it: say so (it proved its address), or it would count us
+             * as a neighbour, announce to us and request in vain until its requests time out. */
+            send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
             return;
+        }
     }
     n->last_rx_us = e->now;
     memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);

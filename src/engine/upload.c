@@ -494,24 +494,24 @@ uint64_t fb_up_pump(fb_engine *e)
         if (e->up_cur == UP_NONE) {
             if (!e->ring_len)
                 return UINT64_MAX;
-            /* Until a report tells the path's rate, one request at a time, each after the
-             * report on the one before (a home router's queue may hold only 16 KB). */
-            if (!seed_role(e) && !fb_rate_window_open(&e->rate, e->now)) {
-                t = e->rate.window_us + FB_RATE_START_WAIT_US;
-                fb_eng_arm_up(e, t);
-                return t;
-            }
             uint32_t idx = ring_best(e);
             fb_upreq *u = &e->up[idx];
             if (e->now - u->queued_us > UP_STALE_US) {
                 up_free(e, idx, true); /* its requester has given up on it */
                 continue;
             }
+            /* Until a report tells the path's rate, a first burst's worth of blocks at a time,
+             * the next after the report on them (a home router's queue may hold only 16 KB). */
+            if (!seed_role(e) && !fb_rate_window_open(&e->rate, u->blocks, e->now)) {
+                t = e->rate.window_us + FB_RATE_START_WAIT_US;
+                fb_eng_arm_up(e, t);
+                return t;
+            }
             ring_remove(e, idx);
             u->state = UP_SENDING;
             e->up_cur = idx;
             if (!seed_role(e))
-                fb_rate_sent(&e->rate, e->now);
+                fb_rate_sent(&e->rate, u->blocks, e->now);
         }
         uint32_t idx = e->up_cur;
         fb_upreq *u = &e->up[idx];

@@ -413,6 +413,80 @@ static void test_churn(void **state)
     ns_free(&w);
 }
 
+/* A peer that answered a stranger's HELLO, then filled its neighbour table, refuses the
+ * stranger's validated HELLO with a BYE (the stranger proved its address, and would otherwise
+ * count the peer as a neighbour and request from it in vain); the BYE is smaller than the HELLO
+ * and no neighbour is added. */
+static void test_full_refuses_validated_hello(void **state)
+{
+    (void)state;
+    static ns_world w;
+    ns_init(&w, 10000, 0);
+    ns_page(&w, page_sizes, 5);
+    ns_node *seed = ns_add(&w, true, 1000000, NULL);
+    fb_engine_config one = {.linger_ms = FB_LINGER_FOREVER, .max_neighbours = 1};
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    ns_node *p = ns_add(&w, false, 1000000, &one);
+    ns_add(&w, false, 1000000, &stay);
+    join_all(&w, seed);
+    uint8_t id[32];
+    assert_int_equal(fb_engine_swarm_id(p->e, p->swarm, id), 0);
+    fb_addr x;
+    fb_addr_set_v4(&x, 0xc6336402u, 7777); /* 198.51.100.2, not a node */
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_HELLO;
+    memcpy(m.swarm, id, 8);
+    uint8_t iv[2] = {0, 0};
+    m.u.hello.iv = iv;
+    m.u.hello.iv_len = 2;
+    memset(m.u.hello.node, 9, FB_NODE_LEN);
+    memset(m.u.hello.token, 0x33, FB_TOKEN_LEN);
+    uint8_t buf[FB_MAX_DATAGRAM];
+    int len = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    /* P has no neighbour yet: a stateless HELLO answer carries its token for x. */
+    fb_engine_input(p->e, &x, buf, (size_t)len, w.now);
+    uint8_t token[FB_TOKEN_LEN];
+    bool got = false;
+    for (size_t i = 0; i < w.n_pkts; i++) {
+        fb_wire_msg r;
+        if (!fb_addr_eq(&w.pkts[i].to, &x) ||
+            fb_wire_decode(w.pkts[i].data, w.pkts[i].len, &r) != 0 || r.type != FB_MSG_HELLO)
+            continue;
+        memcpy(token, r.u.hello.token, FB_TOKEN_LEN);
+        got = true;
+    }
+    assert_true(got);
+    /* P and the other peer become neighbours: P is full. */
+    ns_run(&w, 5000000, all_complete);
+    fb_engine_stats st;
+    fb_engine_stats_get(p->e, &st);
+    assert_int_equal(st.neighbours, 1);
+    /* The stranger completes the handshake: refused with a BYE, nothing added. */
+    m.u.hello.flags = FB_HELLO_VALIDATED;
+    memcpy(m.u.hello.echo, token, FB_TOKEN_LEN);
+    len = fb_wire_encode(&m, buf, sizeof(buf));
+    size_t before = w.n_pkts;
+    uint64_t to_x = w.to_victims;
+    fb_engine_input(p->e, &x, buf, (size_t)len, w.now);
+    bool bye = false;
+    for (size_t i = before; i < w.n_pkts; i++) {
+        fb_wire_msg r;
+        if (!fb_addr_eq(&w.pkts[i].to, &x))
+            continue;
+        assert_int_equal(fb_wire_decode(w.pkts[i].data, w.pkts[i].len, &r), 0);
+        assert_int_equal(r.type, FB_MSG_BYE);
+        assert_int_equal(r.u.bye.reason, FB_BYE_REFUSED);
+        bye = true;
+    }
+    assert_true(bye);
+    assert_true(w.to_victims - to_x <= (uint64_t)len);
+    fb_engine_stats_get(p->e, &st);
+    assert_int_equal(st.neighbours, 1);
+    ns_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_prefetch_changes_nothing),
+        cmocka_unit_test(test_full_refuses_validated_hello),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
