@@ -42,6 +42,7 @@ static fb_flight *fl_alloc(fb_swarm *s, uint16_t *slot)
 static void fl_release(fb_engine *e, fb_swarm *s, fb_flight *f)
 {
     uint32_t c = f->chunk;
+    e->st.blocks_abandoned += popc(f->got);
     if (c != FB_CHUNK_NONE) {
         if (s->cs[c] & CS_REQ)
             s->cs[c]--;
@@ -573,6 +574,7 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
         return;
     }
     e->host.chunk_write(e->host.ctx, fb_eng_swarm_index(e, s), c, f->buf, f->len);
+    f->got = 0; /* used, not abandoned */
     fl_release(e, s, f);
     cancel_dups(e, s, c);
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
@@ -659,6 +661,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             recent |= n->recent[k] == id;
         if (!recent) {
             e->st.blocks_unused++;
+            e->st.blocks_late++;
             return;
         }
         b = revive(e, s, n, id, c);
