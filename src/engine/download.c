@@ -135,6 +135,8 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         m.u.cancel.req_id = b->req_id;
         fb_eng_send_msg(e, s, &n->addr, &m);
     }
+    if (b->arrived > 0)
+        s->lossy = (uint16_t)((7u * s->lossy + (b->seq_max > b->arrived ? 256u : 0u)) / 8);
     if (!n->is_seed) {
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
@@ -845,11 +847,34 @@ uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
     uint64_t next = UINT64_MAX;
     for (int k = 0; k < NB_BURSTS; k++) {
         fb_burst *b = &n->out[k];
-        if (b->req_id && b->deadline_us <= e->now)
-            finish(e, s, n, b, true);
+        if (!b->req_id || b->deadline_us > e->now)
+            continue;
+        /* The first deadline is a guess: answers wait in our downlink queue behind the data
+         * we asked of others, and a sender serves its queue by priority, not in the order its
+         * QUEUED wait assumed. Nearly every answer later than it came within another rto,
+         * and giving up wasted what then arrived. So a request gets one extension: with no
+         * answer at all, an rto, unless blocks are being lost (more than 1 burst in 10 lost
+         * one lately: then the request or its answer was probably lost too); QUEUED and
+         * nothing yet while its sender is still heard from, as long again as it waited (2 s
+         * at most). */
+        bool alive = b->answered && b->arrived == 0 && n->last_rx_us > b->sent_us;
+        bool silent = !b->answered && s->lossy < LOSSY_EXTEND;
+        if (!b->extended && (silent || alive)) {
+            b->extended = true;
+            b->deadline_us =
+                e->now + (alive ? FB_MIN(e->now - b->sent_us, 2000 * T_MS) : rto_of(s, n));
+            continue;
+        }
+        finish(e, s, n, b, true);
     }
     if (!n->is_seed && n->fails >= 2) {
-        /* A failed re-request (tit-for-tat at the other end, or it is gone): drop it. */
+        /* A failed re-request (tit-for-tat at the other end, or it is gone): drop it, and say
+         * so: a sender that is only slow then stops serving what we no longer wait for. */
+        fb_wire_msg bye;
+        memset(&bye, 0, sizeof(bye));
+        bye.type = FB_MSG_BYE;
+        bye.u.bye.reason = FB_BYE_REFUSED;
+        fb_eng_send_msg(e, s, &n->addr, &bye);
         fb_peer_nb_remove(e, s, n, false);
         return UINT64_MAX;
     }
