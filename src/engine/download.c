@@ -265,7 +265,7 @@ static bool finishing(const fb_swarm *s)
 }
 
 /* Builds the next request for n into b. Returns false if there is nothing to ask. */
-static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
+static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_only)
 {
     uint16_t ni = nbi(s, n);
     uint32_t need = n->burst;
@@ -276,7 +276,8 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         if (!f->used || f->nb != ni || f->chunk == FB_CHUNK_NONE)
             continue;
         uint32_t rem = f->full & ~f->got & ~f->asked;
-        if (!rem)
+        /* Over the budget, only chunks whose sender has sent nothing of them lately. */
+        if (!rem || (cont_only && e->now - f->last_us < CONT_IDLE_US))
             continue;
         uint32_t take = low_bits(rem, need);
         f->asked |= take;
@@ -284,7 +285,9 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         need -= popc(take);
     }
     /* 2. New chunks. */
-    if (n->is_seed) {
+    if (cont_only) {
+        /* Over the budget: only the rest of chunks started (step 1). */
+    } else if (n->is_seed) {
         if (b->n == 0 && s->n_want == 0) {
             /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
              * chunk with the most blocks still to come (a straggler's neighbours may be
@@ -502,9 +505,17 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
             fb_burst *b = &n->out[k];
             if (b->req_id)
                 continue;
-            if (!n->is_seed && s->req_out >= s->req_budget)
+            /* Over the budget, a sender that has a chunk of ours half sent (nothing of it for
+             * CONT_IDLE_US) and no request of ours is still asked for the rest of it (and
+             * nothing else): otherwise the blocks already here wait, and are lost when the
+             * sender leaves or drops us. */
+            bool over = !n->is_seed && s->req_out >= s->req_budget;
+            bool idle = true;
+            for (int j = 0; j < NB_BURSTS; j++)
+                idle &= !n->out[j].req_id;
+            if (over && !idle)
                 break;
-            if (!build(e, s, n, b))
+            if (!build(e, s, n, b, over))
                 break;
             send_request(e, s, n, b);
             sent = true;

@@ -32,9 +32,10 @@
 #define BURST_RTO_MIN_US  (100 * T_MS)
 #define BURST_RTO_MAX_US  (8000 * T_MS)
 #define BURST_GAP_MIN_US  (100 * T_MS) /* wait at least this long after a block for the next */
-#define LOSSY_EXTEND                                                                               \
-    26 /* an unanswered request waits a second rto while under 26/256 of                           \
-          the bursts lose a block */
+/* A chunk half sent and idle this long is asked for even over the request budget. */
+#define CONT_IDLE_US (300 * T_MS)
+/* An unanswered request waits a second rto while under 26/256 of the bursts lose a block. */
+#define LOSSY_EXTEND        26
 #define UP_RATE_INIT        2500000 /* first pacing rate, bytes/s: early reports correct it */
 #define UP_RATE_MIN         4096
 #define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
