@@ -42,7 +42,7 @@ static fb_flight *fl_alloc(fb_swarm *s, uint16_t *slot)
 static void fl_release(fb_engine *e, fb_swarm *s, fb_flight *f)
 {
     uint32_t c = f->chunk;
-    e->st.blocks_abandoned += popc(f->got);
+    e->st.partial_lost += popc(f->got);
     if (c != FB_CHUNK_NONE) {
         if (s->cs[c] & CS_REQ)
             s->cs[c]--;

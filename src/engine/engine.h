@@ -187,23 +187,23 @@ typedef struct fb_engine_stats {
     uint32_t neighbours;          /* current neighbours over all swarms */
     uint32_t tracked_peers;       /* seed: current tracked peers over all swarms */
     /* Added by the engine. */
-    uint64_t dropped_tft;      /* requests dropped by tit-for-tat */
-    uint64_t dropped_unknown;  /* datagrams for a swarm we do not hold, or from a stranger */
-    uint64_t busy_sent;        /* seed: requests refused with BUSY (queue full) */
-    uint64_t origin_requests;  /* FB_EV_NEED_ORIGIN events */
-    uint64_t chunks_dup;       /* verified chunks that were already held (endgame) */
-    uint64_t bursts_timeout;   /* bursts that ended by timeout */
-    uint64_t blocks_unused;    /* DATA blocks that arrived but could not be used (late, a
-                                  duplicate, or for a request given up) */
-    uint64_t blocks_late;      /* of those, for a request neither outstanding nor among the
-                                  sender's last four ended ones (cancelled or long given up) */
-    uint64_t blocks_abandoned; /* blocks of partial chunks thrown away (sender gone, copy done
-                                  elsewhere, or bad hash) */
-    uint64_t datagrams_out;    /* datagrams sent */
-    uint64_t datagrams_in;     /* datagrams received */
-    uint64_t upload_rate;      /* current pacing rate, bytes/s (the cap for the seed) */
-    uint64_t msgs_out[16];     /* datagrams sent, by message type (docs/PROTOCOL.md) */
-    uint32_t upload_queue;     /* requests queued or in flight */
+    uint64_t dropped_tft;     /* requests dropped by tit-for-tat */
+    uint64_t dropped_unknown; /* datagrams for a swarm we do not hold, or from a stranger */
+    uint64_t busy_sent;       /* seed: requests refused with BUSY (queue full) */
+    uint64_t origin_requests; /* FB_EV_NEED_ORIGIN events */
+    uint64_t chunks_dup;      /* verified chunks that were already held (endgame) */
+    uint64_t bursts_timeout;  /* bursts that ended by timeout */
+    uint64_t blocks_unused;   /* DATA blocks that arrived but could not be used (late, a
+                                 duplicate, or for a request given up) */
+    uint64_t blocks_late;     /* of those, for a request neither outstanding nor among the
+                                 sender's last four ended ones (cancelled or long given up) */
+    uint64_t partial_lost;    /* blocks of partial chunks thrown away (sender gone, copy done
+                                 elsewhere, or bad hash) */
+    uint64_t datagrams_out;   /* datagrams sent */
+    uint64_t datagrams_in;    /* datagrams received */
+    uint64_t upload_rate;     /* current pacing rate, bytes/s (the cap for the seed) */
+    uint64_t msgs_out[16];    /* datagrams sent, by message type (docs/PROTOCOL.md) */
+    uint32_t upload_queue;    /* requests queued or in flight */
 } fb_engine_stats;
 
 void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out);

@@ -14,29 +14,25 @@
 #include "engine/token.h"
 
 /* Timers and policy constants (docs/PROTOCOL.md, "Timers"). Microseconds. */
-#define T_MS              1000ull
-#define JOIN_RTO_US       (500 * T_MS) /* first JOIN retransmission; doubles to 4 s */
-#define JOIN_RTO_MAX_US   (4000 * T_MS)
-#define JOIN_REFRESH_US   (20000 * T_MS) /* re-JOIN as keepalive for the tracker and the NAT */
-#define REJOIN_NODATA_US  (500 * T_MS)   /* no new data this long: ask the seed for neighbours */
-#define REJOIN_MAX_US     (8000 * T_MS)
-#define HELLO_RTO_US      (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
-#define HELLO_TRIES       3
-#define REFER_EVERY_US    (500 * T_MS)   /* ask a neighbour for a referral while below target */
-#define HAVE_FLUSH_US     (1000 * T_MS)  /* HAVE batches wait at most this long */
-#define HAVE_IDLE_US      (40 * T_MS)    /* ...and not at all when the upload backlog is shorter */
-#define HAVE_EARLY_SHARE  16             /* early HAVEs use at most 1/16 of the pace */
-#define NB_IDLE_US        (15000 * T_MS) /* nothing from a neighbour this long: drop it */
-#define NB_PING_US        (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
-#define BURST_RTO_INIT_US (1000 * T_MS)
-#define BURST_RTO_MIN_US  (100 * T_MS)
-#define BURST_RTO_MAX_US  (8000 * T_MS)
-#define BURST_GAP_MIN_US  (100 * T_MS) /* wait at least this long after a block for the next */
-/* A chunk half sent and idle this long is asked for even over the request budget. */
-#define CONT_IDLE_US (300 * T_MS)
-/* An unanswered request waits a second rto while under 26/256 of the bursts lose a block. */
-#define LOSSY_EXTEND        26
-#define UP_RATE_INIT        2500000 /* first pacing rate, bytes/s: early reports correct it */
+#define T_MS                1000ull
+#define JOIN_RTO_US         (500 * T_MS) /* first JOIN retransmission; doubles to 4 s */
+#define JOIN_RTO_MAX_US     (4000 * T_MS)
+#define JOIN_REFRESH_US     (20000 * T_MS) /* re-JOIN as keepalive for the tracker and the NAT */
+#define REJOIN_NODATA_US    (500 * T_MS)   /* no new data this long: ask the seed for neighbours */
+#define REJOIN_MAX_US       (8000 * T_MS)
+#define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
+#define HELLO_TRIES         3
+#define REFER_EVERY_US      (500 * T_MS)  /* ask a neighbour for a referral while below target */
+#define HAVE_FLUSH_US       (1000 * T_MS) /* HAVE batches wait at most this long */
+#define HAVE_IDLE_US        (40 * T_MS)   /* ...and not at all when the upload backlog is shorter */
+#define HAVE_EARLY_SHARE    16            /* early HAVEs use at most 1/16 of the pace */
+#define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
+#define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
+#define BURST_RTO_INIT_US   (1000 * T_MS)
+#define BURST_RTO_MIN_US    (100 * T_MS)
+#define BURST_RTO_MAX_US    (8000 * T_MS)
+#define BURST_GAP_MIN_US    (100 * T_MS) /* wait at least this long after a block for the next */
+#define UP_RATE_INIT        2500000      /* first pacing rate, bytes/s: early reports correct it */
 #define UP_RATE_MIN         4096
 #define UP_QUEUE_US         (300 * T_MS) /* a sender queues about this long of requests */
 #define SEED_BACKOFF_MIN_US (250 * T_MS)
@@ -65,6 +61,11 @@
 
 #define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN  2
+
+/* A chunk half sent and idle this long is asked for even over the request budget. */
+#define CONT_IDLE_US (300 * T_MS)
+/* An unanswered request waits a second rto while under 26/256 of the bursts lose a block. */
+#define LOSSY_EXTEND 26
 
 #define NB_NONE 0xffff
 #define NB_SEED 0 /* a peer's neighbour slot 0 is the seed */

@@ -408,7 +408,7 @@ static void add_stats(sim *s, host *h)
     r->bursts_timeout += st.bursts_timeout;
     r->blocks_unused += st.blocks_unused;
     r->blocks_late += st.blocks_late;
-    r->blocks_abandoned += st.blocks_abandoned;
+    r->partial_lost += st.partial_lost;
 }
 
 /* --trace: visitor-seconds present, integrated as visitors come and go. */

@@ -91,7 +91,7 @@ typedef struct fb_sim_result {
     /* Where received blocks went unused (visitors' engine counters, in blocks): late (for a
      * request cancelled or long given up), other unused (not asked, duplicate), abandoned
      * (blocks of partial chunks thrown away). */
-    uint64_t blocks_unused, blocks_late, blocks_abandoned;
+    uint64_t blocks_unused, blocks_late, partial_lost;
     /* UDP wire bytes (payload + 28) sent, by message type (index = wire type), visitors and
      * seed apart. */
     uint64_t msg_wire_peers[16], msg_wire_seed[16];
