@@ -42,6 +42,7 @@ static fb_flight *fl_alloc(fb_swarm *s, uint16_t *slot)
 static void fl_release(fb_engine *e, fb_swarm *s, fb_flight *f)
 {
     uint32_t c = f->chunk;
+    e->st.partial_lost += popc(f->got);
     if (c != FB_CHUNK_NONE) {
         if (s->cs[c] & CS_REQ)
             s->cs[c]--;
@@ -134,6 +135,8 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         m.u.cancel.req_id = b->req_id;
         fb_eng_send_msg(e, s, &n->addr, &m);
     }
+    if (b->arrived > 0)
+        s->lossy = (uint16_t)((7u * s->lossy + (b->seq_max > b->arrived ? 256u : 0u)) / 8);
     if (!n->is_seed) {
         n->ack_id = b->req_id;
         n->ack_count = (uint8_t)FB_MIN(b->arrived, 255);
@@ -262,7 +265,7 @@ static bool finishing(const fb_swarm *s)
 }
 
 /* Builds the next request for n into b. Returns false if there is nothing to ask. */
-static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
+static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_only)
 {
     uint16_t ni = nbi(s, n);
     uint32_t need = n->burst;
@@ -273,7 +276,8 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         if (!f->used || f->nb != ni || f->chunk == FB_CHUNK_NONE)
             continue;
         uint32_t rem = f->full & ~f->got & ~f->asked;
-        if (!rem)
+        /* Over the budget, only chunks whose sender has sent nothing of them lately. */
+        if (!rem || (cont_only && e->now - f->last_us < CONT_IDLE_US))
             continue;
         uint32_t take = low_bits(rem, need);
         f->asked |= take;
@@ -281,7 +285,9 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
         need -= popc(take);
     }
     /* 2. New chunks. */
-    if (n->is_seed) {
+    if (cont_only) {
+        /* Over the budget: only the rest of chunks started (step 1). */
+    } else if (n->is_seed) {
         if (b->n == 0 && s->n_want == 0) {
             /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
              * chunk with the most blocks still to come (a straggler's neighbours may be
@@ -499,9 +505,17 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
             fb_burst *b = &n->out[k];
             if (b->req_id)
                 continue;
-            if (!n->is_seed && s->req_out >= s->req_budget)
+            /* Over the budget, a sender that has a chunk of ours half sent (nothing of it for
+             * CONT_IDLE_US) and no request of ours is still asked for the rest of it (and
+             * nothing else): otherwise the blocks already here wait, and are lost when the
+             * sender leaves or drops us. */
+            bool over = !n->is_seed && s->req_out >= s->req_budget;
+            bool idle = true;
+            for (int j = 0; j < NB_BURSTS; j++)
+                idle &= !n->out[j].req_id;
+            if (over && !idle)
                 break;
-            if (!build(e, s, n, b))
+            if (!build(e, s, n, b, over))
                 break;
             send_request(e, s, n, b);
             sent = true;
@@ -573,6 +587,7 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
         return;
     }
     e->host.chunk_write(e->host.ctx, fb_eng_swarm_index(e, s), c, f->buf, f->len);
+    f->got = 0; /* used, not abandoned */
     fl_release(e, s, f);
     cancel_dups(e, s, c);
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
@@ -659,6 +674,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             recent |= n->recent[k] == id;
         if (!recent) {
             e->st.blocks_unused++;
+            e->st.blocks_late++;
             return;
         }
         b = revive(e, s, n, id, c);
@@ -842,11 +858,34 @@ uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
     uint64_t next = UINT64_MAX;
     for (int k = 0; k < NB_BURSTS; k++) {
         fb_burst *b = &n->out[k];
-        if (b->req_id && b->deadline_us <= e->now)
-            finish(e, s, n, b, true);
+        if (!b->req_id || b->deadline_us > e->now)
+            continue;
+        /* The first deadline is a guess: answers wait in our downlink queue behind the data
+         * we asked of others, and a sender serves its queue by priority, not in the order its
+         * QUEUED wait assumed. Nearly every answer later than it came within another rto,
+         * and giving up wasted what then arrived. So a request gets one extension: with no
+         * answer at all, an rto, unless blocks are being lost (more than 1 burst in 10 lost
+         * one lately: then the request or its answer was probably lost too); QUEUED and
+         * nothing yet while its sender is still heard from, as long again as it waited (2 s
+         * at most). */
+        bool alive = b->answered && b->arrived == 0 && n->last_rx_us > b->sent_us;
+        bool silent = !b->answered && s->lossy < LOSSY_EXTEND;
+        if (!b->extended && (silent || alive)) {
+            b->extended = true;
+            b->deadline_us =
+                e->now + (alive ? FB_MIN(e->now - b->sent_us, 2000 * T_MS) : rto_of(s, n));
+            continue;
+        }
+        finish(e, s, n, b, true);
     }
     if (!n->is_seed && n->fails >= 2) {
-        /* A failed re-request (tit-for-tat at the other end, or it is gone): drop it. */
+        /* A failed re-request (tit-for-tat at the other end, or it is gone): drop it, and say
+         * so: a sender that is only slow then stops serving what we no longer wait for. */
+        fb_wire_msg bye;
+        memset(&bye, 0, sizeof(bye));
+        bye.type = FB_MSG_BYE;
+        bye.u.bye.reason = FB_BYE_REFUSED;
+        fb_eng_send_msg(e, s, &n->addr, &bye);
         fb_peer_nb_remove(e, s, n, false);
         return UINT64_MAX;
     }

@@ -195,6 +195,10 @@ typedef struct fb_engine_stats {
     uint64_t bursts_timeout;  /* bursts that ended by timeout */
     uint64_t blocks_unused;   /* DATA blocks that arrived but could not be used (late, a
                                  duplicate, or for a request given up) */
+    uint64_t blocks_late;     /* of those, for a request neither outstanding nor among the
+                                 sender's last four ended ones (cancelled or long given up) */
+    uint64_t partial_lost;    /* blocks of partial chunks thrown away (sender gone, copy done
+                                 elsewhere, or bad hash) */
     uint64_t datagrams_out;   /* datagrams sent */
     uint64_t datagrams_in;    /* datagrams received */
     uint64_t upload_rate;     /* current pacing rate, bytes/s (the cap for the seed) */

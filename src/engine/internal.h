@@ -62,6 +62,11 @@
 #define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN  2
 
+/* A chunk half sent and idle this long is asked for even over the request budget. */
+#define CONT_IDLE_US (300 * T_MS)
+/* An unanswered request waits a second rto while under 26/256 of the bursts lose a block. */
+#define LOSSY_EXTEND 26
+
 #define NB_NONE 0xffff
 #define NB_SEED 0 /* a peer's neighbour slot 0 is the seed */
 
@@ -87,6 +92,8 @@ typedef struct fb_burst {
     uint16_t blocks, arrived;
     uint32_t seq;     /* order of sending to this neighbour */
     bool answered;    /* a QUEUED, BUSY or DATA came back */
+    bool extended;    /* its deadline passed once and was extended (no answer yet, or QUEUED
+                         while the sender was still heard from) */
     uint32_t qd_min;  /* smallest one-way queueing delay of its blocks, us */
     uint16_t seq_max; /* 1 + the highest position (in sending order) of a block that came */
     uint64_t sent_us, first_us, last_us, deadline_us;
@@ -199,6 +206,7 @@ typedef struct fb_swarm {
     uint32_t n_fresh;
     uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
     fb_rtt answer_rtt;   /* request -> first answer, over all senders (for new ones) */
+    uint16_t lossy;      /* share of recent bursts that lost a block, in 1/256 (smoothed) */
     uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
     uint64_t have_flush_us;
     uint64_t have_early_us; /* an early HAVE flush (idle uplink) not before this */

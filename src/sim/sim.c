@@ -140,6 +140,10 @@ static void run_tick(sim *s, host *h)
 static void cb_send(void *ctx, const fb_addr *to, const uint8_t *data, size_t len)
 {
     host *h = ctx;
+    if (len > 1) {
+        uint64_t *w = h->kind == H_SEED ? h->s->r->msg_wire_seed : h->s->r->msg_wire_peers;
+        w[data[1] & 15] += len + 28;
+    }
     fb_net_send_udp(&h->s->net, h->id, h->kind == H_SPOOFER ? &h->forged : NULL, to, data, len);
 }
 
@@ -402,6 +406,9 @@ static void add_stats(sim *s, host *h)
     r->chunks_dup += st.chunks_dup;
     r->dropped_tft += st.dropped_tft;
     r->bursts_timeout += st.bursts_timeout;
+    r->blocks_unused += st.blocks_unused;
+    r->blocks_late += st.blocks_late;
+    r->partial_lost += st.partial_lost;
 }
 
 /* --trace: visitor-seconds present, integrated as visitors come and go. */

@@ -88,6 +88,13 @@ typedef struct fb_sim_result {
     uint64_t dropped_unvalidated, dropped_invalid, chunks_bad;
     uint64_t peer_data_sent, chunks_dup, dropped_tft, bursts_timeout;
     uint64_t seed_data_sent, seed_busy; /* the seed's engine counters */
+    /* Where received blocks went unused (visitors' engine counters, in blocks): late (for a
+     * request cancelled or long given up), other unused (not asked, duplicate), abandoned
+     * (blocks of partial chunks thrown away). */
+    uint64_t blocks_unused, blocks_late, partial_lost;
+    /* UDP wire bytes (payload + 28) sent, by message type (index = wire type), visitors and
+     * seed apart. */
+    uint64_t msg_wire_peers[16], msg_wire_seed[16];
     double wall_seconds;
 } fb_sim_result;
 

@@ -102,6 +102,16 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
            (unsigned long long)r->nat_filtered, (unsigned long long)r->events,
            (unsigned long long)r->engine_inputs, (unsigned long long)r->engine_ticks,
            (unsigned long long)r->forced_leaves, r->end_time, r->time_limit_hit ? "true" : "false");
+    printf("\"blocks_unused\":%llu,\"blocks_late\":%llu,\"partial_lost\":%llu,",
+           (unsigned long long)r->blocks_unused, (unsigned long long)r->blocks_late,
+           (unsigned long long)r->partial_lost);
+    for (int k = 0; k < 2; k++) {
+        const uint64_t *w = k ? r->msg_wire_seed : r->msg_wire_peers;
+        printf("\"%s\":[", k ? "msg_wire_seed" : "msg_wire_peers");
+        for (int i = 0; i < 16; i++)
+            printf("%s%llu", i ? "," : "", (unsigned long long)w[i]);
+        printf("],");
+    }
     if (c->tcp)
         printf("\"tcp_share\":%.6f,\"tcp_rate\":%.1f,\"tcp_rate_alone\":%.1f,"
                "\"tcp_window_s\":%.6f,\"tcp_engine_rate\":%.1f,",

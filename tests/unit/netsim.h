@@ -69,6 +69,10 @@ struct ns_world {
     uint64_t dropped;
     /* Spoof observation: bytes sent to addresses in 198.51.100.0/24 (the "victims"). */
     uint64_t to_victims;
+    /* A path that slows down: from slow_after_us on, datagrams node slow_node sends take
+     * slow_extra_us longer (0: none). */
+    int slow_node;
+    uint64_t slow_after_us, slow_extra_us;
 };
 
 static uint64_t ns_rand(uint64_t *s)
@@ -114,6 +118,8 @@ static void ns_send(void *ctx, const fb_addr *to, const uint8_t *data, size_t le
         return;
     ns_pkt *p = &w->pkts[w->n_pkts++];
     p->t = t + w->latency_us;
+    if (w->slow_extra_us && n->idx == w->slow_node && w->now >= w->slow_after_us)
+        p->t += w->slow_extra_us;
     p->from = n->addr;
     p->to = *to;
     p->len = (uint16_t)len;
