@@ -114,6 +114,7 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
     case FB_MSG_TOKEN:
         bytes(&r, m->u.token.token, FB_TOKEN_LEN);
         addr(&r, &m->u.token.observed);
+        m->u.token.flags = u8(&r);
         break;
     case FB_MSG_PEERS:
         m->u.peers.flags = u8(&r);
@@ -309,6 +310,7 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
         wbytes(&w, m->u.token.token, FB_TOKEN_LEN);
         if (!waddr(&w, &m->u.token.observed))
             return FB_EINVAL;
+        w8(&w, m->u.token.flags);
         break;
     case FB_MSG_PEERS:
         if (m->u.peers.count > FB_WIRE_MAX_PEERS)

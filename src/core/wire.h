@@ -40,6 +40,7 @@ typedef enum fb_msg_type {
 
 enum {
     FB_JOIN_COMPLETE = 1,   /* JOIN: the sender holds every chunk */
+    FB_TOKEN_REQUEST = 1,   /* TOKEN: the seed has room, send the first request with the JOIN */
     FB_PEERS_INTRO = 1,     /* PEERS: these peers will contact you, contact them too */
     FB_HELLO_VALIDATED = 1, /* HELLO: the sender already validated the recipient */
     FB_HELLO_COMPLETE = 2,  /* HELLO: the sender holds every chunk (no list follows) */
@@ -76,6 +77,7 @@ typedef struct fb_wire_msg {
         struct {
             uint8_t token[FB_TOKEN_LEN];
             fb_addr observed; /* the recipient's address as the sender saw it */
+            uint8_t flags;    /* FB_TOKEN_* */
         } token;
         struct {
             uint8_t flags, count;

@@ -40,10 +40,15 @@
 #define ORIGIN_STALL_US     (4000 * T_MS)  /* no verified chunk this long: consider the origin */
 #define ORIGIN_EXPIRE_US    (10000 * T_MS) /* an origin request not supplied by then is re-issued */
 #define TRACK_EXPIRE_US     (60000 * T_MS) /* seed: forget a peer not heard from this long */
-#define ORIGIN_MAX          2              /* origin chunks outstanding per swarm */
-#define NB_BURSTS           8 /* request slots per sender (the most the seed may get: a lone peer) */
-#define NB_STRANDED_BURSTS  4 /* requests at the seed for a stranded peer with neighbours */
-#define NB_PEER_BURSTS      2 /* requests outstanding per neighbour */
+/* Seed: joins are counted per window; each costs about JOIN_COST bytes of answers (PEERS and
+ * introductions). While those of the window fit in the bucket's depth, a TOKEN invites the
+ * joiner to send its first request with its JOIN (FB_TOKEN_REQUEST). */
+#define JOIN_WINDOW_US     (100 * T_MS)
+#define JOIN_COST          512
+#define ORIGIN_MAX         2 /* origin chunks outstanding per swarm */
+#define NB_BURSTS          8 /* request slots per sender (the most the seed may get: a lone peer) */
+#define NB_STRANDED_BURSTS 4 /* requests at the seed for a stranded peer with neighbours */
+#define NB_PEER_BURSTS     2 /* requests outstanding per neighbour */
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
 #define EARLY_ACK_EVERY_US                                                                         \
@@ -237,6 +242,8 @@ typedef struct fb_swarm {
     uint32_t tp_mask;
     uint32_t *served;        /* times each chunk was handed out */
     uint64_t expire_next_us; /* next sweep for tracked peers past TRACK_EXPIRE_US */
+    uint64_t tok_win_us;     /* start of the current window of TOKENs (JOIN_WINDOW_US) */
+    uint32_t tok_win_n;      /* TOKENs sent in it */
 } fb_swarm;
 
 /* A request this engine serves (sender side). */

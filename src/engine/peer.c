@@ -433,6 +433,12 @@ static void on_token(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     send_join(e, s, s->joined ? 4 : 8);
     s->join_next_us = e->now + s->join_rto_us;
     fb_eng_arm(e, s->join_next_us);
+    /* Invited (the seed has room): the first request follows the JOIN, a round trip before the
+     * PEERS answer (the seed tracks us once the JOIN arrives, just before it). */
+    if (!s->joined && (m->u.token.flags & FB_TOKEN_REQUEST)) {
+        s->nb[NB_SEED].state = NB_ACTIVE;
+        fb_dl_pump(e, s, &s->nb[NB_SEED]);
+    }
 }
 
 static void on_have(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)

@@ -8,6 +8,18 @@
 #define FRESH_US (30000 * T_MS) /* only peers heard from within this are introduced */
 #define SWEEP_US (1000 * T_MS)  /* expired peers are looked for at most this often */
 
+/* True while the joins of the current window cost less than the bucket's depth (an uncapped
+ * seed always has room). Counts this join. */
+static bool join_room(fb_engine *e, fb_swarm *s)
+{
+    if (e->now - s->tok_win_us >= JOIN_WINDOW_US) {
+        s->tok_win_us = e->now;
+        s->tok_win_n = 0;
+    }
+    s->tok_win_n++;
+    return !e->bucket.rate || (uint64_t)s->tok_win_n * JOIN_COST <= e->bucket.depth;
+}
+
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s)
 {
     uint32_t cap = e->cfg.max_tracked_peers;
@@ -166,6 +178,8 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
         r.type = FB_MSG_TOKEN;
         fb_token_make(&e->key, from, TOKEN_TAG_JOIN, e->now, r.u.token.token);
         r.u.token.observed = *from;
+        if (join_room(e, s))
+            r.u.token.flags = FB_TOKEN_REQUEST;
         e->st.dropped_unvalidated++;
         fb_eng_send_msg(e, s, from, &r);
         return;

@@ -66,10 +66,113 @@ static void test_expiry(void **state)
     ns_free(&w);
 }
 
+/* JOINs from n distinct addresses in 198.51.100.0/24 (no echo) at the current time; returns
+ * how many of the TOKEN answers invite a request. */
+static uint32_t invites(ns_world *w, ns_node *seed, const uint8_t *id, uint32_t first, uint32_t n)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_JOIN;
+    memcpy(m.swarm, id, 8);
+    m.u.join.want = 8;
+    uint8_t buf[FB_MAX_DATAGRAM];
+    int len = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    size_t before = w->n_pkts;
+    for (uint32_t i = 0; i < n; i++) {
+        fb_addr a;
+        fb_addr_set_v4(&a, 0xc6336400u + ((first + i) & 0xff), (uint16_t)(5000 + first + i));
+        fb_engine_input(seed->e, &a, buf, (size_t)len, w->now);
+    }
+    uint32_t tokens = 0, invited = 0;
+    for (size_t i = before; i < w->n_pkts; i++) {
+        fb_wire_msg r;
+        assert_int_equal(fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &r), 0);
+        assert_int_equal(r.type, FB_MSG_TOKEN);
+        tokens++;
+        invited += (r.u.token.flags & FB_TOKEN_REQUEST) != 0;
+    }
+    assert_int_equal(tokens, n);
+    return invited;
+}
+
+/* The seed invites the first request with the JOIN while the joins of the window cost less
+ * than its bucket's depth, not beyond; a new window invites again. */
+static void test_token_invites_request(void **state)
+{
+    (void)state;
+    static ns_world w;
+    ns_init(&w, 10000, 0);
+    ns_page(&w, sizes, 2);
+    ns_node *seed = ns_add(&w, true, 1000000, NULL);
+    uint8_t id[32];
+    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
+    uint64_t depth = seed->e->bucket.depth;
+    assert_true(depth / JOIN_COST >= 2 && depth / JOIN_COST < 60);
+    assert_int_equal(invites(&w, seed, id, 0, 60), (uint32_t)(depth / JOIN_COST));
+    assert_int_equal(invites(&w, seed, id, 60, 5), 0);
+    w.now += JOIN_WINDOW_US;
+    assert_int_equal(invites(&w, seed, id, 65, 1), 1);
+    ns_free(&w);
+}
+
+/* A peer answers an inviting TOKEN with its JOIN and, right behind it, its first REQUEST to
+ * the seed (before any PEERS); a plain TOKEN gets the JOIN only. Both then complete. */
+static void test_invited_peer_requests_early(void **state)
+{
+    (void)state;
+    static ns_world w;
+    ns_init(&w, 10000, 0);
+    ns_page(&w, sizes, 2);
+    ns_node *seed = ns_add(&w, true, 1000000, NULL);
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    ns_node *p[2] = {ns_add(&w, false, 1000000, &stay), ns_add(&w, false, 1000000, &stay)};
+    uint8_t id[32];
+    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(fb_engine_swarm_join(p[k]->e, p[k]->swarm, &seed->addr, w.now), 0);
+        fb_wire_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = FB_MSG_TOKEN;
+        memcpy(m.swarm, id, 8);
+        memset(m.u.token.token, 0x5a + k, FB_TOKEN_LEN);
+        m.u.token.observed = p[k]->addr;
+        m.u.token.flags = k == 0 ? FB_TOKEN_REQUEST : 0;
+        uint8_t buf[FB_MAX_DATAGRAM];
+        int len = fb_wire_encode(&m, buf, sizeof(buf));
+        assert_true(len > 0);
+        size_t before = w.n_pkts;
+        fb_engine_input(p[k]->e, &seed->addr, buf, (size_t)len, w.now);
+        bool join = false, request = false;
+        for (size_t i = before; i < w.n_pkts; i++) {
+            fb_wire_msg r;
+            assert_true(fb_addr_eq(&w.pkts[i].to, &seed->addr));
+            assert_int_equal(fb_wire_decode(w.pkts[i].data, w.pkts[i].len, &r), 0);
+            if (r.type == FB_MSG_JOIN) {
+                assert_false(request); /* the JOIN goes first: the seed tracks us, then serves */
+                assert_memory_equal(r.u.join.echo, m.u.token.token, FB_TOKEN_LEN);
+                join = true;
+            } else {
+                assert_int_equal(r.type, FB_MSG_REQUEST);
+                assert_true(r.u.request.n > 0);
+                request = true;
+            }
+        }
+        assert_true(join);
+        assert_int_equal(request, k == 0);
+    }
+    /* The forged tokens do not validate at the seed: the peers join again and complete. */
+    ns_run(&w, 10000000, complete);
+    assert_int_equal(p[0]->completes + p[1]->completes, 2);
+    ns_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_token_invites_request),
+        cmocka_unit_test(test_invited_peer_requests_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

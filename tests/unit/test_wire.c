@@ -40,6 +40,7 @@ static int sample(int type, fb_wire_msg *m)
     case FB_MSG_TOKEN:
         memset(m->u.token.token, 9, FB_TOKEN_LEN);
         fb_addr_set_v4(&m->u.token.observed, 0xc0000201, 61000);
+        m->u.token.flags = FB_TOKEN_REQUEST;
         break;
     case FB_MSG_PEERS:
         m->u.peers.flags = FB_PEERS_INTRO;
