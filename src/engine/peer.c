@@ -367,8 +367,12 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
         if (node_known(s, m->u.hello.node))
             return; /* the same peer through another address: keep the first path */
         n = nb_add(e, s, from, m);
-        if (!n)
+        if (!n) {
+            /* Full: say so, or the other side, which may have added us already, would count
+             * us as a neighbour that never sends it anything. */
+            send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
             return;
+        }
     }
     n->last_rx_us = e->now;
     memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);
