@@ -314,15 +314,21 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             uint32_t k = FB_MIN(FB_MAX(n->burst / bpc, 1u), (uint32_t)FB_WIRE_MAX_REQ);
             if (stranded(s))
                 k = FB_WIRE_MAX_REQ; /* the seed is its only source */
-            k = FB_MIN(k, s->n_want);
+            /* No more than are wanted beyond what the seed's earlier choices will bring
+             * (chunks it has not named yet): it would choose the same ones again. */
+            uint32_t free_fl = 0, unnamed = 0;
+            for (uint32_t i = 0; i < s->n_fl; i++) {
+                free_fl += !s->fl[i].used;
+                unnamed += s->fl[i].used && s->fl[i].nb == ni && s->fl[i].chunk == FB_CHUNK_NONE;
+            }
+            if (unnamed >= s->n_want)
+                return false;
+            k = FB_MIN(k, s->n_want - unnamed);
             /* A peer holding nothing asks one chunk at a time: the seed's first pass over a
              * crowd then reaches every peer twice as soon, and each has something to trade. */
             if (!s->have)
                 k = 1;
             /* Leave room for neighbours: half the free in-flight slots at most. */
-            uint32_t free_fl = 0;
-            for (uint32_t i = 0; i < s->n_fl; i++)
-                free_fl += !s->fl[i].used;
             k = FB_MIN(k, FB_MAX(free_fl / 2, 1u));
             for (uint32_t j = 0; j < k; j++) {
                 uint16_t slot;
