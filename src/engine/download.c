@@ -232,6 +232,12 @@ static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint6
             f->nb != ni && (s->cs[f->chunk] & CS_REQ) <= max_req && !(s->cs[f->chunk] & CS_HAVE);
         nc++;
     }
+    /* Not a chunk this sender is already asked for. */
+    for (uint32_t i = 0; i < s->n_fl; i++)
+        if (s->fl[i].used && s->fl[i].nb == ni)
+            for (uint32_t j = 0; j < nc; j++)
+                if (cand[j].chunk == s->fl[i].chunk)
+                    cand[j].dup_ok = false;
     int k = fb_pick_endgame(cand, nc, theirs);
     return k < 0 ? -1 : (int)cand[k].chunk;
 }
@@ -803,6 +809,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
                 fl_release(e, s, f);
         }
         burst_clear(s, n, b);
+        fb_eng_arm(e, e->now); /* its chunks may go to another sender at once */
         if (!n->is_seed)
             budget(s, -1);
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
@@ -862,6 +869,14 @@ uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
     for (int k = 0; k < NB_BURSTS; k++)
         if (n->out[k].req_id)
             next = FB_MIN(next, n->out[k].deadline_us);
+    /* A finisher asks the seed for a chunk whose sender stalled: wake when one would have. */
+    if (n->is_seed && !s->complete && s->n_want == 0 && finishing(s))
+        for (uint32_t i = 0; i < s->n_fl; i++) {
+            const fb_flight *f = &s->fl[i];
+            if (f->used && f->chunk != FB_CHUNK_NONE && f->nb != nbi(s, n) &&
+                f->last_us + ENDGAME_SEED_US > e->now)
+                next = FB_MIN(next, f->last_us + ENDGAME_SEED_US + 1);
+        }
     if (n->busy_until > e->now)
         next = FB_MIN(next, n->busy_until);
     return next;
