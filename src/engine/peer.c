@@ -352,6 +352,12 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
         return; /* ourselves, through some address of ours */
     bool valid = fb_token_check(&e->key, from, TOKEN_TAG_HELLO, e->now, m->u.hello.echo);
     fb_nb *n = fb_peer_nb_find(s, from);
+    if (!n && s->draining) {
+        /* Complete and leaving: a new neighbour would ask us for chunks we will not send
+         * and wait a timeout for them. */
+        send_simple(e, s, from, FB_MSG_BYE, FB_BYE_DONE);
+        return;
+    }
     if (!n && !valid) {
         /* Stateless answer, at most 3x the bytes received: our token to echo, theirs echoed. */
         if (s->n_active >= e->cfg.max_neighbours) {
