@@ -507,6 +507,13 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
         int slots = !n->is_seed || !stranded(s)                  ? NB_PEER_BURSTS
                     : !s->had_nb && n->burst >= FB_BURST_MAX / 2 ? NB_BURSTS
                                                                  : NB_STRANDED_BURSTS;
+        /* The seed with little but ours in its queue, and what 4 requests of 4 chunks bring
+         * arriving within a round trip (the path has room for more): as many as a lone peer. */
+        if (n->is_seed && n->spare && n->gap_us && n->rtt.init &&
+            (uint64_t)NB_STRANDED_BURSTS * FB_WIRE_MAX_REQ * (s->map.chunk_size / FB_BLOCK_SIZE) *
+                    n->gap_us <
+                n->rtt.srtt)
+            slots = NB_BURSTS;
         for (int k = 0; k < slots; k++) {
             fb_burst *b = &n->out[k];
             if (b->req_id)
@@ -743,6 +750,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         if (!b->answered) {
             answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
+            n->spare = n->is_seed; /* served at once: nothing was waiting */
         }
         if (!b->got_first) {
             b->got_first = true;
@@ -809,6 +817,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
                 fl_release(e, s, f);
         }
         burst_clear(s, n, b);
+        n->spare = false;
         fb_eng_arm(e, e->now); /* its chunks may go to another sender at once */
         if (!n->is_seed)
             budget(s, -1);
@@ -824,6 +833,19 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         n->busy_min_until = e->now + ms * T_MS;
         fb_eng_arm(e, n->busy_until);
     }
+}
+
+/* How long the blocks of our requests to n sent before b, not yet arrived, take at the gap
+ * we see between n's blocks: the part of a QUEUED wait that is ours. */
+static uint64_t own_ahead_us(const fb_nb *n, const fb_burst *b)
+{
+    uint64_t blocks = 0;
+    for (int k = 0; k < NB_BURSTS; k++) {
+        const fb_burst *o = &n->out[k];
+        if (o != b && o->req_id && o->seq < b->seq && o->blocks > o->arrived)
+            blocks += o->blocks - o->arrived;
+    }
+    return blocks * n->gap_us;
 }
 
 void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
@@ -842,6 +864,8 @@ void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             name_any(s, b, 0, c);
         /* Accepted behind others: wait what the sender expects, and some more. */
         uint64_t wait = (uint64_t)m->u.queued.wait_ms * T_MS;
+        if (n->is_seed)
+            n->spare = wait <= own_ahead_us(n, b) + n->rtt.srtt / 2;
         uint64_t d = e->now + wait + wait / 2 + rto_of(s, n);
         if (d > b->deadline_us) {
             b->deadline_us = d;

@@ -137,6 +137,7 @@ typedef struct fb_nb {
     uint64_t busy_min_until; /* the last BUSY's own retry time, undoubled (seed: a starving
                                 peer asks again then) */
     uint64_t last_ack_us;    /* when we last acknowledged something to it */
+    bool spare;              /* seed: at our last request its queue held about nothing but ours */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
     uint8_t queued;        /* our upload entries for it */
     uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
