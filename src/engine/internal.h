@@ -257,6 +257,8 @@ typedef struct fb_sent {
     fb_addr to;
     uint64_t first_us, last_us; /* when its first and last block went out */
     uint64_t w_first, w_last;   /* wire bytes sent by then (fb_engine.wire_out) */
+    uint8_t n;                  /* its chunks (the seed does not choose them again at once) */
+    uint32_t chunk[FB_WIRE_MAX_REQ];
 } fb_sent;
 
 typedef struct fb_ctrlmsg {

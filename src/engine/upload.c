@@ -225,9 +225,11 @@ static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req
                 FB_CHUNK_NONE);
 }
 
-/* Seed role: the chunks queued or being sent to `to` in swarm si, into out (at most cap). */
+/* Seed role: the chunks queued or being sent to `to` in swarm si (*n_queued of them), then those
+ * sent lately (in the last FB_ARRAY_LEN(e->sent) requests served), into out (at most cap): the
+ * requester may not have learnt which they are yet. Returns how many. */
 static uint32_t seed_queued_chunks(const fb_engine *e, int si, const fb_addr *to, uint32_t *out,
-                                   uint32_t cap)
+                                   uint32_t cap, uint32_t *n_queued)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < e->n_up && k < cap; i++) {
@@ -236,6 +238,14 @@ static uint32_t seed_queued_chunks(const fb_engine *e, int si, const fb_addr *to
             continue;
         for (uint8_t q = 0; q < u->n && k < cap; q++)
             out[k++] = u->e[q].chunk;
+    }
+    *n_queued = k;
+    for (uint32_t i = 0; i < FB_ARRAY_LEN(e->sent) && k < cap; i++) {
+        const fb_sent *t = &e->sent[i];
+        if (!t->req_id || t->swarm != si || !fb_addr_eq(&t->to, to))
+            continue;
+        for (uint8_t q = 0; q < t->n && k < cap; q++)
+            out[k++] = t->chunk[q];
     }
     return k;
 }
@@ -323,10 +333,9 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
              * already queued for this requester (its exclusion list cannot name those yet:
              * a straggler's requests sent together would all get the same few chunks). */
             uint32_t k = FB_MIN(FB_MAX(mask, 1u), (uint32_t)FB_WIRE_MAX_REQ);
-            uint32_t mine[NB_BURSTS * FB_WIRE_MAX_REQ];
-            uint32_t n_mine =
-                t && t->queued ? seed_queued_chunks(e, si, from, mine, NB_BURSTS * FB_WIRE_MAX_REQ)
-                               : 0;
+            uint32_t mine[(NB_BURSTS + FB_ARRAY_LEN(e->sent)) * FB_WIRE_MAX_REQ];
+            uint32_t n_queued = 0;
+            uint32_t n_mine = seed_queued_chunks(e, si, from, mine, FB_ARRAY_LEN(mine), &n_queued);
             for (uint32_t q = 0; q < n_mine; q++)
                 s->served[mine[q]] += SEED_MARK; /* chosen last (undone below) */
             bool taken = false;
@@ -337,8 +346,8 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
                 bool dup = false;
                 for (uint8_t q = 0; q < u.n; q++)
                     dup |= u.e[q].chunk == pick;
-                for (uint32_t q = 0; q < n_mine; q++)
-                    taken |= mine[q] == pick;
+                for (uint32_t q = 0; q < n_queued; q++)
+                    taken |= mine[q] == pick; /* (one only sent lately may have been lost) */
                 if (dup || taken) {
                     s->served[pick]--; /* everything left is taken already */
                     break;
@@ -516,6 +525,9 @@ static void finish_entry(fb_engine *e, uint32_t idx)
     t->last_us = e->now;
     t->w_first = u->w_first;
     t->w_last = e->wire_out;
+    t->n = u->n;
+    for (uint8_t q = 0; q < u->n; q++)
+        t->chunk[q] = u->e[q].chunk;
     up_free(e, idx, true);
 }
 
