@@ -218,13 +218,15 @@ static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
 /* The endgame's choice for sender ni (holding `theirs`, NULL: all): a chunk in flight from
  * someone else, asked of nobody else yet, with the most blocks still to come; or -1. */
 static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint64_t stalled_since,
-                   uint32_t max_req)
+                   uint64_t silent_since, uint32_t max_req)
 {
     fb_pick_flight cand[64];
     uint32_t nc = 0;
     for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
         const fb_flight *f = &s->fl[i];
-        if (!f->used || f->chunk == FB_CHUNK_NONE || f->last_us > stalled_since)
+        if (!f->used || f->chunk == FB_CHUNK_NONE)
+            continue;
+        if (f->last_us > stalled_since && (f->answered || f->started_us > silent_since))
             continue;
         cand[nc].chunk = f->chunk;
         cand[nc].remaining = popc(f->full & ~f->got);
@@ -240,6 +242,16 @@ static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint6
                     cand[j].dup_ok = false;
     int k = fb_pick_endgame(cand, nc, theirs);
     return k < 0 ? -1 : (int)cand[k].chunk;
+}
+
+/* A request that no answer (QUEUED, BUSY or DATA) followed for this long went to a neighbour
+ * that has gone (or was lost): a finisher asks the seed for its chunk then. */
+static uint64_t silent_us(const fb_swarm *s)
+{
+    uint64_t t = s->answer_rtt.init
+                     ? (uint64_t)s->answer_rtt.srtt + 4 * (uint64_t)s->answer_rtt.rttvar
+                     : ENDGAME_SEED_US;
+    return FB_MIN(FB_MAX(t, ENDGAME_SILENT_MIN_US), ENDGAME_SEED_US);
 }
 
 /* A peer with nothing asked of any neighbour while it wants chunks: the seed is its only hope,
@@ -293,7 +305,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
              * chunk with the most blocks still to come (a straggler's neighbours may be
              * leaving). */
             int k = e->now > ENDGAME_SEED_US && finishing(s)
-                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2)
+                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, e->now - silent_us(s), 2)
                         : -1;
             if (k < 0)
                 return false;
@@ -310,6 +322,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             f->got = 0;
             f->asked = f->full;
             f->started_us = e->now;
+            f->answered = false;
             f->last_us = e->now;
             if ((s->cs[c] & CS_REQ) < CS_REQ)
                 s->cs[c]++;
@@ -346,6 +359,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
                 f->chunk = FB_CHUNK_NONE;
                 f->started_us = e->now;
                 f->last_us = e->now;
+                f->answered = false;
                 add_entry(b, slot, FB_CHUNK_NONE, 0);
             }
             if (!b->n)
@@ -368,7 +382,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             bool dup = false;
             /* Endgame (a finisher only: before, the copies cost uplinks more than they saved). */
             if (c == FB_CHUNK_NONE && s->n_want == 0 && finishing(s)) {
-                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 1);
+                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 0, 1);
                 if (k >= 0) {
                     c = (uint32_t)k;
                     dup = true;
@@ -387,6 +401,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b)
             f->full = fb_chunk_full_mask(f->len);
             f->got = 0;
             f->started_us = e->now;
+            f->answered = false;
             f->last_us = e->now;
             if (!dup && fb_bit_get(s->want, c)) {
                 fb_bit_clear(s->want, c);
@@ -597,6 +612,14 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
 }
 
+/* The sender answered burst b: so much for its flights. */
+static void flights_answered(fb_swarm *s, const fb_nb *n, const fb_burst *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (flight_of(s, b, i, nbi(s, n)))
+            s->fl[b->slot[i]].answered = true;
+}
+
 /* The seed named its choice c for entry i of ANY burst b (in QUEUED or the first DATA): the
  * flight takes it, and nobody else is asked for it. */
 static void name_any(fb_swarm *s, fb_burst *b, uint32_t i, uint32_t c)
@@ -642,6 +665,7 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     f->got = 0;
     f->asked = f->full;
     f->started_us = e->now;
+    f->answered = true;
     fb_bit_clear(s->want, c);
     s->n_want--;
     if ((s->cs[c] & CS_REQ) < CS_REQ)
@@ -751,6 +775,7 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
             n->spare = n->is_seed; /* served at once: nothing was waiting */
+            flights_answered(s, n, b);
         }
         if (!b->got_first) {
             b->got_first = true;
@@ -858,6 +883,7 @@ void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
         }
+        flights_answered(s, n, b);
         uint32_t c = m->u.queued.chunk;
         if (b->any && b->chunk[0] == FB_CHUNK_NONE && c < s->n_chunks && s->fl[b->slot[0]].used &&
             s->fl[b->slot[0]].chunk == FB_CHUNK_NONE)
@@ -897,9 +923,12 @@ uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
     if (n->is_seed && !s->complete && s->n_want == 0 && finishing(s))
         for (uint32_t i = 0; i < s->n_fl; i++) {
             const fb_flight *f = &s->fl[i];
-            if (f->used && f->chunk != FB_CHUNK_NONE && f->nb != nbi(s, n) &&
-                f->last_us + ENDGAME_SEED_US > e->now)
+            if (!f->used || f->chunk == FB_CHUNK_NONE || f->nb == nbi(s, n))
+                continue;
+            if (f->last_us + ENDGAME_SEED_US > e->now)
                 next = FB_MIN(next, f->last_us + ENDGAME_SEED_US + 1);
+            if (!f->answered && f->started_us + silent_us(s) > e->now)
+                next = FB_MIN(next, f->started_us + silent_us(s) + 1);
         }
     if (n->busy_until > e->now)
         next = FB_MIN(next, n->busy_until);

@@ -28,6 +28,8 @@
 #define HAVE_EARLY_SHARE    16            /* early HAVEs use at most 1/16 of the pace */
 #define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
 #define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
+#define NB_PROBE_US         (200 * T_MS)   /* a neighbour unheard this long is asked for a HELLO */
+#define NB_PROBES           3              /* ...this many times, then dropped */
 #define BURST_RTO_INIT_US   (1000 * T_MS)
 #define BURST_RTO_MIN_US    (100 * T_MS)
 #define BURST_RTO_MAX_US    (8000 * T_MS)
@@ -46,6 +48,8 @@
 #define NB_PEER_BURSTS      2 /* requests outstanding per neighbour */
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
+#define ENDGAME_SILENT_MIN_US                                                                      \
+    (50 * T_MS) /* ...or one whose request had no answer in an answer time + 4 deviations */
 #define EARLY_ACK_EVERY_US                                                                         \
     (500 * T_MS) /* early acknowledgements to one sender at most this often */
 #define DRAIN_MAX_US       (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
@@ -101,13 +105,15 @@ typedef struct fb_flight {
     uint8_t *buf; /* the swarm's chunk_size bytes from the engine's pool while it gets data */
     uint64_t started_us;
     uint64_t last_us; /* when its last block came (or it started) */
+    bool answered;    /* its sender answered the request (QUEUED or DATA) */
 } fb_flight;
 
 typedef struct fb_nb {
     uint8_t state;
     bool is_seed;
-    bool complete; /* holds every chunk */
-    bool heard;    /* received anything after the handshake */
+    bool complete;  /* holds every chunk */
+    bool heard;     /* received anything after the handshake (or a HELLO saying it holds us) */
+    uint8_t probes; /* HELLOs sent to it since, unheard (it may not count us as a neighbour) */
     fb_addr addr;
     uint32_t hash; /* fb_addr_hash(addr) for quick lookups */
     uint8_t node[FB_NODE_LEN];
