@@ -28,8 +28,6 @@
 #define HAVE_EARLY_SHARE    16            /* early HAVEs use at most 1/16 of the pace */
 #define NB_IDLE_US          (15000 * T_MS) /* nothing from a neighbour this long: drop it */
 #define NB_PING_US          (5000 * T_MS)  /* nothing sent to a neighbour this long: PING */
-#define NB_PROBE_US         (200 * T_MS)   /* a neighbour unheard this long is asked for a HELLO */
-#define NB_PROBES           3              /* ...this many times, then dropped */
 #define BURST_RTO_INIT_US   (1000 * T_MS)
 #define BURST_RTO_MIN_US    (100 * T_MS)
 #define BURST_RTO_MAX_US    (8000 * T_MS)
@@ -111,9 +109,8 @@ typedef struct fb_flight {
 typedef struct fb_nb {
     uint8_t state;
     bool is_seed;
-    bool complete;  /* holds every chunk */
-    bool heard;     /* received anything after the handshake (or a HELLO saying it holds us) */
-    uint8_t probes; /* HELLOs sent to it since, unheard (it may not count us as a neighbour) */
+    bool complete; /* holds every chunk */
+    bool heard;    /* received anything after the handshake */
     fb_addr addr;
     uint32_t hash; /* fb_addr_hash(addr) for quick lookups */
     uint8_t node[FB_NODE_LEN];
