@@ -191,8 +191,10 @@ typedef struct fb_swarm {
     uint32_t *nb_hash;  /* n_nb: address hash of each used slot (| 1), 0 when free: a compact array,
                            so  the lookup per datagram scans 4 bytes per slot */
     uint32_t n_nb;
-    uint32_t n_active; /* active non-seed neighbours */
-    bool had_nb;       /* a neighbour was ever active (a lone visitor has had none) */
+    uint32_t n_active;  /* active non-seed neighbours */
+    bool had_nb;        /* a neighbour was ever active (a lone visitor has had none) */
+    fb_addr refused[4]; /* handshakes we completed but refused (full) lately, family 0: none */
+    uint8_t refused_next;
     uint64_t *have_store;
     fb_flight *fl;
     uint32_t n_fl; /* slots (cfg.max_inflight) */

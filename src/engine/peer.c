@@ -341,6 +341,15 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     return n;
 }
 
+/* The slot of `a` among the handshakes we refused lately, or -1. */
+static int refused_find(const fb_swarm *s, const fb_addr *a)
+{
+    for (int i = 0; i < (int)FB_ARRAY_LEN(s->refused); i++)
+        if (s->refused[i].family && fb_addr_eq(&s->refused[i], a))
+            return i;
+    return -1;
+}
+
 static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
                      size_t len)
 {
@@ -367,17 +376,26 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
             send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
             return;
         }
+        int r = refused_find(s, from);
+        if (r >= 0)
+            s->refused[r].family = 0; /* a new handshake */
         send_hello(e, s, from, m->u.hello.token, 0, 3 * len);
         return;
     }
     if (!n) {
         if (node_known(s, m->u.hello.node))
             return; /* the same peer through another address: keep the first path */
-        n = nb_add(e, s, from, m);
+        /* Step 4 from a peer we refused at step 3: it sent this before our BYE reached it,
+         * and has dropped us since. */
+        bool refused = (m->u.hello.flags & FB_HELLO_VALIDATED) && refused_find(s, from) >= 0;
+        n = refused ? NULL : nb_add(e, s, from, m);
         if (!n) {
             /* Full: say so, or the other side, which may have added us already, would count
              * us as a neighbour that never sends it anything. */
             send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
+            if (!refused) {
+                s->refused[s->refused_next++ % FB_ARRAY_LEN(s->refused)] = *from;
+            }
             return;
         }
     }
