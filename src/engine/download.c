@@ -843,7 +843,8 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         }
         burst_clear(s, n, b);
         n->spare = false;
-        fb_eng_arm(e, e->now); /* its chunks may go to another sender at once */
+        if (finishing(s))
+            fb_eng_arm(e, e->now); /* its chunks go to another sender (the seed) at once */
         if (!n->is_seed)
             budget(s, -1);
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be

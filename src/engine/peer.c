@@ -271,7 +271,8 @@ void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned)
     uint16_t idx = nb_index(s, n);
     fb_addr addr = n->addr;
     fb_dl_release_nb(e, s, n);
-    fb_eng_arm(e, e->now); /* what it was asked for goes to the others (the seed) at once */
+    if (s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks)
+        fb_eng_arm(e, e->now); /* a finisher asks the others (the seed) for its chunks at once */
     fb_up_drop_nb(e, fb_eng_swarm_index(e, s), idx);
     for (uint32_t w = 0; w < s->n_words; w++) {
         uint64_t bits = n->have[w];

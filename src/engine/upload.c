@@ -307,7 +307,7 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     uint32_t idx = UP_NONE;
     uint32_t qcap = queue_limit(e) * (finisher ? 2 : 1);
     /* The seed with spare capacity takes more from one peer (a straggler whose neighbours
-     * have left has only the seed; a lone visitor among at most 8 asks up to 8 at once). */
+     * have left has only the seed; a peer alone with an idle seed asks up to 8 at once). */
     uint32_t per_cap = n                           ? NB_PEER_BURSTS + 1
                        : e->ring_blocks < qcap / 4 ? SEED_PER_PEER_FREE
                        : e->ring_blocks < qcap / 2 ? SEED_PER_PEER_IDLE
