@@ -23,6 +23,7 @@
 #define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
 #define HELLO_TRIES         3
 #define REFER_EVERY_US      (500 * T_MS)  /* ask a neighbour for a referral while below target */
+#define REFER_LOST_US       (50 * T_MS)   /* ...and this soon after losing one */
 #define HAVE_FLUSH_US       (1000 * T_MS) /* HAVE batches wait at most this long */
 #define HAVE_IDLE_US        (40 * T_MS)   /* ...and not at all when the upload backlog is shorter */
 #define HAVE_EARLY_SHARE    16            /* early HAVEs use at most 1/16 of the pace */

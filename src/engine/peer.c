@@ -273,6 +273,12 @@ void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned)
     fb_dl_release_nb(e, s, n);
     if (s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks)
         fb_eng_arm(e, e->now); /* a finisher asks the others (the seed) for its chunks at once */
+    else if (s->refer_next_us > e->now + REFER_LOST_US) {
+        /* A neighbour lost halfway: look for another soon (the page may take less than a second).
+         */
+        s->refer_next_us = e->now + REFER_LOST_US;
+        fb_eng_arm(e, s->refer_next_us);
+    }
     fb_up_drop_nb(e, fb_eng_swarm_index(e, s), idx);
     for (uint32_t w = 0; w < s->n_words; w++) {
         uint64_t bits = n->have[w];
