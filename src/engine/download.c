@@ -221,13 +221,15 @@ static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
 /* The endgame's choice for sender ni (holding `theirs`, NULL: all): a chunk in flight from
  * someone else, asked of nobody else yet, with the most blocks still to come; or -1. */
 static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint64_t stalled_since,
-                   uint32_t max_req)
+                   uint64_t silent_since, uint32_t max_req)
 {
     fb_pick_flight cand[64];
     uint32_t nc = 0;
     for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
         const fb_flight *f = &s->fl[i];
-        if (!f->used || f->chunk == FB_CHUNK_NONE || f->last_us > stalled_since)
+        if (!f->used || f->chunk == FB_CHUNK_NONE)
+            continue;
+        if (f->last_us > stalled_since && (f->answered || f->started_us > silent_since))
             continue;
         cand[nc].chunk = f->chunk;
         cand[nc].remaining = popc(f->full & ~f->got);
@@ -235,8 +237,24 @@ static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint6
             f->nb != ni && (s->cs[f->chunk] & CS_REQ) <= max_req && !(s->cs[f->chunk] & CS_HAVE);
         nc++;
     }
+    /* Not a chunk this sender is already asked for. */
+    for (uint32_t i = 0; i < s->n_fl; i++)
+        if (s->fl[i].used && s->fl[i].nb == ni)
+            for (uint32_t j = 0; j < nc; j++)
+                if (cand[j].chunk == s->fl[i].chunk)
+                    cand[j].dup_ok = false;
     int k = fb_pick_endgame(cand, nc, theirs);
     return k < 0 ? -1 : (int)cand[k].chunk;
+}
+
+/* A request that no answer (QUEUED, BUSY or DATA) followed for this long went to a neighbour
+ * that has gone (or was lost): a finisher asks the seed for its chunk then. */
+static uint64_t silent_us(const fb_swarm *s)
+{
+    uint64_t t = s->answer_rtt.init
+                     ? (uint64_t)s->answer_rtt.srtt + 4 * (uint64_t)s->answer_rtt.rttvar
+                     : ENDGAME_SEED_US;
+    return FB_MIN(FB_MAX(t, ENDGAME_SILENT_MIN_US), ENDGAME_SEED_US);
 }
 
 /* A peer with nothing asked of any neighbour while it wants chunks: the seed is its only hope,
@@ -293,7 +311,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
              * chunk with the most blocks still to come (a straggler's neighbours may be
              * leaving). */
             int k = e->now > ENDGAME_SEED_US && finishing(s)
-                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, 2)
+                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, e->now - silent_us(s), 2)
                         : -1;
             if (k < 0)
                 return false;
@@ -310,6 +328,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             f->got = 0;
             f->asked = f->full;
             f->started_us = e->now;
+            f->answered = false;
             f->last_us = e->now;
             if ((s->cs[c] & CS_REQ) < CS_REQ)
                 s->cs[c]++;
@@ -320,15 +339,21 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             uint32_t k = FB_MIN(FB_MAX(n->burst / bpc, 1u), (uint32_t)FB_WIRE_MAX_REQ);
             if (stranded(s))
                 k = FB_WIRE_MAX_REQ; /* the seed is its only source */
-            k = FB_MIN(k, s->n_want);
+            /* No more than are wanted beyond what the seed's earlier choices will bring
+             * (chunks it has not named yet): it would choose the same ones again. */
+            uint32_t free_fl = 0, unnamed = 0;
+            for (uint32_t i = 0; i < s->n_fl; i++) {
+                free_fl += !s->fl[i].used;
+                unnamed += s->fl[i].used && s->fl[i].nb == ni && s->fl[i].chunk == FB_CHUNK_NONE;
+            }
+            if (unnamed >= s->n_want)
+                return false;
+            k = FB_MIN(k, s->n_want - unnamed);
             /* A peer holding nothing asks one chunk at a time: the seed's first pass over a
              * crowd then reaches every peer twice as soon, and each has something to trade. */
             if (!s->have)
                 k = 1;
             /* Leave room for neighbours: half the free in-flight slots at most. */
-            uint32_t free_fl = 0;
-            for (uint32_t i = 0; i < s->n_fl; i++)
-                free_fl += !s->fl[i].used;
             k = FB_MIN(k, FB_MAX(free_fl / 2, 1u));
             for (uint32_t j = 0; j < k; j++) {
                 uint16_t slot;
@@ -340,6 +365,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
                 f->chunk = FB_CHUNK_NONE;
                 f->started_us = e->now;
                 f->last_us = e->now;
+                f->answered = false;
                 add_entry(b, slot, FB_CHUNK_NONE, 0);
             }
             if (!b->n)
@@ -362,7 +388,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             bool dup = false;
             /* Endgame (a finisher only: before, the copies cost uplinks more than they saved). */
             if (c == FB_CHUNK_NONE && s->n_want == 0 && finishing(s)) {
-                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 1);
+                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 0, 1);
                 if (k >= 0) {
                     c = (uint32_t)k;
                     dup = true;
@@ -381,6 +407,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             f->full = fb_chunk_full_mask(f->len);
             f->got = 0;
             f->started_us = e->now;
+            f->answered = false;
             f->last_us = e->now;
             if (!dup && fb_bit_get(s->want, c)) {
                 fb_bit_clear(s->want, c);
@@ -501,6 +528,13 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
         int slots = !n->is_seed || !stranded(s)                  ? NB_PEER_BURSTS
                     : !s->had_nb && n->burst >= FB_BURST_MAX / 2 ? NB_BURSTS
                                                                  : NB_STRANDED_BURSTS;
+        /* The seed with little but ours in its queue, and what 4 requests of 4 chunks bring
+         * arriving within a round trip (the path has room for more): as many as a lone peer. */
+        if (n->is_seed && n->spare && n->gap_us && n->rtt.init &&
+            (uint64_t)NB_STRANDED_BURSTS * FB_WIRE_MAX_REQ * (s->map.chunk_size / FB_BLOCK_SIZE) *
+                    n->gap_us <
+                n->rtt.srtt)
+            slots = NB_BURSTS;
         for (int k = 0; k < slots; k++) {
             fb_burst *b = &n->out[k];
             if (b->req_id)
@@ -593,6 +627,14 @@ static void verify(fb_engine *e, fb_swarm *s, fb_nb *n, fb_flight *f)
     fb_peer_chunk_done(e, s, c, n->is_seed ? FB_SRC_SEED : FB_SRC_PEER, n);
 }
 
+/* The sender answered burst b: so much for its flights. */
+static void flights_answered(fb_swarm *s, const fb_nb *n, const fb_burst *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (flight_of(s, b, i, nbi(s, n)))
+            s->fl[b->slot[i]].answered = true;
+}
+
 /* The seed named its choice c for entry i of ANY burst b (in QUEUED or the first DATA): the
  * flight takes it, and nobody else is asked for it. */
 static void name_any(fb_swarm *s, fb_burst *b, uint32_t i, uint32_t c)
@@ -638,6 +680,7 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     f->got = 0;
     f->asked = f->full;
     f->started_us = e->now;
+    f->answered = true;
     fb_bit_clear(s->want, c);
     s->n_want--;
     if ((s->cs[c] & CS_REQ) < CS_REQ)
@@ -747,6 +790,8 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         if (!b->answered) {
             answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
+            n->spare = n->is_seed; /* served at once: nothing was waiting */
+            flights_answered(s, n, b);
         }
         if (!b->got_first) {
             b->got_first = true;
@@ -813,6 +858,9 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
                 fl_release(e, s, f);
         }
         burst_clear(s, n, b);
+        n->spare = false;
+        if (finishing(s))
+            fb_eng_arm(e, e->now); /* its chunks go to another sender (the seed) at once */
         if (!n->is_seed)
             budget(s, -1);
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
@@ -829,6 +877,19 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
     }
 }
 
+/* How long the blocks of our requests to n sent before b, not yet arrived, take at the gap
+ * we see between n's blocks: the part of a QUEUED wait that is ours. */
+static uint64_t own_ahead_us(const fb_nb *n, const fb_burst *b)
+{
+    uint64_t blocks = 0;
+    for (int k = 0; k < NB_BURSTS; k++) {
+        const fb_burst *o = &n->out[k];
+        if (o != b && o->req_id && o->seq < b->seq && o->blocks > o->arrived)
+            blocks += o->blocks - o->arrived;
+    }
+    return blocks * n->gap_us;
+}
+
 void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 {
     for (int k = 0; k < NB_BURSTS; k++) {
@@ -839,12 +900,15 @@ void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             answer_sample(s, n, e->now - b->sent_us);
             b->answered = true;
         }
+        flights_answered(s, n, b);
         uint32_t c = m->u.queued.chunk;
         if (b->any && b->chunk[0] == FB_CHUNK_NONE && c < s->n_chunks && s->fl[b->slot[0]].used &&
             s->fl[b->slot[0]].chunk == FB_CHUNK_NONE)
             name_any(s, b, 0, c);
         /* Accepted behind others: wait what the sender expects, and some more. */
         uint64_t wait = (uint64_t)m->u.queued.wait_ms * T_MS;
+        if (n->is_seed)
+            n->spare = wait <= own_ahead_us(n, b) + n->rtt.srtt / 2;
         uint64_t d = e->now + wait + wait / 2 + rto_of(s, n);
         if (d > b->deadline_us) {
             b->deadline_us = d;
@@ -895,6 +959,17 @@ uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
     for (int k = 0; k < NB_BURSTS; k++)
         if (n->out[k].req_id)
             next = FB_MIN(next, n->out[k].deadline_us);
+    /* A finisher asks the seed for a chunk whose sender stalled: wake when one would have. */
+    if (n->is_seed && !s->complete && s->n_want == 0 && finishing(s))
+        for (uint32_t i = 0; i < s->n_fl; i++) {
+            const fb_flight *f = &s->fl[i];
+            if (!f->used || f->chunk == FB_CHUNK_NONE || f->nb == nbi(s, n))
+                continue;
+            if (f->last_us + ENDGAME_SEED_US > e->now)
+                next = FB_MIN(next, f->last_us + ENDGAME_SEED_US + 1);
+            if (!f->answered && f->started_us + silent_us(s) > e->now)
+                next = FB_MIN(next, f->started_us + silent_us(s) + 1);
+        }
     if (n->busy_until > e->now)
         next = FB_MIN(next, n->busy_until);
     return next;

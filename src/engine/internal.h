@@ -23,6 +23,7 @@
 #define HELLO_RTO_US        (300 * T_MS) /* candidate HELLO retransmission: 300, 600, 1200 ms */
 #define HELLO_TRIES         3
 #define REFER_EVERY_US      (500 * T_MS)  /* ask a neighbour for a referral while below target */
+#define REFER_LOST_US       (50 * T_MS)   /* ...and this soon after losing one */
 #define HAVE_FLUSH_US       (1000 * T_MS) /* HAVE batches wait at most this long */
 #define HAVE_IDLE_US        (40 * T_MS)   /* ...and not at all when the upload backlog is shorter */
 #define HAVE_EARLY_SHARE    16            /* early HAVEs use at most 1/16 of the pace */
@@ -51,6 +52,8 @@
 #define NB_PEER_BURSTS     2 /* requests outstanding per neighbour */
 #define ENDGAME_SEED_US                                                                            \
     (250 * T_MS) /* the seed is asked for a chunk in flight elsewhere stalled this long */
+#define ENDGAME_SILENT_MIN_US                                                                      \
+    (50 * T_MS) /* ...or one whose request had no answer in an answer time + 4 deviations */
 #define EARLY_ACK_EVERY_US                                                                         \
     (500 * T_MS) /* early acknowledgements to one sender at most this often */
 #define DRAIN_MAX_US       (800 * T_MS) /* a complete peer finishes what it queued, this long at most */
@@ -113,6 +116,7 @@ typedef struct fb_flight {
     uint8_t *buf; /* the swarm's chunk_size bytes from the engine's pool while it gets data */
     uint64_t started_us;
     uint64_t last_us; /* when its last block came (or it started) */
+    bool answered;    /* its sender answered the request (QUEUED or DATA) */
 } fb_flight;
 
 typedef struct fb_nb {
@@ -149,6 +153,7 @@ typedef struct fb_nb {
     uint64_t busy_min_until; /* the last BUSY's own retry time, undoubled (seed: a starving
                                 peer asks again then) */
     uint64_t last_ack_us;    /* when we last acknowledged something to it */
+    bool spare;              /* seed: at our last request its queue held about nothing but ours */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
     uint8_t queued;        /* our upload entries for it */
     uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
@@ -199,8 +204,10 @@ typedef struct fb_swarm {
     uint32_t *nb_hash;  /* n_nb: address hash of each used slot (| 1), 0 when free: a compact array,
                            so  the lookup per datagram scans 4 bytes per slot */
     uint32_t n_nb;
-    uint32_t n_active; /* active non-seed neighbours */
-    bool had_nb;       /* a neighbour was ever active (a lone visitor has had none) */
+    uint32_t n_active;  /* active non-seed neighbours */
+    bool had_nb;        /* a neighbour was ever active (a lone visitor has had none) */
+    fb_addr refused[4]; /* handshakes we completed but refused (full) lately, family 0: none */
+    uint8_t refused_next;
     uint64_t *have_store;
     fb_flight *fl;
     uint32_t n_fl; /* slots (cfg.max_inflight) */
@@ -271,6 +278,8 @@ typedef struct fb_sent {
     fb_addr to;
     uint64_t first_us, last_us; /* when its first and last block went out */
     uint64_t w_first, w_last;   /* wire bytes sent by then (fb_engine.wire_out) */
+    uint8_t n;                  /* its chunks (the seed does not choose them again at once) */
+    uint32_t chunk[FB_WIRE_MAX_REQ];
 } fb_sent;
 
 typedef struct fb_ctrlmsg {

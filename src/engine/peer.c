@@ -271,6 +271,14 @@ void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned)
     uint16_t idx = nb_index(s, n);
     fb_addr addr = n->addr;
     fb_dl_release_nb(e, s, n);
+    if (s->have + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks)
+        fb_eng_arm(e, e->now); /* a finisher asks the others (the seed) for its chunks at once */
+    else if (s->refer_next_us > e->now + REFER_LOST_US) {
+        /* A neighbour lost halfway: look for another soon (the page may take less than a second).
+         */
+        s->refer_next_us = e->now + REFER_LOST_US;
+        fb_eng_arm(e, s->refer_next_us);
+    }
     fb_up_drop_nb(e, fb_eng_swarm_index(e, s), idx);
     for (uint32_t w = 0; w < s->n_words; w++) {
         uint64_t bits = n->have[w];
@@ -340,6 +348,15 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     return n;
 }
 
+/* The slot of `a` among the handshakes we refused lately, or -1. */
+static int refused_find(const fb_swarm *s, const fb_addr *a)
+{
+    for (int i = 0; i < (int)FB_ARRAY_LEN(s->refused); i++)
+        if (s->refused[i].family && fb_addr_eq(&s->refused[i], a))
+            return i;
+    return -1;
+}
+
 static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
                      size_t len)
 {
@@ -351,6 +368,12 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
         return; /* ourselves, through some address of ours */
     bool valid = fb_token_check(&e->key, from, TOKEN_TAG_HELLO, e->now, m->u.hello.echo);
     fb_nb *n = fb_peer_nb_find(s, from);
+    if (!n && s->draining) {
+        /* Complete and leaving: a new neighbour would ask us for chunks we will not send
+         * and wait a timeout for them. */
+        send_simple(e, s, from, FB_MSG_BYE, FB_BYE_DONE);
+        return;
+    }
     if (!n && !valid) {
         /* Stateless answer, at most 3x the bytes received: our token to echo, theirs echoed. */
         if (s->n_active >= e->cfg.max_neighbours) {
@@ -360,17 +383,26 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
             send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
             return;
         }
+        int r = refused_find(s, from);
+        if (r >= 0)
+            s->refused[r].family = 0; /* a new handshake */
         send_hello(e, s, from, m->u.hello.token, 0, 3 * len);
         return;
     }
     if (!n) {
         if (node_known(s, m->u.hello.node))
             return; /* the same peer through another address: keep the first path */
-        n = nb_add(e, s, from, m);
+        /* Step 4 from a peer we refused at step 3: it sent this before our BYE reached it,
+         * and has dropped us since. */
+        bool refused = (m->u.hello.flags & FB_HELLO_VALIDATED) && refused_find(s, from) >= 0;
+        n = refused ? NULL : nb_add(e, s, from, m);
         if (!n) {
-            /* Full since we answered it: say so (it proved its address), or it would count us
-             * as a neighbour, announce to us and request in vain until its requests time out. */
+            /* Full: say so, or the other side, which may have added us already, would count
+             * us as a neighbour that never sends it anything. */
             send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
+            if (!refused) {
+                s->refused[s->refused_next++ % FB_ARRAY_LEN(s->refused)] = *from;
+            }
             return;
         }
     }

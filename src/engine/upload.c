@@ -5,7 +5,8 @@
  * one is set) (docs/PROTOCOL.md, "Sending" and "Flow control"). */
 #include "engine/internal.h"
 
-#define UP_NONE UINT32_MAX
+#define UP_NONE   UINT32_MAX
+#define SEED_MARK (1u << 24) /* added to the served count of a chunk queued for the requester */
 
 static uint32_t overhead(const fb_engine *e)
 {
@@ -224,6 +225,31 @@ static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req
                 FB_CHUNK_NONE);
 }
 
+/* Seed role: the chunks queued or being sent to `to` in swarm si (*n_queued of them), then those
+ * sent lately (in the last FB_ARRAY_LEN(e->sent) requests served), into out (at most cap): the
+ * requester may not have learnt which they are yet. Returns how many. */
+static uint32_t seed_queued_chunks(const fb_engine *e, int si, const fb_addr *to, uint32_t *out,
+                                   uint32_t cap, uint32_t *n_queued)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < e->n_up && k < cap; i++) {
+        const fb_upreq *u = &e->up[i];
+        if (u->state == UP_FREE || u->swarm != si || !fb_addr_eq(&u->to, to))
+            continue;
+        for (uint8_t q = 0; q < u->n && k < cap; q++)
+            out[k++] = u->e[q].chunk;
+    }
+    *n_queued = k;
+    for (uint32_t i = 0; i < FB_ARRAY_LEN(e->sent) && k < cap; i++) {
+        const fb_sent *t = &e->sent[i];
+        if (!t->req_id || t->swarm != si || !fb_addr_eq(&t->to, to))
+            continue;
+        for (uint8_t q = 0; q < t->n && k < cap; q++)
+            out[k++] = t->chunk[q];
+    }
+    return k;
+}
+
 void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
                    const fb_wire_msg *m)
 {
@@ -281,11 +307,11 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     uint32_t idx = UP_NONE;
     uint32_t qcap = queue_limit(e) * (finisher ? 2 : 1);
     /* The seed with spare capacity takes more from one peer (a straggler whose neighbours
-     * have left has only the seed; a lone visitor among at most 8 asks up to 8 at once). */
-    uint32_t per_cap = n                                           ? NB_PEER_BURSTS + 1
-                       : e->ring_blocks < qcap / 4 && s->n_tp <= 8 ? SEED_PER_PEER_FREE
-                       : e->ring_blocks < qcap / 2                 ? SEED_PER_PEER_IDLE
-                                                                   : SEED_PER_PEER;
+     * have left has only the seed; a peer alone with an idle seed asks up to 8 at once). */
+    uint32_t per_cap = n                           ? NB_PEER_BURSTS + 1
+                       : e->ring_blocks < qcap / 4 ? SEED_PER_PEER_FREE
+                       : e->ring_blocks < qcap / 2 ? SEED_PER_PEER_IDLE
+                                                   : SEED_PER_PEER;
     if (*count < per_cap && e->ring_blocks < qcap && e->up_used < e->n_up)
         for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
             if (e->up[i].state == UP_FREE)
@@ -303,15 +329,29 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         if (c == FB_WIRE_ANY) {
             if (!seed_role(e))
                 return; /* only the seed chooses */
-            /* The seed's choice: `mask` chunks (1 to 4), the least served, distinct. */
+            /* The seed's choice: `mask` chunks (1 to 4), the least served, distinct, and none
+             * already queued for this requester (its exclusion list cannot name those yet:
+             * a straggler's requests sent together would all get the same few chunks). */
             uint32_t k = FB_MIN(FB_MAX(mask, 1u), (uint32_t)FB_WIRE_MAX_REQ);
+            uint32_t mine[(NB_BURSTS + FB_ARRAY_LEN(e->sent)) * FB_WIRE_MAX_REQ];
+            uint32_t n_queued = 0;
+            uint32_t n_mine = seed_queued_chunks(e, si, from, mine, FB_ARRAY_LEN(mine), &n_queued);
+            for (uint32_t q = 0; q < n_mine; q++)
+                s->served[mine[q]] += SEED_MARK; /* chosen last (undone below) */
+            bool taken = false;
             for (uint32_t j = 0; j < k; j++) {
                 uint32_t pick = fb_seed_choose(e, s, m);
+                if (pick == FB_CHUNK_NONE)
+                    break;
                 bool dup = false;
                 for (uint8_t q = 0; q < u.n; q++)
                     dup |= u.e[q].chunk == pick;
-                if (pick == FB_CHUNK_NONE || dup)
+                for (uint32_t q = 0; q < n_queued; q++)
+                    taken |= mine[q] == pick; /* (one only sent lately may have been lost) */
+                if (dup || taken) {
+                    s->served[pick]--; /* everything left is taken already */
                     break;
+                }
                 s->served[pick] += 1u << 30; /* not again in this request (undone below) */
                 u.e[u.n].chunk = pick;
                 u.e[u.n].mask = fb_chunk_full_mask(fb_chunk_len(&s->map, pick));
@@ -321,8 +361,14 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
             }
             for (uint8_t q = 0; q < u.n; q++)
                 s->served[u.e[q].chunk] -= 1u << 30;
+            for (uint32_t q = 0; q < n_mine; q++)
+                s->served[mine[q]] -= SEED_MARK;
             if (!u.n) {
-                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, 4000, FB_CHUNK_NONE);
+                /* Nothing left, or all of it on its way to this requester: ask again when
+                 * that has been sent. */
+                uint16_t ms =
+                    taken ? (uint16_t)FB_MAX(drain_ms(e, e->ring_blocks + cur_left(e)), 50u) : 4000;
+                send_answer(e, s, from, FB_MSG_BUSY, m->u.request.req_id, ms, FB_CHUNK_NONE);
                 return;
             }
             break;
@@ -479,6 +525,9 @@ static void finish_entry(fb_engine *e, uint32_t idx)
     t->last_us = e->now;
     t->w_first = u->w_first;
     t->w_last = e->wire_out;
+    t->n = u->n;
+    for (uint8_t q = 0; q < u->n; q++)
+        t->chunk[q] = u->e[q].chunk;
     up_free(e, idx, true);
 }
 
