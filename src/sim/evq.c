@@ -65,32 +65,56 @@ int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
     return 0;
 }
 
+/* The earliest of the four children c..c+3 (all present), and its key: a tournament of three
+ * compares without branches. */
+static inline size_t min4(const fb_ev *h, size_t c, unsigned __int128 *bk)
+{
+    unsigned __int128 k0 = key(&h[c]), k1 = key(&h[c + 1]);
+    unsigned __int128 k2 = key(&h[c + 2]), k3 = key(&h[c + 3]);
+    bool l01 = k1 < k0, l23 = k3 < k2;
+    size_t a = l01 ? c + 1 : c, b = l23 ? c + 3 : c + 2;
+    unsigned __int128 ka = l01 ? k1 : k0, kb = l23 ? k3 : k2;
+    bool lt = kb < ka;
+    *bk = lt ? kb : ka;
+    return lt ? b : a;
+}
+
 int fb_evq_pop(fb_evq *q, fb_ev *out)
 {
     if (q->len == 0)
         return FB_ENOENT;
-    *out = q->heap[0];
+    fb_ev *h = q->heap;
+    *out = h[0];
     q->now = out->t;
-    fb_ev last = q->heap[--q->len];
-    size_t n = q->len, i = 0;
+    size_t n = --q->len, i = 0;
+    if (n == 0)
+        return 0;
+    /* Sift the last event down from the root: every level but the deepest has all four
+     * children, so the common case is one straight tournament per level. */
+    fb_ev last = h[n];
+    unsigned __int128 lk = key(&last);
     for (;;) {
-        size_t c = ARITY * i + 1;
-        if (c >= n)
+        size_t c = ARITY * i + 1, best;
+        unsigned __int128 bk;
+        if (c + ARITY <= n) {
+            best = min4(h, c, &bk);
+        } else if (c < n) {
+            best = c;
+            bk = key(&h[c]);
+            for (size_t k = c + 1; k < n; k++) {
+                unsigned __int128 kk = key(&h[k]);
+                bool lt = kk < bk;
+                best = lt ? k : best;
+                bk = lt ? kk : bk;
+            }
+        } else {
             break;
-        size_t end = c + ARITY < n ? c + ARITY : n, best = c;
-        unsigned __int128 bk = key(&q->heap[c]);
-        for (size_t k = c + 1; k < end; k++) {
-            unsigned __int128 kk = key(&q->heap[k]);
-            bool lt = kk < bk;
-            best = lt ? k : best;
-            bk = lt ? kk : bk;
         }
-        if (!before(&q->heap[best], &last))
+        if (bk >= lk)
             break;
-        q->heap[i] = q->heap[best];
+        h[i] = h[best];
         i = best;
     }
-    if (n)
-        q->heap[i] = last;
+    h[i] = last;
     return 0;
 }

@@ -495,27 +495,38 @@ static bool ev_before(const fb_ev *x, const fb_ev *y)
 /* Events prefetched ahead: the next LOOKAHEAD, at stages 0 (the farthest) to LOOKAHEAD - 1 (the
  * next one); each stage follows the pointers the previous one loaded, one event earlier. */
 #define LOOKAHEAD 3
+_Static_assert(LOOKAHEAD == 3, "upcoming() selects exactly three events");
 
-/* The LOOKAHEAD earliest events of the heap (fewer when it holds fewer), earliest first: a
- * selection from the top of the heap (a child is never earlier than its parent). */
+/* The LOOKAHEAD (3) earliest events of the heap (fewer when it holds fewer), earliest first: the
+ * root, the earliest of its children, then the earlier of its second-earliest child and the
+ * earliest child of that one (a child is never earlier than its parent). */
 static int upcoming(const fb_evq *q, const fb_ev *out[LOOKAHEAD])
 {
-    size_t cand[1 + 4 * LOOKAHEAD];
-    int nc = 0, m = 0;
-    if (q->len)
-        cand[nc++] = 0;
-    while (m < LOOKAHEAD && nc > 0) {
-        int bi = 0;
-        for (int i = 1; i < nc; i++)
-            if (ev_before(&q->heap[cand[i]], &q->heap[cand[bi]]))
-                bi = i;
-        size_t x = cand[bi];
-        cand[bi] = cand[--nc];
-        out[m++] = &q->heap[x];
-        for (size_t c = 4 * x + 1; c <= 4 * x + 4 && c < q->len && m < LOOKAHEAD; c++)
-            cand[nc++] = c;
+    const fb_ev *h = q->heap;
+    size_t n = q->len;
+    if (n == 0)
+        return 0;
+    out[0] = &h[0];
+    if (n == 1)
+        return 1;
+    size_t b1 = 1, b2 = 0; /* the two earliest children of the root (0: none) */
+    for (size_t c = 2; c <= 4 && c < n; c++) {
+        if (ev_before(&h[c], &h[b1])) {
+            b2 = b1;
+            b1 = c;
+        } else if (!b2 || ev_before(&h[c], &h[b2])) {
+            b2 = c;
+        }
     }
-    return m;
+    out[1] = &h[b1];
+    size_t b3 = b2;
+    for (size_t c = 4 * b1 + 1; c <= 4 * b1 + 4 && c < n; c++)
+        if (!b3 || ev_before(&h[c], &h[b3]))
+            b3 = c;
+    if (!b3)
+        return 2;
+    out[2] = &h[b3];
+    return 3;
 }
 
 static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
