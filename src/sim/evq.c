@@ -118,3 +118,35 @@ int fb_evq_pop(fb_evq *q, fb_ev *out)
     h[i] = last;
     return 0;
 }
+
+/* The root, the earliest of its children, then the earlier of its second-earliest child and the
+ * earliest child of the first (a child is never earlier than its parent). */
+int fb_evq_upcoming(const fb_evq *q, const fb_ev *out[FB_EVQ_UPCOMING])
+{
+    _Static_assert(FB_EVQ_UPCOMING == 3, "the selection below picks three");
+    const fb_ev *h = q->heap;
+    size_t n = q->len;
+    if (n == 0)
+        return 0;
+    out[0] = &h[0];
+    if (n == 1)
+        return 1;
+    size_t b1 = 1, b2 = 0; /* the two earliest children of the root (0: none) */
+    for (size_t c = 2; c <= ARITY && c < n; c++) {
+        if (before(&h[c], &h[b1])) {
+            b2 = b1;
+            b1 = c;
+        } else if (!b2 || before(&h[c], &h[b2])) {
+            b2 = c;
+        }
+    }
+    out[1] = &h[b1];
+    size_t b3 = b2;
+    for (size_t c = ARITY * b1 + 1; c <= ARITY * b1 + ARITY && c < n; c++)
+        if (!b3 || before(&h[c], &h[b3]))
+            b3 = c;
+    if (!b3)
+        return 2;
+    out[2] = &h[b3];
+    return 3;
+}

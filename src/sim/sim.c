@@ -485,49 +485,9 @@ static void on_deliver(void *ctx, const fb_pkt *p)
  * next three will touch, one level of pointers further for each event closer to its turn. Only
  * hints: nothing is written, so the run is the same with or without them. */
 
-static bool ev_before(const fb_ev *x, const fb_ev *y)
-{
-    /* One 128-bit compare, without the branches of a two-field one. */
-    return ((unsigned __int128)x->t << 64 | x->seqkind) <
-           ((unsigned __int128)y->t << 64 | y->seqkind);
-}
-
 /* Events prefetched ahead: the next LOOKAHEAD, at stages 0 (the farthest) to LOOKAHEAD - 1 (the
  * next one); each stage follows the pointers the previous one loaded, one event earlier. */
-#define LOOKAHEAD 3
-_Static_assert(LOOKAHEAD == 3, "upcoming() selects exactly three events");
-
-/* The LOOKAHEAD (3) earliest events of the heap (fewer when it holds fewer), earliest first: the
- * root, the earliest of its children, then the earlier of its second-earliest child and the
- * earliest child of that one (a child is never earlier than its parent). */
-static int upcoming(const fb_evq *q, const fb_ev *out[LOOKAHEAD])
-{
-    const fb_ev *h = q->heap;
-    size_t n = q->len;
-    if (n == 0)
-        return 0;
-    out[0] = &h[0];
-    if (n == 1)
-        return 1;
-    size_t b1 = 1, b2 = 0; /* the two earliest children of the root (0: none) */
-    for (size_t c = 2; c <= 4 && c < n; c++) {
-        if (ev_before(&h[c], &h[b1])) {
-            b2 = b1;
-            b1 = c;
-        } else if (!b2 || ev_before(&h[c], &h[b2])) {
-            b2 = c;
-        }
-    }
-    out[1] = &h[b1];
-    size_t b3 = b2;
-    for (size_t c = 4 * b1 + 1; c <= 4 * b1 + 4 && c < n; c++)
-        if (!b3 || ev_before(&h[c], &h[b3]))
-            b3 = c;
-    if (!b3)
-        return 2;
-    out[2] = &h[b3];
-    return 3;
-}
+#define LOOKAHEAD FB_EVQ_UPCOMING
 
 static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
 {
@@ -548,7 +508,7 @@ static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
 static void prefetch_upcoming(const sim *s)
 {
     const fb_ev *up[LOOKAHEAD];
-    int k = upcoming(&s->q, up);
+    int k = fb_evq_upcoming(&s->q, up);
     for (int i = k - 1; i >= 0; i--)
         prefetch_event(s, up[i], LOOKAHEAD - 1 - i);
 }
