@@ -97,6 +97,14 @@ int fb_evq_pop(fb_evq *q, fb_ev *out)
         size_t c = ARITY * i + 1, best;
         unsigned __int128 bk;
         if (c + ARITY <= n) {
+            /* The grandchildren are 16 consecutive events: start loading them while this
+             * level's tournament runs (the lower levels of a big heap are out of cache). */
+            size_t g = ARITY * c + 1;
+            if (g < n) {
+                const char *gp = (const char *)&h[g];
+                for (size_t off = 0; off < ARITY * ARITY * sizeof(fb_ev); off += 64)
+                    __builtin_prefetch(gp + off);
+            }
             best = min4(h, c, &bk);
         } else if (c < n) {
             best = c;
