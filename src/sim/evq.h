@@ -40,6 +40,14 @@ int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b);
  * FB_ENOENT when the queue is empty. */
 int fb_evq_pop(fb_evq *q, fb_ev *out);
 
+/* How many events fb_evq_upcoming returns at most. */
+#define FB_EVQ_UPCOMING 3
+
+/* Points out[0..k-1] at the k = min(FB_EVQ_UPCOMING, len) earliest events, earliest first,
+ * without removing them (for cache hints: the pointers are valid until the next push or pop).
+ * Returns k. */
+int fb_evq_upcoming(const fb_evq *q, const fb_ev *out[FB_EVQ_UPCOMING]);
+
 /* The time of the earliest event, or UINT64_MAX when empty. */
 static inline uint64_t fb_evq_peek_time(const fb_evq *q)
 {

@@ -492,38 +492,9 @@ static void on_deliver(void *ctx, const fb_pkt *p)
  * next three will touch, one level of pointers further for each event closer to its turn. Only
  * hints: nothing is written, so the run is the same with or without them. */
 
-static bool ev_before(const fb_ev *x, const fb_ev *y)
-{
-    /* One 128-bit compare, without the branches of a two-field one. */
-    return ((unsigned __int128)x->t << 64 | x->seqkind) <
-           ((unsigned __int128)y->t << 64 | y->seqkind);
-}
-
 /* Events prefetched ahead: the next LOOKAHEAD, at stages 0 (the farthest) to LOOKAHEAD - 1 (the
  * next one); each stage follows the pointers the previous one loaded, one event earlier. */
-#define LOOKAHEAD 3
-
-/* The LOOKAHEAD earliest events of the heap (fewer when it holds fewer), earliest first: a
- * selection from the top of the heap (a child is never earlier than its parent). */
-static int upcoming(const fb_evq *q, const fb_ev *out[LOOKAHEAD])
-{
-    size_t cand[1 + 4 * LOOKAHEAD];
-    int nc = 0, m = 0;
-    if (q->len)
-        cand[nc++] = 0;
-    while (m < LOOKAHEAD && nc > 0) {
-        int bi = 0;
-        for (int i = 1; i < nc; i++)
-            if (ev_before(&q->heap[cand[i]], &q->heap[cand[bi]]))
-                bi = i;
-        size_t x = cand[bi];
-        cand[bi] = cand[--nc];
-        out[m++] = &q->heap[x];
-        for (size_t c = 4 * x + 1; c <= 4 * x + 4 && c < q->len && m < LOOKAHEAD; c++)
-            cand[nc++] = c;
-    }
-    return m;
-}
+#define LOOKAHEAD FB_EVQ_UPCOMING
 
 static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
 {
@@ -544,7 +515,7 @@ static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
 static void prefetch_upcoming(const sim *s)
 {
     const fb_ev *up[LOOKAHEAD];
-    int k = upcoming(&s->q, up);
+    int k = fb_evq_upcoming(&s->q, up);
     for (int i = k - 1; i >= 0; i--)
         prefetch_event(s, up[i], LOOKAHEAD - 1 - i);
 }

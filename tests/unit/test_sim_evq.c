@@ -84,6 +84,41 @@ static void test_random_against_sort(void **state)
     fb_evq_fini(&q);
 }
 
+/* fb_evq_upcoming names the three events the next pops return, in order, whatever the heap's
+ * shape (sizes 0 to 5 and large, ties included), and changes nothing. */
+static void test_upcoming(void **state)
+{
+    (void)state;
+    fb_evq q;
+    fb_rng r;
+    fb_rng_seed(&r, 7, 0);
+    assert_int_equal(fb_evq_init(&q, 4096), 0);
+    const fb_ev *up[FB_EVQ_UPCOMING];
+    assert_int_equal(fb_evq_upcoming(&q, up), 0);
+    for (int round = 0; round < 3000; round++) {
+        /* Grow and shrink: mostly pushes early on, then mostly pops. */
+        if (q.len < 3 || fb_rng_below(&r, 100) < (round < 1500 ? 70u : 30u))
+            assert_int_equal(fb_evq_push(&q, q.now + fb_rng_below(&r, 50), 1, (uint32_t)round, 0),
+                             0);
+        int k = fb_evq_upcoming(&q, up);
+        assert_int_equal(k, q.len < 3 ? (int)q.len : 3);
+        fb_ev want[FB_EVQ_UPCOMING];
+        for (int i = 0; i < k; i++)
+            want[i] = *up[i];
+        fb_ev got[FB_EVQ_UPCOMING];
+        for (int i = 0; i < k; i++)
+            assert_int_equal(fb_evq_pop(&q, &got[i]), 0);
+        for (int i = 0; i < k; i++) {
+            assert_true(got[i].t == want[i].t && got[i].seqkind == want[i].seqkind);
+            assert_int_equal(got[i].a, want[i].a);
+        }
+        /* Put them back (new sequence numbers, same times): the order among them holds. */
+        for (int i = 0; i < k; i++)
+            assert_int_equal(fb_evq_push(&q, got[i].t, 1, got[i].a, 0), 0);
+    }
+    fb_evq_fini(&q);
+}
+
 static void test_rng(void **state)
 {
     (void)state;
@@ -142,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_order_and_ties),
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_random_against_sort),
+        cmocka_unit_test(test_upcoming),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_pool),
     };
