@@ -82,8 +82,11 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     fb_up_init(e);
     if (e->cfg.upload_rate) {
         /* A hard cap: control datagrams wait for tokens too (queued, in order, before data);
-         * the queue holds about one answer per request the engine may hold. */
-        e->ctrl_cap = FB_MAX(64u, e->cfg.max_pending);
+         * the queue holds about one answer per request the engine may hold, and one per peer
+         * it tracks (16384 at most): a crowd's JOINs come in one burst, and an answer dropped
+         * here costs the peer a JOIN retransmission (0.5 s, then 1, 2, 4 s). */
+        e->ctrl_cap =
+            FB_MAX(64u, FB_MAX(e->cfg.max_pending, FB_MIN(e->cfg.max_tracked_peers, 16384u)));
         e->ctrl = calloc(e->ctrl_cap, sizeof(*e->ctrl));
         if (!e->ctrl)
             goto err;
