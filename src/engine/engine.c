@@ -288,7 +288,8 @@ bool fb_eng_ctrl_pending(const fb_engine *e)
 
 bool fb_eng_ctrl_room(const fb_engine *e)
 {
-    return !e->ctrl || e->ctrl_len < e->ctrl_cap / 2;
+    /* Half of max_pending, not of the queue: the room past it is for answers to joiners. */
+    return !e->ctrl || e->ctrl_len < FB_MAX(64u, e->cfg.max_pending) / 2;
 }
 
 uint64_t fb_eng_ctrl_drain(fb_engine *e)
