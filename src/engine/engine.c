@@ -82,8 +82,11 @@ fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint6
     fb_up_init(e);
     if (e->cfg.upload_rate) {
         /* A hard cap: control datagrams wait for tokens too (queued, in order, before data);
-         * the queue holds about one answer per request the engine may hold. */
-        e->ctrl_cap = FB_MAX(64u, e->cfg.max_pending);
+         * the queue holds about one answer per request the engine may hold, and one per peer
+         * it tracks (16384 at most): a crowd's JOINs come in one burst, and an answer dropped
+         * here costs the peer a JOIN retransmission (0.5 s, then 1, 2, 4 s). */
+        e->ctrl_cap =
+            FB_MAX(64u, FB_MAX(e->cfg.max_pending, FB_MIN(e->cfg.max_tracked_peers, 16384u)));
         e->ctrl = calloc(e->ctrl_cap, sizeof(*e->ctrl));
         if (!e->ctrl)
             goto err;
@@ -285,7 +288,8 @@ bool fb_eng_ctrl_pending(const fb_engine *e)
 
 bool fb_eng_ctrl_room(const fb_engine *e)
 {
-    return !e->ctrl || e->ctrl_len < e->ctrl_cap / 2;
+    /* Half of max_pending, not of the queue: the room past it is for answers to joiners. */
+    return !e->ctrl || e->ctrl_len < FB_MAX(64u, e->cfg.max_pending) / 2;
 }
 
 uint64_t fb_eng_ctrl_drain(fb_engine *e)

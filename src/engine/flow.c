@@ -98,7 +98,7 @@ static void close_period(fb_rate *r, uint64_t now_us)
                 v = FB_MIN(v, r->rate * 3 / 4);
                 r->cut_us = now_us;
             } else if (qd > t)
-                v -= v * FB_MIN(qd - t, t) / t / 8;
+                v -= v * FB_MIN(qd - t, t) / t / FB_RATE_SHRINK;
             else if (!r->bn_n && r->limited) {
                 uint64_t g = v * (t - qd) / t / (qd < t / 4 ? 8 : 32);
                 uint64_t c = r->ceil - r->ceil / 32;

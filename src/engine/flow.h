@@ -44,12 +44,14 @@ uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi)
  *   FB_RATE_WINDOW periods and remembers it as a ceiling for FB_RATE_CEIL_US;
  * - losses in half the reports or more (two at least), or with a delay over half the target,
  *   cut to 3/4 (reports on blocks sent before a cut are ignored for delay and loss);
- * - else a delay above the target shrinks it by (delay - target) / target / 8 of itself;
+ * - else a delay above the target shrinks it by (delay - target) / target / FB_RATE_SHRINK of
+ *   itself;
  * - else, if the pace held the sender back, it grows by (target - delay) / target / 32 of itself
  *   (/ 8 when the queue is empty), up to 31/32 of a recent ceiling, then by 1/64 per period.
  * A competing TCP flow fills the uplink queue: reports show bottleneck rates and a standing
  * queue, and the sender yields. */
 #define FB_RATE_TARGET_US 60000
+#define FB_RATE_SHRINK    16      /* over the target: (delay - target) / target / 16 less */
 #define FB_RATE_WINDOW    4       /* periods over which the fastest report counts */
 #define FB_RATE_CEIL_US   5000000 /* the last rate a queue grew at is a ceiling this long */
 

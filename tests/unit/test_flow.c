@@ -79,11 +79,15 @@ static void test_rate(void **state)
     fb_rate_limited(&r);
     assert_int_equal(fb_rate_pace(&r, t + 100001), p + p * (T - 5000) / T / 8);
     p += p * (T - 5000) / T / 8;
-    /* Above target: shrinks in proportion, an eighth at most. */
+    /* Above target: shrinks in proportion, a sixteenth at most. */
+    t += 100001;
+    fb_rate_report(&r, T + T / 2, false, 0, false, t, t + 1);
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 32);
+    p = p - p / 32;
     t += 100001;
     fb_rate_report(&r, 2 * T + 50000, false, 0, false, t, t + 1);
-    assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 8);
-    p = p - p / 8;
+    assert_int_equal(fb_rate_pace(&r, t + 100001), p - p / 16);
+    p = p - p / 16;
     /* One lossy report among several, without a queue: the path's own loss, no cut. */
     t += 100001;
     fb_rate_report(&r, 0, true, 0, false, t, t + 1);
