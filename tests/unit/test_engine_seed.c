@@ -66,15 +66,32 @@ static void test_expiry(void **state)
     ns_free(&w);
 }
 
-/* JOINs from n distinct addresses in 198.51.100.0/24 (no echo) at the current time; returns
- * how many of the TOKEN answers invite a request. */
-static uint32_t invites(ns_world *w, ns_node *seed, const uint8_t *id, uint32_t first, uint32_t n)
+/* A world with the standard page and a seed capped at `rate`; `id` gets the swarm's id. */
+static ns_node *lone_seed(ns_world *w, uint64_t rate, uint8_t id[32])
+{
+    ns_init(w, 10000, 0);
+    ns_page(w, sizes, 2);
+    ns_node *seed = ns_add(w, true, rate, NULL);
+    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
+    return seed;
+}
+
+/* A first JOIN (no echo, 8 peers wanted) for swarm `id`. */
+static fb_wire_msg join_msg(const uint8_t *id)
 {
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = FB_MSG_JOIN;
     memcpy(m.swarm, id, 8);
     m.u.join.want = 8;
+    return m;
+}
+
+/* JOINs from n distinct addresses in 198.51.100.0/24 (no echo) at the current time; returns
+ * how many of the TOKEN answers invite a request. */
+static uint32_t invites(ns_world *w, ns_node *seed, const uint8_t *id, uint32_t first, uint32_t n)
+{
+    fb_wire_msg m = join_msg(id);
     uint8_t buf[FB_MAX_DATAGRAM];
     int len = fb_wire_encode(&m, buf, sizeof(buf));
     assert_true(len > 0);
@@ -102,11 +119,8 @@ static void test_token_invites_request(void **state)
 {
     (void)state;
     static ns_world w;
-    ns_init(&w, 10000, 0);
-    ns_page(&w, sizes, 2);
-    ns_node *seed = ns_add(&w, true, 1000000, NULL);
     uint8_t id[32];
-    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
+    ns_node *seed = lone_seed(&w, 1000000, id);
     uint64_t depth = seed->e->bucket.depth;
     assert_true(depth / JOIN_COST >= 2 && depth / JOIN_COST < 60);
     assert_int_equal(invites(&w, seed, id, 0, 60), (uint32_t)(depth / JOIN_COST));
@@ -175,16 +189,9 @@ static void test_join_burst(void **state)
 {
     (void)state;
     static ns_world w;
-    ns_init(&w, 10000, 0);
-    ns_page(&w, sizes, 2);
-    ns_node *seed = ns_add(&w, true, 100000, NULL);
     uint8_t id[32];
-    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
-    fb_wire_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = FB_MSG_JOIN;
-    memcpy(m.swarm, id, 8);
-    m.u.join.want = 8;
+    ns_node *seed = lone_seed(&w, 100000, id);
+    fb_wire_msg m = join_msg(id);
     uint8_t buf[FB_MAX_DATAGRAM];
     enum { N = 3000 };
     for (uint32_t i = 0; i < N; i++) {
