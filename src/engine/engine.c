@@ -32,11 +32,6 @@ void fb_engine_config_defaults(fb_engine_config *c)
         c->datagram_overhead = 28;
 }
 
-static uint32_t overhead(const fb_engine *e)
-{
-    return e->cfg.datagram_overhead == FB_OVERHEAD_NONE ? 0 : e->cfg.datagram_overhead;
-}
-
 fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint64_t now_us)
 {
     if (!cfg || !host || !host->send || !host->sha256 || !host->random || !host->chunk_read)
@@ -238,7 +233,7 @@ void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
     e->st.msgs_out[buf[1] & 15]++;
     e->st.datagrams_out++;
     e->st.bytes_out_total += len;
-    e->wire_out += len + overhead(e);
+    e->wire_out += len + fb_eng_overhead(e);
     e->host.send(e->host.ctx, to, buf, len);
 }
 
@@ -246,12 +241,12 @@ void fb_eng_send(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
 {
     if (!e->ctrl) {
         /* Paced but uncapped (a peer): control goes at once and the data waits for it. */
-        fb_bucket_force(&e->bucket, len + overhead(e), e->now);
+        fb_bucket_force(&e->bucket, len + fb_eng_overhead(e), e->now);
         fb_eng_xmit(e, to, buf, len);
         return;
     }
     /* Under a cap, control datagrams go before data but wait for tokens like everything. */
-    if (!e->ctrl_len && fb_bucket_take(&e->bucket, len + overhead(e), e->now)) {
+    if (!e->ctrl_len && fb_bucket_take(&e->bucket, len + fb_eng_overhead(e), e->now)) {
         fb_eng_xmit(e, to, buf, len);
         return;
     }
@@ -263,7 +258,7 @@ void fb_eng_send(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
     c->to = *to;
     c->len = (uint16_t)len;
     memcpy(c->data, buf, len);
-    fb_eng_arm_up(e, fb_bucket_when(&e->bucket, len + overhead(e), e->now));
+    fb_eng_arm_up(e, fb_bucket_when(&e->bucket, len + fb_eng_overhead(e), e->now));
 }
 
 /* Sends queued control datagrams while tokens last. Returns the next time it needs, or
@@ -272,8 +267,8 @@ static uint64_t ctrl_drain(fb_engine *e)
 {
     while (e->ctrl_len) {
         fb_ctrlmsg *c = &e->ctrl[e->ctrl_head];
-        if (!fb_bucket_take(&e->bucket, c->len + overhead(e), e->now))
-            return fb_bucket_when(&e->bucket, c->len + overhead(e), e->now);
+        if (!fb_bucket_take(&e->bucket, c->len + fb_eng_overhead(e), e->now))
+            return fb_bucket_when(&e->bucket, c->len + fb_eng_overhead(e), e->now);
         fb_eng_xmit(e, &c->to, c->data, c->len);
         e->ctrl_head = (e->ctrl_head + 1) % e->ctrl_cap;
         e->ctrl_len--;

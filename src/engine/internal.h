@@ -356,9 +356,17 @@ void fb_eng_xmit(fb_engine *e, const fb_addr *to, const uint8_t *buf, size_t len
 int fb_eng_swarm_index(const fb_engine *e, const fb_swarm *s);
 /* Control datagrams waiting for upload tokens: whether any, and send what tokens allow
  * (returns the time more tokens are needed, or UINT64_MAX when none wait). */
+/* Bytes a datagram costs on the wire beyond its payload (cfg.datagram_overhead; 0 for
+ * FB_OVERHEAD_NONE). */
+static inline uint32_t fb_eng_overhead(const fb_engine *e)
+{
+    return e->cfg.datagram_overhead == FB_OVERHEAD_NONE ? 0 : e->cfg.datagram_overhead;
+}
+
 bool fb_eng_ctrl_pending(const fb_engine *e);
-/* True when control datagrams go at once (no cap) or their queue is under half full: room for
- * optional ones (introductions). */
+/* True when control datagrams go at once (no cap) or their queue holds under half of
+ * max(64, max_pending): room for optional ones (introductions); the rest of the queue is kept
+ * for answers to joiners. */
 bool fb_eng_ctrl_room(const fb_engine *e);
 uint64_t fb_eng_ctrl_drain(fb_engine *e);
 

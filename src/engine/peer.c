@@ -400,9 +400,8 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
             /* Full: say so, or the other side, which may have added us already, would count
              * us as a neighbour that never sends it anything. */
             send_simple(e, s, from, FB_MSG_BYE, FB_BYE_REFUSED);
-            if (!refused) {
+            if (!refused)
                 s->refused[s->refused_next++ % FB_ARRAY_LEN(s->refused)] = *from;
-            }
             return;
         }
     }
@@ -648,8 +647,7 @@ static void have_flush(fb_engine *e, fb_swarm *s)
     s->n_fresh = 0;
     /* Early flushes cost at most 1/HAVE_EARLY_SHARE of the pace (a dsl uplink would otherwise
      * spend a third of itself on HAVEs and crowd a competing TCP flow out). */
-    uint64_t ovh = e->cfg.datagram_overhead == FB_OVERHEAD_NONE ? 0 : e->cfg.datagram_overhead;
-    uint64_t bytes = (uint64_t)sent * (FB_WIRE_HDR + (uint64_t)n + ovh);
+    uint64_t bytes = (uint64_t)sent * (FB_WIRE_HDR + (uint64_t)n + fb_eng_overhead(e));
     uint64_t pace = e->bucket.rate ? e->bucket.rate : 1;
     s->have_early_us = e->now + bytes * HAVE_EARLY_SHARE * 1000000 / pace;
 }

@@ -8,11 +8,6 @@
 #define UP_NONE   UINT32_MAX
 #define SEED_MARK (1u << 24) /* added to the served count of a chunk queued for the requester */
 
-static uint32_t overhead(const fb_engine *e)
-{
-    return e->cfg.datagram_overhead == FB_OVERHEAD_NONE ? 0 : e->cfg.datagram_overhead;
-}
-
 static bool seed_role(const fb_engine *e)
 {
     return e->cfg.role == FB_ROLE_SEED;
@@ -20,7 +15,7 @@ static bool seed_role(const fb_engine *e)
 
 static uint64_t block_wire(const fb_engine *e)
 {
-    return FB_BLOCK_SIZE + FB_WIRE_DATA_FIXED + (uint64_t)overhead(e);
+    return FB_BLOCK_SIZE + FB_WIRE_DATA_FIXED + (uint64_t)fb_eng_overhead(e);
 }
 
 /* Applies the controller's rate to the bucket (peer role), under the cap if any. */
@@ -533,7 +528,7 @@ static void finish_entry(fb_engine *e, uint32_t idx)
 
 uint64_t fb_up_pump(fb_engine *e)
 {
-    uint64_t ovh = overhead(e);
+    uint64_t ovh = fb_eng_overhead(e);
     uint64_t t = fb_eng_ctrl_drain(e);
     if (t != UINT64_MAX) {
         fb_eng_arm_up(e, t);

@@ -26,13 +26,22 @@ static uint32_t tracked(ns_node *seed)
     return st.tracked_peers;
 }
 
+/* A world with the standard page and a seed capped at `rate`; `id` gets the swarm's id. */
+static ns_node *lone_seed(ns_world *w, uint64_t rate, uint8_t id[32])
+{
+    ns_init(w, 10000, 0);
+    ns_page(w, sizes, 2);
+    ns_node *seed = ns_add(w, true, rate, NULL);
+    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
+    return seed;
+}
+
 static void test_expiry(void **state)
 {
     (void)state;
     static ns_world w;
-    ns_init(&w, 10000, 0);
-    ns_page(&w, sizes, 2);
-    ns_node *seed = ns_add(&w, true, 1000000, NULL);
+    uint8_t id[32];
+    ns_node *seed = lone_seed(&w, 1000000, id);
     fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
     ns_node *a = ns_add(&w, false, 1000000, &stay);
     ns_node *b = ns_add(&w, false, 1000000, &stay);
@@ -64,16 +73,6 @@ static void test_expiry(void **state)
     assert_int_equal(tracked(seed), 2);
     assert_int_equal(w.to_victims, to_b);
     ns_free(&w);
-}
-
-/* A world with the standard page and a seed capped at `rate`; `id` gets the swarm's id. */
-static ns_node *lone_seed(ns_world *w, uint64_t rate, uint8_t id[32])
-{
-    ns_init(w, 10000, 0);
-    ns_page(w, sizes, 2);
-    ns_node *seed = ns_add(w, true, rate, NULL);
-    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
-    return seed;
 }
 
 /* A first JOIN (no echo, 8 peers wanted) for swarm `id`. */
@@ -136,13 +135,10 @@ static void test_invited_peer_requests_early(void **state)
 {
     (void)state;
     static ns_world w;
-    ns_init(&w, 10000, 0);
-    ns_page(&w, sizes, 2);
-    ns_node *seed = ns_add(&w, true, 1000000, NULL);
+    uint8_t id[32];
+    ns_node *seed = lone_seed(&w, 1000000, id);
     fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
     ns_node *p[2] = {ns_add(&w, false, 1000000, &stay), ns_add(&w, false, 1000000, &stay)};
-    uint8_t id[32];
-    assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
     for (int k = 0; k < 2; k++) {
         assert_int_equal(fb_engine_swarm_join(p[k]->e, p[k]->swarm, &seed->addr, w.now), 0);
         fb_wire_msg m;
