@@ -20,6 +20,7 @@
 #include "sim/page.h"
 #include "sim/rng.h"
 #include "sim/tcp.h"
+#include "sim/thp.h"
 #include "sim/turnover.h"
 
 #define US  1000ull
@@ -980,8 +981,12 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
     if (c->trace_ms > 0)
         fb_evq_push(&s->q, (uint64_t)(c->trace_ms * MS), EVK_TRACE, 0, 0);
     fb_ev ev;
+    uint32_t n_ev = 0;
+    fb_thp_heap_follow();
     while (s->peers_left > 0 && fb_evq_pop(&s->q, &ev) == 0) {
         prefetch_upcoming(s);
+        if ((++n_ev & 1023) == 0)
+            fb_thp_heap_follow(); /* mark what the heap grew by (engines, packets) */
         if (ev.t > limit) {
             r->time_limit_hit = true;
             s->q.now = limit;
@@ -1008,6 +1013,7 @@ int fb_sim_run(const fb_sim_config *c, fb_sim_result *r, const char **err)
             h = &s->hosts[ev.a];
             h->arrived = true;
             h->t_arrive = s->q.now;
+            fb_thp_heap_follow(); /* before the engine's tables are touched */
             if (h->kind == H_PEER)
                 trace_present(s, 1);
             if ((rc = host_start(s, h)) != 0) {

@@ -7,6 +7,7 @@
 
 #include "peer/commands.h"
 #include "sim/sim.h"
+#include "sim/thp.h"
 
 static void usage(FILE *f)
 {
@@ -273,6 +274,8 @@ int fb_cmd_sim(int argc, char **argv)
     }
     fb_sim_result r;
     const char *err = NULL;
+    /* This process runs one big simulation: its heap on huge pages (sim/thp.h). */
+    fb_thp_heap_begin(256u << 20);
     int rc = fb_sim_run(&c, &r, &err);
     if (rc) {
         fprintf(stderr, "flashback sim: %s (error %d)\n", err ? err : "setup failed", rc);
