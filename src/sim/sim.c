@@ -515,10 +515,10 @@ static void prefetch_event(const sim *s, const fb_ev *ev, int stage)
 
 static void prefetch_upcoming(const sim *s)
 {
-    const fb_ev *up[LOOKAHEAD];
+    fb_ev up[LOOKAHEAD];
     int k = fb_evq_upcoming(&s->q, up);
     for (int i = k - 1; i >= 0; i--)
-        prefetch_event(s, up[i], LOOKAHEAD - 1 - i);
+        prefetch_event(s, &up[i], LOOKAHEAD - 1 - i);
 }
 
 /* ---- Setup ---- */

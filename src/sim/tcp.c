@@ -273,7 +273,9 @@ void fb_tcp_timer(fb_tcp *t, const fb_ev *ev)
 {
     uint32_t id = ev->a;
     fb_tcp_flow *f = fb_tcp_get(t, id);
-    if (!f->open || f->gen != ev->b)
+    /* The queue keeps b modulo 2^17: a stale timer would need 2^17 reuses of the slot within
+     * one rto to pass for the current one. */
+    if (!f->open || (f->gen & FB_EVQ_B_MASK) != ev->b)
         return;
     f->timer_queued = false;
     if (!f->rto_at || f->snd_una >= f->segs)

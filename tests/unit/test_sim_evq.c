@@ -48,6 +48,36 @@ static void test_cap(void **state)
     fb_evq_fini(&q);
 }
 
+/* Each field survives the packing at its widest; b is kept modulo 2^17; out-of-range kinds and
+ * a are refused; a time past FB_EVQ_T_MAX comes out as FB_EVQ_T_MAX, after the earlier ones;
+ * the children of the root start a cache line. */
+static void test_packing(void **state)
+{
+    (void)state;
+    fb_evq q;
+    assert_int_equal(fb_evq_init(&q, 16), 0);
+    assert_int_equal((uintptr_t)&q.heap[1] % 64, 0);
+    uint32_t amax = (1u << FB_EVQ_A_BITS) - 1;
+    assert_int_equal(fb_evq_push(&q, FB_EVQ_T_MAX + 5, 15, amax, 0xffffffffu), 0);
+    assert_int_equal(fb_evq_push(&q, FB_EVQ_T_MAX - 1, 3, 0, FB_EVQ_B_MASK), 0);
+    assert_int_equal(fb_evq_push(&q, 7, 16, 0, 0), FB_EINVAL);
+    assert_int_equal(fb_evq_push(&q, 7, 1, amax + 1, 0), FB_EINVAL);
+    fb_ev e;
+    assert_int_equal(fb_evq_pop(&q, &e), 0);
+    assert_true(e.t == FB_EVQ_T_MAX - 1);
+    assert_int_equal(fb_ev_kind(&e), 3);
+    assert_int_equal(e.a, 0);
+    assert_int_equal(e.b, FB_EVQ_B_MASK);
+    assert_int_equal(e.seqkind >> 8, 1);
+    assert_int_equal(fb_evq_pop(&q, &e), 0);
+    assert_true(e.t == FB_EVQ_T_MAX);
+    assert_int_equal(fb_ev_kind(&e), 15);
+    assert_int_equal(e.a, amax);
+    assert_int_equal(e.b, 0xffffffffu & FB_EVQ_B_MASK);
+    assert_int_equal(e.seqkind >> 8, 0);
+    fb_evq_fini(&q);
+}
+
 /* Against a reference: 20000 random pushes interleaved with pops come out sorted by
  * (time, push order), and the array grows past its first allocation. */
 static void test_random_against_sort(void **state)
@@ -93,7 +123,7 @@ static void test_upcoming(void **state)
     fb_rng r;
     fb_rng_seed(&r, 7, 0);
     assert_int_equal(fb_evq_init(&q, 4096), 0);
-    const fb_ev *up[FB_EVQ_UPCOMING];
+    fb_ev up[FB_EVQ_UPCOMING];
     assert_int_equal(fb_evq_upcoming(&q, up), 0);
     for (int round = 0; round < 3000; round++) {
         /* Grow and shrink: mostly pushes early on, then mostly pops. */
@@ -104,7 +134,7 @@ static void test_upcoming(void **state)
         assert_int_equal(k, q.len < 3 ? (int)q.len : 3);
         fb_ev want[FB_EVQ_UPCOMING];
         for (int i = 0; i < k; i++)
-            want[i] = *up[i];
+            want[i] = up[i];
         fb_ev got[FB_EVQ_UPCOMING];
         for (int i = 0; i < k; i++)
             assert_int_equal(fb_evq_pop(&q, &got[i]), 0);
@@ -174,11 +204,9 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_order_and_ties),
-        cmocka_unit_test(test_cap),
-        cmocka_unit_test(test_random_against_sort),
-        cmocka_unit_test(test_upcoming),
-        cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_order_and_ties), cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_packing),        cmocka_unit_test(test_random_against_sort),
+        cmocka_unit_test(test_upcoming),       cmocka_unit_test(test_rng),
         cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
