@@ -272,6 +272,8 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         fb_up_pump(e);
         return;
     }
+    if (s->draining)
+        s->drain_req_us = e->now; /* asked: it stays a little longer (DRAIN_IDLE_US) */
     if (s->draining && !drain_serves(e, s, n, m)) {
         send_busy(e, s, from, m->u.request.req_id); /* leaving: finishing, taking nothing new */
         return;
