@@ -701,11 +701,12 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     return b;
 }
 
-/* A block for request `id`, which n does not know: a chunk n pushed unasked (section 9). It
- * is taken in when n is an active neighbour, chunk c is wanted (not held, not asked of anyone,
- * not asked of the origin), a flight slot and a push slot are free, and n has no other push
- * open with us: the push then becomes a flight bound to n, like a request of ours. Otherwise
- * n is told once (CANCEL) to stop. NULL when refused. */
+/* A block for request `id`, which n does not know: a chunk n pushed unasked (section 9). n's
+ * earlier push, if still open, ends (n sends in order), so one push per sender is open at most.
+ * The push is taken in when n is an active neighbour, we take pushes, and chunk c is wanted (not
+ * held, not asked of anyone, not asked of the origin) and a flight slot is free: it then becomes
+ * a flight bound to n and a burst with id `id` (returned), like a request of ours. Otherwise n
+ * is told once (CANCEL) to stop, and NULL is returned. Either way n is taken to hold c. */
 static fb_burst *accept_push(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32_t c)
 {
     if (n->is_seed || id == n->push_refused)
@@ -754,7 +755,6 @@ static fb_burst *accept_push(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, u
     add_entry(b, slot, c, f->full);
     b->blocks = (uint16_t)popc(f->full);
     b->answered = true;
-    b->got_first = false;
     b->sent_us = e->now;
     /* Ordered after our requests to n sent so far, which its queue serves first. */
     b->seq = ++n->burst_seq;

@@ -105,9 +105,9 @@ static void up_free(fb_engine *e, uint32_t idx, bool count_down)
         if (q && *q)
             (*q)--;
     }
-    if (count_down && u->push) {
+    if (count_down && u->push) { /* a push does not count as a request; it is no longer under way */
         fb_swarm *s = &e->sw[u->swarm];
-        if (u->push && s->state != SW_FREE && u->nb < s->n_nb && s->nb[u->nb].push_id == u->req_id)
+        if (s->state != SW_FREE && u->nb < s->n_nb && s->nb[u->nb].push_id == u->req_id)
             s->nb[u->nb].push_id = 0;
     }
     u->state = UP_FREE;
@@ -447,7 +447,7 @@ uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c)
     uint32_t done = 0;
     while (done < want && fb_up_backlog_us(e) < rtt && e->up_used < e->n_up) {
         /* The neighbour that holds the fewest chunks, among those lacking c, not complete, with
-         * no push of ours under way, room in our queue, and within tit-for-tat's credit. */
+         * no push of ours under way, and within tit-for-tat's credit. */
         fb_nb *best = NULL;
         for (uint32_t i = 1; i < s->n_nb; i++) {
             fb_nb *n = &s->nb[i];
