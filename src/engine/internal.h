@@ -60,6 +60,8 @@
 #define SEED_PER_PEER      2            /* seed: queued requests per peer */
 #define SEED_PER_PEER_IDLE 4            /* seed: per peer while its queue is under half full */
 #define SEED_PER_PEER_FREE 8            /* seed: per peer while its queue is under a quarter full */
+/* A draining peer leaves once nothing is queued and nobody asked it anything for this long. */
+#define DRAIN_IDLE_US (20 * T_MS)
 /* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
  * it for a full queue (up to twice the queue), and it does not back off from the seed. */
 #define FINISH_CHUNKS(n_chunks) FB_MAX(4u, (uint32_t)(n_chunks) / 32)
@@ -249,7 +251,9 @@ typedef struct fb_swarm {
     bool complete;
     bool empty_done;      /* OBJECT_COMPLETE reported for the empty objects */
     uint64_t leave_at_us; /* UINT64_MAX: stay */
-    bool draining;        /* complete and leaving: serving what was queued, nothing new */
+    bool draining;        /* complete and leaving: what was queued, and what fits in time */
+    /* Draining: when it began, or the last request came. */
+    uint64_t drain_req_us;
     uint32_t focus_first, focus_end; /* chunks to ask for first (fb_engine_swarm_focus); none
                                         when equal */
 

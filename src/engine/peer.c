@@ -755,6 +755,7 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
              * cutting them off would waste what their receivers already have of them. */
             s->draining = true;
             s->leave_at_us = e->now + DRAIN_MAX_US;
+            s->drain_req_us = e->now;
         }
         fb_eng_arm(e, s->leave_at_us);
         /* Tell the seed we are complete, so it can point newcomers at us. */
@@ -804,7 +805,10 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
 {
     uint64_t now = e->now, next = UINT64_MAX;
     int si = fb_eng_swarm_index(e, s);
-    if (s->complete && (s->leave_at_us <= now || (s->draining && !fb_up_pending(e, si)))) {
+    /* Draining: leave when nothing is queued and no request came for DRAIN_IDLE_US (a
+     * neighbour still missing chunks is asking), DRAIN_MAX_US at most. */
+    if (s->complete && (s->leave_at_us <= now || (s->draining && !fb_up_pending(e, si) &&
+                                                  now >= s->drain_req_us + DRAIN_IDLE_US))) {
         fb_peer_leave(e, s, FB_BYE_DONE);
         fb_eng_emit(e, FB_EV_SWARM_LEFT, si, 0, 0, 0, NULL);
         return UINT64_MAX;

@@ -250,6 +250,23 @@ static uint32_t seed_queued_chunks(const fb_engine *e, int si, const fb_addr *to
     return k;
 }
 
+/* Does a draining peer (complete, leaving) still take neighbour n's request m? Yes when its
+ * blocks leave, behind what is queued, before the drain deadline: the peer leaves no later for
+ * it. At the end of a crowd the last visitors miss a chunk or two that every neighbour holds,
+ * and their neighbours were all draining: each refused them (BUSY) and they waited on a busy
+ * seed. (Any neighbour: a complete peer gets no HAVE, so it cannot tell who is a finisher.) */
+static bool drain_serves(const fb_engine *e, const fb_swarm *s, const fb_nb *n,
+                         const fb_wire_msg *m)
+{
+    if (!n || !e->bucket.rate || s->leave_at_us <= e->now)
+        return false;
+    uint64_t blocks = 0;
+    for (uint8_t i = 0; i < m->u.request.n; i++)
+        blocks += (uint64_t)__builtin_popcount(m->u.request.e[i].mask);
+    uint64_t us = blocks * block_wire(e) * 1000000 / e->bucket.rate;
+    return fb_up_backlog_us(e) + us < s->leave_at_us - e->now;
+}
+
 void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_addr *from,
                    const fb_wire_msg *m)
 {
@@ -260,7 +277,9 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         fb_up_pump(e);
         return;
     }
-    if (s->draining) {
+    if (s->draining)
+        s->drain_req_us = e->now; /* asked: it stays a little longer (DRAIN_IDLE_US) */
+    if (s->draining && !drain_serves(e, s, n, m)) {
         send_busy(e, s, from, m->u.request.req_id); /* leaving: finishing, taking nothing new */
         return;
     }
