@@ -84,9 +84,10 @@ static uint64_t gapto(const fb_nb *n)
 /* Marks burst b of n as no longer outstanding. */
 static void burst_clear(fb_swarm *s, fb_nb *n, fb_burst *b)
 {
-    if (b->req_id && !n->is_seed && s->req_out)
+    if (b->req_id && !n->is_seed && !b->push && s->req_out)
         s->req_out--;
     b->req_id = 0;
+    b->push = false;
 }
 
 static void budget(fb_swarm *s, int delta)
@@ -109,13 +110,14 @@ static bool flight_of(const fb_swarm *s, const fb_burst *b, uint32_t i, uint16_t
 static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeout)
 {
     uint16_t ni = nbi(s, n);
+    bool push = b->push; /* not our request: the burst size and the budget are left alone */
     if (timeout)
         e->st.bursts_timeout++;
-    if (b->arrived > 0 || !timeout)
+    if (!push && (b->arrived > 0 || !timeout))
         n->burst = fb_flow_next_burst(n->burst, b->blocks, b->arrived);
     if (timeout && b->arrived == 0)
         n->fails++;
-    else
+    else if (!push)
         n->fails = 0;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!flight_of(s, b, i, ni))
@@ -135,7 +137,7 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         m.u.cancel.req_id = b->req_id;
         fb_eng_send_msg(e, s, &n->addr, &m);
     }
-    if (b->arrived > 0)
+    if (b->arrived > 0 && !push)
         s->lossy = (uint16_t)((7u * s->lossy + (b->seq_max > b->arrived ? 256u : 0u)) / 8);
     if (!n->is_seed) {
         n->ack_id = b->req_id;
@@ -154,7 +156,7 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
     } else {
         n->backoff_us = 0;
     }
-    if (!n->is_seed)
+    if (!n->is_seed && !push)
         budget(s, !timeout && b->arrived >= b->blocks ? 1 : timeout && !b->arrived ? -1 : 0);
     burst_clear(s, n, b);
 }
@@ -699,6 +701,69 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     return b;
 }
 
+/* A block for request `id`, which n does not know: a chunk n pushed unasked (section 9). n's
+ * earlier push, if still open, ends (n sends in order), so one push per sender is open at most.
+ * The push is taken in when n is an active neighbour, we take pushes, and chunk c is wanted (not
+ * held, not asked of anyone, not asked of the origin) and a flight slot is free: it then becomes
+ * a flight bound to n and a burst with id `id` (returned), like a request of ours. Otherwise n
+ * is told once (CANCEL) to stop, and NULL is returned. Either way n is taken to hold c. */
+static fb_burst *accept_push(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32_t c)
+{
+    if (n->is_seed || id == n->push_refused)
+        return NULL; /* the seed pushes nothing: a late block; or refused already */
+    /* n holds c (it is sending it): a claim, like a HAVE. */
+    fb_peer_nb_has(s, n, c);
+    /* n sends in order: its earlier push is over (what did not come of it was lost). */
+    for (int k = 0; k < NB_BURSTS; k++)
+        if (n->out[k].req_id && n->out[k].push)
+            finish(e, s, n, &n->out[k], n->out[k].arrived < n->out[k].blocks);
+    fb_burst *b = NULL;
+    for (int k = NB_STRANDED_BURSTS; k < NB_BURSTS && !b; k++)
+        if (!n->out[k].req_id)
+            b = &n->out[k];
+    uint16_t slot;
+    fb_flight *f = NULL;
+    if (b && n->state == NB_ACTIVE && e->cfg.push_max != FB_PUSH_OFF && !s->complete &&
+        !s->draining && fb_bit_get(s->want, c) && !(s->cs[c] & (CS_REQ | CS_HAVE | CS_ORIGIN)))
+        f = fl_alloc(s, &slot);
+    if (!f) {
+        fb_wire_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = FB_MSG_CANCEL;
+        m.u.cancel.req_id = id;
+        fb_eng_send_msg(e, s, &n->addr, &m);
+        n->push_refused = id;
+        e->st.pushes_refused++;
+        return NULL;
+    }
+    f->used = true;
+    f->nb = nbi(s, n);
+    f->chunk = c;
+    f->len = fb_chunk_len(&s->map, c);
+    f->full = fb_chunk_full_mask(f->len);
+    f->got = 0;
+    f->asked = f->full;
+    f->started_us = e->now;
+    f->last_us = e->now;
+    f->answered = true;
+    fb_bit_clear(s->want, c);
+    s->n_want--;
+    s->cs[c]++;
+    memset(b, 0, sizeof(*b));
+    b->req_id = id;
+    b->push = true;
+    add_entry(b, slot, c, f->full);
+    b->blocks = (uint16_t)popc(f->full);
+    b->answered = true;
+    b->sent_us = e->now;
+    /* Ordered after our requests to n sent so far, which its queue serves first. */
+    b->seq = ++n->burst_seq;
+    b->deadline_us = e->now + gapto(n);
+    fb_eng_arm(e, b->deadline_us);
+    e->st.pushes_accepted++;
+    return b;
+}
+
 void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 {
     uint16_t ni = nbi(s, n);
@@ -715,12 +780,15 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         bool recent = false;
         for (int k = 0; k < 4; k++)
             recent |= n->recent[k] == id;
-        if (!recent) {
+        if (recent)
+            b = revive(e, s, n, id, c);
+        else if (!(b = accept_push(e, s, n, id, c))) {
             e->st.blocks_unused++;
             e->st.blocks_late++;
+            if (n->state == NB_ACTIVE && !n->is_seed)
+                fb_dl_pump(e, s, n); /* n holds c: it may be asked for it */
             return;
         }
-        b = revive(e, s, n, id, c);
     }
     fb_flight *f = NULL;
     uint32_t ent = 0;
@@ -810,8 +878,9 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             e->now - n->last_ack_us >= EARLY_ACK_EVERY_US)
             early_ack(e, s, n, b);
         /* Senders serve a receiver's requests in order: an older request still incomplete
-         * has lost its missing blocks. */
-        for (int k = 0; k < NB_BURSTS; k++) {
+         * has lost its missing blocks. (Not told by a push: a sender queues it when its queue is
+         * about empty, and our requests that reach it later are served after it.) */
+        for (int k = 0; k < NB_BURSTS && !b->push; k++) {
             fb_burst *o = &n->out[k];
             if (o != b && o->req_id && o->seq < b->seq && o->arrived < o->blocks)
                 finish(e, s, n, o, true);

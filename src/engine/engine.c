@@ -30,6 +30,8 @@ void fb_engine_config_defaults(fb_engine_config *c)
         c->tft_credit = 262144;
     if (!c->datagram_overhead)
         c->datagram_overhead = 28;
+    if (!c->push_max)
+        c->push_max = 1;
 }
 
 fb_engine *fb_engine_new(const fb_engine_config *cfg, const fb_host *host, uint64_t now_us)

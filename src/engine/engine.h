@@ -112,11 +112,15 @@ typedef struct fb_engine_config {
                                    262144; FB_TFT_OFF disables tit-for-tat) */
     uint32_t datagram_overhead; /* bytes the link adds to every datagram (UDP/IP), counted
                                    against upload_rate (default 28; FB_OVERHEAD_NONE for 0) */
+    uint32_t push_max;          /* peer: neighbours a freshly verified chunk is pushed to, unasked,
+                                   while the uplink would idle (default 1; FB_PUSH_OFF: no push
+                                   sent, none accepted) */
 } fb_engine_config;
 
 #define FB_LINGER_FOREVER UINT32_MAX
 #define FB_TFT_OFF        UINT64_MAX
 #define FB_OVERHEAD_NONE  UINT32_MAX
+#define FB_PUSH_OFF       UINT32_MAX
 
 /* Creates an engine. Returns NULL if allocation fails or the config is invalid. The host struct
  * is copied. */
@@ -204,6 +208,9 @@ typedef struct fb_engine_stats {
     uint64_t upload_rate;     /* current pacing rate, bytes/s (the cap for the seed) */
     uint64_t msgs_out[16];    /* datagrams sent, by message type (docs/PROTOCOL.md) */
     uint32_t upload_queue;    /* requests queued or in flight */
+    uint64_t pushes_sent;     /* chunks queued unasked for a neighbour (docs/PROTOCOL.md, 9) */
+    uint64_t pushes_accepted; /* unasked chunks taken in (their first block came) */
+    uint64_t pushes_refused;  /* unasked chunks refused with CANCEL */
 } fb_engine_stats;
 
 void fb_engine_stats_get(const fb_engine *e, fb_engine_stats *out);

@@ -69,6 +69,11 @@
 #define TOKEN_TAG_JOIN          1
 #define TOKEN_TAG_HELLO         2
 
+/* Pushes (docs/PROTOCOL.md section 9): at most this many neighbours per verified chunk,
+ * whatever cfg.push_max says. A pushed chunk the receiver takes in uses one of the burst slots
+ * from NB_STRANDED_BURSTS on (never asked of a neighbour). */
+#define PUSH_CAP 16
+
 #define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN  2
 
@@ -102,6 +107,8 @@ typedef struct fb_burst {
     uint16_t blocks, arrived;
     uint32_t seq;     /* order of sending to this neighbour */
     bool answered;    /* a QUEUED, BUSY or DATA came back */
+    bool push;        /* not ours: a chunk its sender pushed unasked (section 9); not counted
+                         in req_out, the budget or the burst size */
     bool extended;    /* its deadline passed once and was extended (no answer yet, or QUEUED
                          while the sender was still heard from) */
     uint32_t qd_min;  /* smallest one-way queueing delay of its blocks, us */
@@ -159,6 +166,10 @@ typedef struct fb_nb {
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
     uint8_t queued;        /* our upload entries for it */
     uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
+    uint32_t push_id;      /* our push to it queued or being sent (its req_id; 0: none) */
+    uint32_t push_chunk;   /* the chunk last pushed to it (+1; 0: none): left out of the
+                              HAVE that announces it, the DATA does so */
+    uint32_t push_refused; /* the last push from it we refused (CANCEL sent once) */
 } fb_nb;
 
 /* A peer we were told about and are trying to reach (HELLO to each address). */
@@ -265,6 +276,7 @@ typedef struct fb_upreq {
     fb_addr to;
     uint32_t req_id;
     uint8_t n, cur_e, cur_b;
+    bool push; /* queued by us, unasked (peer role, section 9) */
     fb_wire_req e[FB_WIRE_MAX_REQ];
     uint32_t len[FB_WIRE_MAX_REQ]; /* chunk lengths */
     uint16_t blocks, sent;
@@ -384,6 +396,8 @@ fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a);
 /* Keeps s->nb_hash in step with slot n (after its address or state changed). */
 void fb_peer_nb_index(fb_swarm *s, fb_nb *n);
 void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned);
+/* Marks chunk c held by neighbour n (its bitmap and avail). */
+void fb_peer_nb_has(fb_swarm *s, fb_nb *n, uint32_t c);
 void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb_nb *from);
 bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a);
 /* Repeats our half of the handshake to n (its token echoed), for a neighbour that has not
@@ -413,6 +427,9 @@ uint32_t fb_up_pending(const fb_engine *e, int swarm);
 /* How long the requests accepted and not yet sent take at the current pace, in us. */
 uint64_t fb_up_backlog_us(const fb_engine *e);
 uint64_t fb_up_pump(fb_engine *e);
+/* Peer role: chunk c was just verified. While the uplink would idle for a round trip, queues it
+ * unasked for up to cfg.push_max neighbours lacking it (section 9). Returns how many. */
+uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c);
 uint64_t fb_up_tick(fb_engine *e);
 
 /* seed.c: tracker, introductions, the seed's choice. */

@@ -242,6 +242,12 @@ static void nb_has(fb_swarm *s, fb_nb *n, uint32_t c)
         n->complete = true;
 }
 
+void fb_peer_nb_has(fb_swarm *s, fb_nb *n, uint32_t c)
+{
+    if (c < s->n_chunks && !n->is_seed)
+        nb_has(s, n, c);
+}
+
 /* Applies an interval list (validated by the decoder) to n's holdings. Returns false if it
  * names chunks past the end of the page. */
 static bool nb_apply_iv(fb_swarm *s, fb_nb *n, const uint8_t *iv, size_t iv_len)
@@ -630,24 +636,47 @@ static void have_flush(fb_engine *e, fb_swarm *s)
     m.type = FB_MSG_HAVE;
     m.u.have.iv = iv;
     m.u.have.iv_len = (size_t)n;
-    uint32_t sent = 0;
+    uint64_t bytes = 0;
     for (uint32_t i = 1; i < s->n_nb; i++) {
         fb_nb *nb = &s->nb[i];
         if (nb->state != NB_ACTIVE || nb->complete)
             continue;
-        bool lacks = false;
-        for (uint32_t k = 0; k < s->n_fresh && !lacks; k++)
-            lacks = !fb_bit_get(nb->have, s->fresh[k]);
+        /* A chunk we push to it is not announced to it: the DATA does so, and a HAVE that
+         * overtook the DATA would draw a REQUEST for the chunk on its way. */
+        uint32_t skip = nb->push_chunk ? nb->push_chunk - 1 : FB_CHUNK_NONE;
+        nb->push_chunk = 0;
+        bool lacks = false, pushed = false;
+        for (uint32_t k = 0; k < s->n_fresh; k++) {
+            if (s->fresh[k] == skip)
+                pushed = true;
+            else
+                lacks |= !fb_bit_get(nb->have, s->fresh[k]);
+        }
         if (!lacks)
             continue;
-        fb_eng_send_msg(e, s, &nb->addr, &m);
+        if (pushed) {
+            fb_iv store2[64];
+            fb_ivset set2;
+            fb_ivset_init(&set2, store2, 64);
+            for (uint32_t k = 0; k < s->n_fresh; k++)
+                if (s->fresh[k] != skip)
+                    fb_ivset_add(&set2, s->fresh[k], s->fresh[k] + 1);
+            uint8_t iv2[FB_WIRE_MAX];
+            int n2 = fb_ivset_encode(&set2, iv2, FB_WIRE_MAX - FB_WIRE_HDR, 64, NULL);
+            fb_wire_msg m2 = m;
+            m2.u.have.iv = iv2;
+            m2.u.have.iv_len = (size_t)n2;
+            fb_eng_send_msg(e, s, &nb->addr, &m2);
+            bytes += FB_WIRE_HDR + (uint64_t)n2 + fb_eng_overhead(e);
+        } else {
+            fb_eng_send_msg(e, s, &nb->addr, &m);
+            bytes += FB_WIRE_HDR + (uint64_t)n + fb_eng_overhead(e);
+        }
         nb->last_tx_us = e->now;
-        sent++;
     }
     s->n_fresh = 0;
     /* Early flushes cost at most 1/HAVE_EARLY_SHARE of the pace (a dsl uplink would otherwise
      * spend a third of itself on HAVEs and crowd a competing TCP flow out). */
-    uint64_t bytes = (uint64_t)sent * (FB_WIRE_HDR + (uint64_t)n + fb_eng_overhead(e));
     uint64_t pace = e->bucket.rate ? e->bucket.rate : 1;
     s->have_early_us = e->now + bytes * HAVE_EARLY_SHARE * 1000000 / pace;
 }
@@ -700,6 +729,9 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         fb_eng_arm(e, s->have_flush_us);
     }
     s->fresh[s->n_fresh++] = c;
+    /* An uplink that would idle for a round trip pushes the chunk, unasked, to neighbours that
+     * lack it (before the HAVE: its first block leaves first). */
+    fb_up_push(e, s, c);
     /* Unless our uplink is about to run dry: then what we have is announced at once, since
      * its requests take a round trip to come. */
     if (fb_up_backlog_us(e) < HAVE_IDLE_US && e->now >= s->have_early_us)

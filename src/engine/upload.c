@@ -100,10 +100,15 @@ static void up_free(fb_engine *e, uint32_t idx, bool count_down)
         ring_remove(e, idx);
     if (e->up_cur == idx)
         e->up_cur = UP_NONE;
-    if (count_down) {
+    if (count_down && !u->push) {
         uint8_t *q = owner_count(e, u);
         if (q && *q)
             (*q)--;
+    }
+    if (count_down && u->push) { /* a push does not count as a request; it is no longer under way */
+        fb_swarm *s = &e->sw[u->swarm];
+        if (s->state != SW_FREE && u->nb < s->n_nb && s->nb[u->nb].push_id == u->req_id)
+            s->nb[u->nb].push_id = 0;
     }
     u->state = UP_FREE;
     e->up_used--;
@@ -428,6 +433,88 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
         send_answer(e, s, from, FB_MSG_QUEUED, u.req_id, drain_ms(e, ahead),
                     m->u.request.e[0].chunk == FB_WIRE_ANY ? u.e[0].chunk : FB_CHUNK_NONE);
     fb_up_pump(e);
+}
+
+/* How many neighbours a chunk verified now is pushed to: the chunks the uplink sends in the
+ * round trip a HAVE and its REQUEST take (the smallest answer time seen), rounded down (5 at
+ * broadband: 20 ms / 3.4 ms; 0 at dsl once the pace is known: 40 ms / 170 ms), cfg.push_max
+ * at most. */
+static uint32_t push_count(const fb_engine *e, const fb_swarm *s)
+{
+    if (e->cfg.push_max == FB_PUSH_OFF || !s->answer_rtt.init || !e->bucket.rate)
+        return 0;
+    uint64_t chunk_us =
+        (uint64_t)s->map.chunk_size / FB_BLOCK_SIZE * block_wire(e) * 1000000 / e->bucket.rate;
+    uint64_t k = (uint64_t)s->answer_rtt.min / FB_MAX(chunk_us, 1u);
+    return (uint32_t)FB_MIN(k, FB_MIN(e->cfg.push_max, (uint32_t)PUSH_CAP));
+}
+
+uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c)
+{
+    if (seed_role(e) || s->complete || s->draining || c >= s->n_chunks)
+        return 0;
+    uint32_t want = push_count(e, s);
+    /* Only a chunk no neighbour holds (one fresh from the seed, mostly): pushes of chunks that
+     * neighbours also announce crossed each other's HAVEs and were refused (broadband N=256:
+     * 7,749 of 12,096 refused, mean / T_min 1.34 -> 1.51). */
+    if (s->avail[c])
+        return 0;
+    uint64_t rtt = s->answer_rtt.min;
+    uint32_t len = fb_chunk_len(&s->map, c);
+    uint32_t mask = fb_chunk_full_mask(len);
+    int si = fb_eng_swarm_index(e, s);
+    uint32_t done = 0;
+    while (done < want && fb_up_backlog_us(e) < rtt && e->up_used < e->n_up) {
+        /* The neighbour that holds the fewest chunks, among those lacking c, not complete, with
+         * no push of ours under way, and within tit-for-tat's credit. */
+        fb_nb *best = NULL;
+        for (uint32_t i = 1; i < s->n_nb; i++) {
+            fb_nb *n = &s->nb[i];
+            if (n->state != NB_ACTIVE || n->is_seed || n->complete || n->push_id ||
+                fb_bit_get(n->have, c))
+                continue;
+            if (e->cfg.tft_credit != FB_TFT_OFF && n->up > n->down + e->cfg.tft_credit)
+                continue;
+            if (!best || n->have_count < best->have_count)
+                best = n;
+        }
+        if (!best)
+            break;
+        uint32_t idx = UP_NONE;
+        for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
+            if (e->up[i].state == UP_FREE)
+                idx = i;
+        if (idx == UP_NONE)
+            break;
+        fb_upreq u;
+        memset(&u, 0, sizeof(u));
+        u.state = UP_QUEUED;
+        u.push = true;
+        u.swarm = (uint16_t)si;
+        u.nb = (uint16_t)(best - s->nb);
+        u.to = best->addr;
+        do
+            u.req_id = fb_eng_rand32(e);
+        while (!u.req_id);
+        u.n = 1;
+        u.e[0].chunk = c;
+        u.e[0].mask = mask;
+        u.len[0] = len;
+        u.blocks = (uint16_t)__builtin_popcount(mask);
+        bool finisher = best->have_count + FINISH_CHUNKS(s->n_chunks) >= s->n_chunks;
+        u.prio = finisher ? 0 : best->have_count + 1;
+        u.queued_us = e->now;
+        e->up[idx] = u;
+        e->up_used++;
+        best->push_id = u.req_id;
+        best->push_chunk = c + 1;
+        ring_push(e, idx);
+        e->st.pushes_sent++;
+        done++;
+    }
+    if (done)
+        fb_up_pump(e);
+    return done;
 }
 
 uint64_t fb_up_backlog_us(const fb_engine *e)

@@ -410,6 +410,9 @@ static void add_stats(sim *s, host *h)
     r->blocks_unused += st.blocks_unused;
     r->blocks_late += st.blocks_late;
     r->partial_lost += st.partial_lost;
+    r->pushes_sent += st.pushes_sent;
+    r->pushes_accepted += st.pushes_accepted;
+    r->pushes_refused += st.pushes_refused;
 }
 
 /* --trace: visitor-seconds present, integrated as visitors come and go. */

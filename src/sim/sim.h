@@ -92,6 +92,7 @@ typedef struct fb_sim_result {
      * request cancelled or long given up), other unused (not asked, duplicate), abandoned
      * (blocks of partial chunks thrown away). */
     uint64_t blocks_unused, blocks_late, partial_lost;
+    uint64_t pushes_sent, pushes_accepted, pushes_refused; /* unasked chunks (PROTOCOL.md 9) */
     /* UDP wire bytes (payload + 28) sent, by message type (index = wire type), visitors and
      * seed apart. */
     uint64_t msg_wire_peers[16], msg_wire_seed[16];

@@ -106,6 +106,9 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
     printf("\"blocks_unused\":%llu,\"blocks_late\":%llu,\"partial_lost\":%llu,",
            (unsigned long long)r->blocks_unused, (unsigned long long)r->blocks_late,
            (unsigned long long)r->partial_lost);
+    printf("\"pushes_sent\":%llu,\"pushes_accepted\":%llu,\"pushes_refused\":%llu,",
+           (unsigned long long)r->pushes_sent, (unsigned long long)r->pushes_accepted,
+           (unsigned long long)r->pushes_refused);
     for (int k = 0; k < 2; k++) {
         const uint64_t *w = k ? r->msg_wire_seed : r->msg_wire_peers;
         printf("\"%s\":[", k ? "msg_wire_seed" : "msg_wire_peers");

@@ -1,0 +1,272 @@
+/* Pushes (docs/PROTOCOL.md section 9): a peer whose uplink would idle sends a chunk it just
+ * verified, unasked, to a neighbour lacking it; the receiver takes it in like the answer to a
+ * request of its own and verifies it, or refuses it with CANCEL (held, or asked of someone
+ * else); a pushed chunk that fails its hash bans the sender. Two peers and a nearly silent seed
+ * on the in-test network of tests/unit/netsim.h; the engines' state is read through
+ * engine/internal.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "engine/internal.h"
+#include "netsim.h"
+
+static const uint64_t sizes[] = {100000, 30000};
+static ns_node *pa, *pb;
+
+static uint32_t neighbours(ns_node *n)
+{
+    fb_engine_stats st;
+    fb_engine_stats_get(n->e, &st);
+    return st.neighbours;
+}
+
+static bool paired(ns_world *w)
+{
+    (void)w;
+    return neighbours(pa) == 1 && neighbours(pb) == 1;
+}
+
+static fb_engine_stats stats(ns_node *n)
+{
+    fb_engine_stats st;
+    fb_engine_stats_get(n->e, &st);
+    return st;
+}
+
+static fb_swarm *swarm_of(ns_node *n)
+{
+    return &n->e->sw[n->swarm];
+}
+
+/* The seed (2 KB/s: it hands out nearly nothing) and peers a and b (configs ca, cb; NULL: stay
+ * forever), neighbours of each other. a's requests are taken to have been answered in 20 ms at
+ * best (its round trip). */
+static void setup(ns_world *w, const fb_engine_config *ca, const fb_engine_config *cb)
+{
+    ns_init(w, 10000, 0);
+    ns_page(w, sizes, 2);
+    ns_node *seed = ns_add(w, true, 2000, NULL);
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    pa = ns_add(w, false, 1000000, ca ? ca : &stay);
+    pb = ns_add(w, false, 1000000, cb ? cb : &stay);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(fb_engine_swarm_join(w->node[i].e, w->node[i].swarm, &seed->addr, w->now),
+                         0);
+        ns_tick(&w->node[i]);
+    }
+    ns_run(w, 3000000, paired);
+    assert_true(paired(w));
+    fb_rtt_sample(&swarm_of(pa)->answer_rtt, 20000);
+}
+
+static void supply(ns_world *w, ns_node *n, uint32_t c)
+{
+    uint32_t len;
+    uint64_t off = ns_chunk_off(w, c, &len);
+    assert_int_equal(fb_engine_supply(n->e, n->swarm, c, w->page + off, len, w->now), 0);
+    ns_tick(n);
+}
+
+/* A chunk neither a nor b holds or has asked for. */
+static uint32_t fresh_chunk(ns_world *w)
+{
+    for (uint32_t c = w->map.n_chunks; c-- > 0;)
+        if (!pa->held[c] && !pb->held[c] && !(swarm_of(pa)->cs[c] & CS_REQ) &&
+            !(swarm_of(pb)->cs[c] & CS_REQ))
+            return c;
+    fail();
+    return 0;
+}
+
+/* Whether a datagram on its way from `from` to `to` is a `type` naming chunk c (DATA) or
+ * request id (CANCEL). */
+static bool in_flight(ns_world *w, ns_node *from, ns_node *to, uint8_t type, uint32_t v)
+{
+    for (size_t i = 0; i < w->n_pkts; i++) {
+        fb_wire_msg m;
+        if (!fb_addr_eq(&w->pkts[i].from, &from->addr) || !fb_addr_eq(&w->pkts[i].to, &to->addr) ||
+            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &m) != 0 || m.type != type)
+            continue;
+        if (type == FB_MSG_DATA && m.u.data.chunk == v)
+            return true;
+        if (type == FB_MSG_CANCEL && m.u.cancel.req_id == v)
+            return true;
+    }
+    return false;
+}
+
+/* A verified chunk goes, unasked, to the neighbour that lacks it while a's uplink is idle; b
+ * takes it in and verifies it, and never asks for it. */
+static void test_push_to_lacking_neighbour(void **state)
+{
+    (void)state;
+    (void)ns_kill;
+    static ns_world w;
+    setup(&w, NULL, NULL);
+    uint32_t c = fresh_chunk(&w);
+    assert_int_equal(stats(pa).upload_queue, 0);
+    supply(&w, pa, c);
+    assert_int_equal(stats(pa).pushes_sent, 1);
+    assert_true(in_flight(&w, pa, pb, FB_MSG_DATA, c));
+    ns_run(&w, w.now + 200000, NULL);
+    assert_true(pb->held[c]);
+    uint32_t len;
+    uint64_t off = ns_chunk_off(&w, c, &len);
+    assert_memory_equal(pb->store + off, w.page + off, len);
+    fb_engine_stats sb = stats(pb);
+    assert_int_equal(sb.pushes_accepted, 1);
+    assert_int_equal(sb.pushes_refused, 0);
+    assert_true(sb.bytes_in_peer >= len);
+    assert_int_equal(sb.chunks_bad, 0);
+    /* a counted what it gave b (tit-for-tat) and b what it got from a. */
+    assert_true(swarm_of(pa)->nb[1].up >= len || swarm_of(pa)->nb[2].up >= len);
+    ns_free(&w);
+}
+
+/* No push to a neighbour that holds the chunk (b's HAVE came; b itself never pushes). */
+static void test_no_push_held(void **state)
+{
+    (void)state;
+    static ns_world w;
+    fb_engine_config no_push = {.linger_ms = FB_LINGER_FOREVER, .push_max = FB_PUSH_OFF};
+    setup(&w, NULL, &no_push);
+    uint32_t c = fresh_chunk(&w);
+    supply(&w, pb, c);
+    ns_run(&w, w.now + 15000, NULL); /* b's HAVE is at a (10 ms), a has not got c yet */
+    assert_true(fb_bit_get(swarm_of(pa)->nb[1].have, c) || fb_bit_get(swarm_of(pa)->nb[2].have, c));
+    assert_false(pa->held[c]);
+    supply(&w, pa, c);
+    assert_int_equal(stats(pa).pushes_sent, 0);
+    /* The control: a chunk b lacks is pushed (b refuses it: it takes no push). */
+    uint32_t d = fresh_chunk(&w);
+    supply(&w, pa, d);
+    assert_int_equal(stats(pa).pushes_sent, 1);
+    ns_run(&w, w.now + 50000, NULL);
+    assert_int_equal(stats(pb).pushes_refused, 1);
+    ns_free(&w);
+}
+
+static bool backlog_over_rtt(ns_world *w)
+{
+    (void)w;
+    fb_swarm *s = swarm_of(pa);
+    return fb_up_backlog_us(pa->e) >= 200000 && !s->nb[1].push_id && !s->nb[2].push_id;
+}
+
+/* None while the uplink has a round trip of data queued: a (capped at 100 KB/s, a round trip of
+ * 200 ms) serves b's requests for 200 ms or more when a chunk b lacks verifies. */
+static void test_no_push_busy(void **state)
+{
+    (void)state;
+    static ns_world w;
+    fb_engine_config capped = {.linger_ms = FB_LINGER_FOREVER, .upload_rate = 100000};
+    setup(&w, &capped, NULL);
+    swarm_of(pa)->answer_rtt.min = 200000;
+    for (int k = 0; k < 6; k++)
+        supply(&w, pa, fresh_chunk(&w)); /* the first is pushed; b asks for the others */
+    assert_int_equal(stats(pa).pushes_sent, 1);
+    ns_run(&w, w.now + 1000000, backlog_over_rtt);
+    assert_true(backlog_over_rtt(&w));
+    swarm_of(pa)->answer_rtt.min = 200000;
+    uint32_t c = fresh_chunk(&w);
+    supply(&w, pa, c);
+    assert_int_equal(stats(pa).pushes_sent, 1);
+    assert_false(in_flight(&w, pa, pb, FB_MSG_DATA, c));
+    ns_free(&w);
+}
+
+/* b is sent DATA from a for a request it never made: refused with one CANCEL when b holds the
+ * chunk or has asked someone else for it, and nothing is stored. */
+static void push_block(ns_world *w, ns_node *from, ns_node *to, uint32_t req_id, uint32_t c,
+                       uint8_t block, bool corrupt)
+{
+    uint8_t id[32];
+    assert_int_equal(fb_engine_swarm_id(to->e, to->swarm, id), 0);
+    uint32_t len;
+    uint64_t off = ns_chunk_off(w, c, &len);
+    uint8_t payload[FB_BLOCK_SIZE];
+    uint32_t blen = fb_block_len(len, block);
+    memcpy(payload, w->page + off + (size_t)block * FB_BLOCK_SIZE, blen);
+    if (corrupt)
+        payload[0] ^= 0x5a;
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_DATA;
+    memcpy(m.swarm, id, 8);
+    m.u.data.req_id = req_id;
+    m.u.data.chunk = c;
+    m.u.data.block = block;
+    m.u.data.ts = (uint32_t)w->now;
+    m.u.data.payload = payload;
+    m.u.data.len = blen;
+    uint8_t buf[FB_MAX_DATAGRAM];
+    int n = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_true(n > 0);
+    fb_engine_input(to->e, &from->addr, buf, (size_t)n, w->now);
+}
+
+static void test_refused_held_or_asked(void **state)
+{
+    (void)state;
+    static ns_world w;
+    setup(&w, NULL, NULL);
+    uint32_t c = fresh_chunk(&w);
+    supply(&w, pb, c);
+    ns_run(&w, w.now + 200000, NULL);
+    uint64_t refused = stats(pb).pushes_refused;
+    push_block(&w, pa, pb, 0x1234567u, c, 0, false); /* b holds c */
+    assert_int_equal(stats(pb).pushes_refused, refused + 1);
+    assert_true(in_flight(&w, pb, pa, FB_MSG_CANCEL, 0x1234567u));
+    push_block(&w, pa, pb, 0x1234567u, c, 1, false); /* the next block: no second CANCEL */
+    assert_int_equal(stats(pb).pushes_refused, refused + 1);
+    /* A chunk b has asked of the seed (held by b's flight bound to the seed). */
+    fb_swarm *s = swarm_of(pb);
+    uint32_t d = fresh_chunk(&w);
+    fb_bit_clear(s->want, d);
+    s->n_want--;
+    s->cs[d]++;
+    push_block(&w, pa, pb, 0x7654321u, d, 0, false);
+    assert_int_equal(stats(pb).pushes_refused, refused + 2);
+    assert_true(in_flight(&w, pb, pa, FB_MSG_CANCEL, 0x7654321u));
+    assert_int_equal(stats(pb).pushes_accepted, 0);
+    assert_false(pb->held[d]);
+    ns_free(&w);
+}
+
+/* Every block of a pushed chunk, one of them corrupt: the hash fails, a is banned, nothing is
+ * stored. */
+static void test_corrupt_push_bans(void **state)
+{
+    (void)state;
+    static ns_world w;
+    setup(&w, NULL, NULL);
+    uint32_t c = fresh_chunk(&w);
+    uint32_t len;
+    (void)ns_chunk_off(&w, c, &len);
+    uint32_t blocks = (len + FB_BLOCK_SIZE - 1) / FB_BLOCK_SIZE;
+    for (uint32_t k = 0; k < blocks; k++)
+        push_block(&w, pa, pb, 0x2468ace0u, c, (uint8_t)k, k == blocks - 1);
+    fb_engine_stats sb = stats(pb);
+    assert_int_equal(sb.pushes_accepted, 1);
+    assert_int_equal(sb.chunks_bad, 1);
+    assert_int_equal(sb.bans, 1);
+    assert_int_equal(pb->banned, 1);
+    assert_true(fb_addr_eq(&pb->banned_addr[0], &pa->addr));
+    assert_false(pb->held[c]);
+    assert_int_equal(neighbours(pb), 0);
+    ns_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_push_to_lacking_neighbour),
+        cmocka_unit_test(test_no_push_held),
+        cmocka_unit_test(test_no_push_busy),
+        cmocka_unit_test(test_refused_held_or_asked),
+        cmocka_unit_test(test_corrupt_push_bans),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
