@@ -278,6 +278,14 @@ static bool stranded(const fb_swarm *s)
     return s->have > 0 && s->n_active == 0;
 }
 
+/* Few neighbours (2 at most) and a quarter of the page or more still to get: a crowd has left
+ * it behind, and the seed must serve most of what remains, so a BUSY's doubling does not
+ * apply either (its own retry time does). */
+static bool thin(const fb_swarm *s)
+{
+    return s->n_active <= 2 && s->have > 0 && s->have + s->n_chunks / 4 <= s->n_chunks;
+}
+
 /* The peer misses at most FINISH_CHUNKS chunks. */
 static bool finishing(const fb_swarm *s)
 {
@@ -516,7 +524,7 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
     if (s->state != SW_ACTIVE || n->state != NB_ACTIVE)
         return;
     bool sent = false;
-    if (n->is_seed && n->busy_until > e->now && starving(s)) {
+    if (n->is_seed && n->busy_until > e->now && (starving(s) || thin(s))) {
         if (n->busy_min_until <= e->now)
             n->busy_until = e->now;
         else
@@ -911,6 +919,17 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 
 void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
 {
+    if (!m->u.busy.req_id) {
+        /* The seed's invitation (its queue has room again): a wait it imposed ends now. It
+         * only shortens a wait a BUSY or a timeout began (one request round each at most). */
+        if (n->is_seed && n->busy_until > e->now) {
+            n->busy_until = e->now;
+            n->busy_min_until = e->now;
+            n->busy_count = 0;
+            fb_dl_pump(e, s, n);
+        }
+        return;
+    }
     uint16_t ni = nbi(s, n);
     for (int k = 0; k < NB_BURSTS; k++) {
         fb_burst *b = &n->out[k];
@@ -935,8 +954,8 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        uint64_t wait =
-            FB_MIN(ms * T_MS << (finishing(s) ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
+        uint64_t wait = FB_MIN(
+            ms * T_MS << (finishing(s) || thin(s) ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
         if (n->busy_count < 255)
             n->busy_count++;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);

@@ -60,6 +60,7 @@
 #define SEED_PER_PEER      2            /* seed: queued requests per peer */
 #define SEED_PER_PEER_IDLE 4            /* seed: per peer while its queue is under half full */
 #define SEED_PER_PEER_FREE 8            /* seed: per peer while its queue is under a quarter full */
+#define SEED_INVITES       8            /* seed: refused requesters told when the queue has room */
 /* A draining peer leaves once nothing is queued and nobody asked it anything for this long. */
 #define DRAIN_IDLE_US (20 * T_MS)
 /* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
@@ -298,6 +299,13 @@ typedef struct fb_sent {
     uint32_t chunk[FB_WIRE_MAX_REQ];
 } fb_sent;
 
+/* A requester the seed refused (BUSY) while its queue was full. */
+typedef struct fb_invitee {
+    fb_addr to;
+    uint16_t swarm;
+    uint32_t covered; /* its progress then (chunks it held, as far as the seed knew) */
+} fb_invitee;
+
 typedef struct fb_ctrlmsg {
     fb_addr to;
     uint16_t len;
@@ -340,6 +348,10 @@ struct fb_engine {
     fb_rtt up_rtt;     /* last block sent -> acknowledgement */
     fb_sent sent[16];  /* requests sent lately, to match acknowledgements */
     uint32_t sent_next;
+    /* Seed role: the last requesters refused for a full queue, told when it has room again
+     * (BUSY with req_id 0: fb_up_invite). */
+    fb_invitee invite[SEED_INVITES];
+    uint32_t n_invite;
     fb_bucket bucket;
     fb_ctrlmsg *ctrl; /* rate-capped engines: control messages waiting for tokens */
     uint32_t ctrl_head, ctrl_len, ctrl_cap;

@@ -91,6 +91,8 @@ static uint8_t *owner_count(fb_engine *e, const fb_upreq *u)
     return t ? &t->queued : NULL;
 }
 
+static void invite_send(fb_engine *e);
+
 static void up_free(fb_engine *e, uint32_t idx, bool count_down)
 {
     fb_upreq *u = &e->up[idx];
@@ -112,6 +114,7 @@ static void up_free(fb_engine *e, uint32_t idx, bool count_down)
     }
     u->state = UP_FREE;
     e->up_used--;
+    invite_send(e);
 }
 
 /* An acknowledgement (early or final) of a request we serve or served: feeds the rate
@@ -223,6 +226,54 @@ static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req
     uint16_t ms = drain_ms(e, over);
     send_answer(e, s, to, FB_MSG_BUSY, req_id, (uint16_t)FB_MIN(FB_MAX(ms, 50u), 8000u),
                 FB_CHUNK_NONE);
+}
+
+/* Seed role: remembers `to` (swarm si, holding `covered` chunks), refused for a full queue, to
+ * tell it when the queue has room: the SEED_INVITES least advanced such requesters (those a
+ * crowd leaves behind, with few neighbours and much left), each once. */
+static void invite_note(fb_engine *e, int si, const fb_addr *to, uint32_t covered)
+{
+    uint32_t worst = 0;
+    for (uint32_t i = 0; i < e->n_invite; i++) {
+        if (e->invite[i].swarm == si && fb_addr_eq(&e->invite[i].to, to)) {
+            e->invite[i].covered = covered;
+            return;
+        }
+        if (e->invite[i].covered > e->invite[worst].covered)
+            worst = i;
+    }
+    uint32_t i = e->n_invite;
+    if (i < SEED_INVITES)
+        e->n_invite++;
+    else if (e->invite[worst].covered > covered)
+        i = worst;
+    else
+        return;
+    e->invite[i].to = *to;
+    e->invite[i].swarm = (uint16_t)si;
+    e->invite[i].covered = covered;
+}
+
+/* Seed role: once the queue waiting to start holds less than a quarter of its limit, tells the
+ * requesters refused for a full queue (invite_note) that it has room: a BUSY with req_id 0 (no
+ * request of theirs) and retry 0. A refused straggler otherwise waits the BUSY's retry, a guess
+ * made while the crowd's requests filled the queue, and the seed idles meanwhile when those
+ * requests go (their requesters completed, cancelled or left). */
+static void invite_send(fb_engine *e)
+{
+    if (!e->n_invite || e->ring_blocks >= queue_limit(e) / 4)
+        return;
+    uint32_t n = e->n_invite;
+    e->n_invite = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        fb_swarm *s = &e->sw[e->invite[i].swarm];
+        if (s->state == SW_FREE)
+            continue;
+        fb_wire_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = FB_MSG_BUSY;
+        fb_eng_send_msg(e, s, &e->invite[i].to, &m);
+    }
 }
 
 /* Seed role: the chunks queued or being sent to `to` in swarm si (*n_queued of them), then those
@@ -338,6 +389,8 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
     if (idx == UP_NONE) {
         if (e->up_used >= e->n_up)
             e->st.dropped_cap++;
+        if (!n && seed_role(e) && e->ring_blocks >= qcap)
+            invite_note(e, si, from, covered);
         send_busy(e, s, from, m->u.request.req_id);
         return;
     }
@@ -634,6 +687,7 @@ static void finish_entry(fb_engine *e, uint32_t idx)
 
 uint64_t fb_up_pump(fb_engine *e)
 {
+    invite_send(e);
     uint64_t ovh = fb_eng_overhead(e);
     uint64_t t = fb_eng_ctrl_drain(e);
     if (t != UINT64_MAX) {

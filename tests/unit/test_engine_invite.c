@@ -1,0 +1,124 @@
+/* The seed's invitation (a BUSY with req_id 0, tests/unit/netsim.h, a fake clock): a peer that
+ * waits out a BUSY from its seed asks it again at once; one that is not waiting, or a neighbour
+ * that is not its seed, changes nothing. And a peer with few neighbours and much of the page left
+ * waits a BUSY's own retry time, undoubled. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/wire.h"
+#include "engine/internal.h"
+#include "netsim.h"
+
+static const uint64_t sizes[] = {40000, 20000};
+
+/* A slow seed (so the peer is still downloading) and one peer joined to it; *nb gets the
+ * peer's entry for the seed. */
+static ns_node *joined_peer(ns_world *w, fb_nb **nb)
+{
+    ns_init(w, 10000, 0);
+    ns_page(w, sizes, 2);
+    ns_node *seed = ns_add(w, true, 20000, NULL);
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    ns_node *p = ns_add(w, false, 1000000, &stay);
+    assert_int_equal(fb_engine_swarm_join(p->e, p->swarm, &seed->addr, w->now), 0);
+    ns_tick(p);
+    ns_run(w, w->now + 1000000, NULL);
+    fb_swarm *s = &p->e->sw[p->swarm];
+    assert_false(s->complete);
+    assert_true(s->have > 0);
+    *nb = NULL;
+    for (uint32_t i = 0; i < s->n_nb; i++)
+        if (s->nb[i].state == NB_ACTIVE && s->nb[i].is_seed)
+            *nb = &s->nb[i];
+    assert_non_null(*nb);
+    return p;
+}
+
+/* Feeds p a BUSY (req_id, retry_ms) in swarm p's, from `from`. */
+static void busy_from(ns_world *w, ns_node *p, const fb_addr *from, uint32_t req_id, uint16_t ms)
+{
+    uint8_t id[32];
+    assert_int_equal(fb_engine_swarm_id(p->e, p->swarm, id), 0);
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_BUSY;
+    memcpy(m.swarm, id, 8);
+    m.u.busy.req_id = req_id;
+    m.u.busy.retry_ms = ms;
+    uint8_t buf[FB_MAX_DATAGRAM];
+    int len = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    fb_engine_input(p->e, from, buf, (size_t)len, w->now);
+}
+
+static void test_invite_ends_wait(void **state)
+{
+    (void)state;
+    static ns_world w;
+    fb_nb *nb;
+    ns_node *p = joined_peer(&w, &nb);
+    ns_node *seed = &w.node[0];
+    /* Not waiting: nothing changes. */
+    nb->busy_until = w.now;
+    nb->busy_count = 3;
+    busy_from(&w, p, &seed->addr, 0, 0);
+    assert_int_equal(nb->busy_count, 3);
+    /* Waiting out a BUSY (1 s, the 4th in a row): the wait ends now, the doubling restarts. */
+    nb->busy_until = w.now + 1000000;
+    nb->busy_min_until = w.now + 500000;
+    busy_from(&w, p, &seed->addr, 0, 0);
+    assert_int_equal(nb->busy_until, w.now);
+    assert_int_equal(nb->busy_min_until, w.now);
+    assert_int_equal(nb->busy_count, 0);
+    ns_free(&w);
+}
+
+static void test_invite_from_stranger_ignored(void **state)
+{
+    (void)state;
+    static ns_world w;
+    fb_nb *nb;
+    ns_node *p = joined_peer(&w, &nb);
+    nb->busy_until = w.now + 1000000;
+    nb->busy_count = 3;
+    fb_addr other;
+    fb_addr_set_v4(&other, 0x0b000001u, 5000); /* not the seed, not a neighbour */
+    busy_from(&w, p, &other, 0, 0);
+    assert_int_equal(nb->busy_until, w.now + 1000000);
+    assert_int_equal(nb->busy_count, 3);
+    ns_free(&w);
+}
+
+/* A BUSY for a request of ours, the 4th in a row: a peer with no neighbour and most of the page
+ * left waits the retry (plus at most half of it), not the retry doubled. */
+static void test_thin_peer_no_doubling(void **state)
+{
+    (void)state;
+    static ns_world w;
+    fb_nb *nb;
+    ns_node *p = joined_peer(&w, &nb);
+    fb_swarm *s = &p->e->sw[p->swarm];
+    assert_true(s->n_active <= 2 && s->have + s->n_chunks / 4 <= s->n_chunks);
+    uint32_t req_id = 0;
+    for (int k = 0; k < NB_BURSTS && !req_id; k++)
+        req_id = nb->out[k].req_id;
+    assert_true(req_id != 0);
+    nb->busy_count = 3;
+    busy_from(&w, p, &w.node[0].addr, req_id, 100);
+    assert_true(nb->busy_until >= w.now + 100000);
+    assert_true(nb->busy_until <= w.now + 150000);
+    ns_free(&w);
+}
+
+int main(void)
+{
+    (void)ns_kill; /* netsim's helper, not needed here */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_invite_ends_wait),
+        cmocka_unit_test(test_invite_from_stranger_ignored),
+        cmocka_unit_test(test_thin_peer_no_doubling),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
