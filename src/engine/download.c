@@ -127,6 +127,7 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         if (f->chunk == FB_CHUNK_NONE || (timeout && f->got == 0 && f->asked == 0))
             fl_release(e, s, f);
     }
+    n->recent_seq[n->recent_next % 4] = b->seq;
     n->recent[n->recent_next++ % 4] = b->req_id;
     if (timeout && b->arrived == 0 && b->answered) {
         /* QUEUED, then nothing in time: its chunks go to other senders, so tell this one not
@@ -668,8 +669,11 @@ static void name_any(fb_swarm *s, fb_burst *b, uint32_t i, uint32_t c)
 
 /* A block for request `id`, which we gave up on lately (its answer was lost or slow), turns
  * up: if its chunk is still wanted and nobody else is asked for it, the request comes back to
- * life for the whole chunk instead of wasting what the sender is sending. */
-static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32_t c)
+ * life for the whole chunk instead of wasting what the sender is sending. It keeps its place
+ * `seq` in the order of sending: the sender served it before our later requests, which are still
+ * on their way (a fresh place would end them all as lost, and at the seed each such "timeout"
+ * doubled the back-off: broadband N=8 peers stopped asking the seed for up to a second). */
+static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32_t seq, uint32_t c)
 {
     if (!fb_bit_get(s->want, c) || s->complete)
         return NULL;
@@ -703,7 +707,7 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     b->blocks = (uint16_t)popc(f->full);
     b->answered = true;
     b->sent_us = e->now;
-    b->seq = ++n->burst_seq;
+    b->seq = seq;
     b->deadline_us = e->now + gapto(n);
     fb_eng_arm(e, b->deadline_us);
     return b;
@@ -785,11 +789,12 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         return;
     }
     if (!b) {
-        bool recent = false;
+        int r = -1;
         for (int k = 0; k < 4; k++)
-            recent |= n->recent[k] == id;
-        if (recent)
-            b = revive(e, s, n, id, c);
+            if (n->recent[k] == id)
+                r = k;
+        if (r >= 0)
+            b = revive(e, s, n, id, n->recent_seq[r], c);
         else if (!(b = accept_push(e, s, n, id, c))) {
             e->st.blocks_unused++;
             e->st.blocks_late++;
@@ -840,8 +845,16 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
     f->got |= bit;
     f->last_us = e->now;
     n->last_used_us = e->now;
-    if (n->is_seed)
+    if (n->is_seed) {
         s->seed_last_data_us = e->now;
+        /* The seed is serving us: a back-off from requests that timed out was our deadline's
+         * mistake (they were queued behind others, and their blocks come late), not a
+         * saturated or unreachable seed. A BUSY's own retry time still holds. */
+        if (n->backoff_us) {
+            n->backoff_us = 0;
+            n->busy_until = FB_MIN(n->busy_until, FB_MAX(e->now, n->busy_min_until));
+        }
+    }
     /* One-way queueing delay: this block's (arrival - stamp) over the smallest seen from n
      * (the clocks' offset cancels out). */
     uint32_t owd = (uint32_t)e->now - m->u.data.ts;

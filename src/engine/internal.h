@@ -146,7 +146,8 @@ typedef struct fb_nb {
     uint16_t burst;    /* receiver's burst size for this sender */
     uint32_t burst_seq;
     fb_burst out[NB_BURSTS];
-    uint32_t recent[4]; /* ids of bursts that ended lately: their late blocks are welcome */
+    uint32_t recent[4];     /* ids of bursts that ended lately: their late blocks are welcome */
+    uint32_t recent_seq[4]; /* their places in the order of sending (seq) */
     uint8_t recent_next;
     uint32_t ack_id; /* last burst finished, to acknowledge */
     uint8_t ack_count;
