@@ -37,6 +37,22 @@ static fb_flight *fl_alloc(fb_swarm *s, uint16_t *slot)
     return NULL;
 }
 
+/* Binds flight f (fresh from fl_alloc) to chunk c from neighbour slot ni: nothing of it received
+ * yet, started now, `answered` if its sender has already answered. The caller sets `asked` and
+ * `last_us` and counts the chunk as asked (cs, want). */
+static void fl_start(const fb_engine *e, fb_swarm *s, fb_flight *f, uint16_t ni, uint32_t c,
+                     bool answered)
+{
+    f->used = true;
+    f->nb = ni;
+    f->chunk = c;
+    f->len = fb_chunk_len(&s->map, c);
+    f->full = fb_chunk_full_mask(f->len);
+    f->got = 0;
+    f->started_us = e->now;
+    f->answered = answered;
+}
+
 /* Frees a flight, its buffer back to the engine's pool; its chunk becomes wanted again unless
  * held or asked of someone else. */
 static void fl_release(fb_engine *e, fb_swarm *s, fb_flight *f)
@@ -331,15 +347,8 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             if (!f)
                 return false;
             uint32_t c = (uint32_t)k;
-            f->used = true;
-            f->nb = ni;
-            f->chunk = c;
-            f->len = fb_chunk_len(&s->map, c);
-            f->full = fb_chunk_full_mask(f->len);
-            f->got = 0;
+            fl_start(e, s, f, ni, c, false);
             f->asked = f->full;
-            f->started_us = e->now;
-            f->answered = false;
             f->last_us = e->now;
             if ((s->cs[c] & CS_REQ) < CS_REQ)
                 s->cs[c]++;
@@ -411,14 +420,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             fb_flight *f = fl_alloc(s, &slot);
             if (!f)
                 break;
-            f->used = true;
-            f->nb = ni;
-            f->chunk = c;
-            f->len = fb_chunk_len(&s->map, c);
-            f->full = fb_chunk_full_mask(f->len);
-            f->got = 0;
-            f->started_us = e->now;
-            f->answered = false;
+            fl_start(e, s, f, ni, c, false);
             f->last_us = e->now;
             if (!dup && fb_bit_get(s->want, c)) {
                 fb_bit_clear(s->want, c);
@@ -686,15 +688,8 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     fb_flight *f = b ? fl_alloc(s, &slot) : NULL;
     if (!f)
         return NULL;
-    f->used = true;
-    f->nb = (uint16_t)(n - s->nb);
-    f->chunk = c;
-    f->len = fb_chunk_len(&s->map, c);
-    f->full = fb_chunk_full_mask(f->len);
-    f->got = 0;
+    fl_start(e, s, f, (uint16_t)(n - s->nb), c, true);
     f->asked = f->full;
-    f->started_us = e->now;
-    f->answered = true;
     fb_bit_clear(s->want, c);
     s->n_want--;
     if ((s->cs[c] & CS_REQ) < CS_REQ)
@@ -748,16 +743,9 @@ static fb_burst *accept_push(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, u
         e->st.pushes_refused++;
         return NULL;
     }
-    f->used = true;
-    f->nb = nbi(s, n);
-    f->chunk = c;
-    f->len = fb_chunk_len(&s->map, c);
-    f->full = fb_chunk_full_mask(f->len);
-    f->got = 0;
+    fl_start(e, s, f, nbi(s, n), c, true);
     f->asked = f->full;
-    f->started_us = e->now;
     f->last_us = e->now;
-    f->answered = true;
     fb_bit_clear(s->want, c);
     s->n_want--;
     s->cs[c]++;
