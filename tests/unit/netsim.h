@@ -12,6 +12,7 @@
 
 #include "core/chunk.h"
 #include "core/manifest.h"
+#include "core/wire.h"
 #include "engine/engine.h"
 
 #define NS_MAX_NODES 64
@@ -299,9 +300,35 @@ static ns_node *ns_add(ns_world *w, bool seed, uint64_t up_rate, const fb_engine
     return n;
 }
 
-static void ns_kill(ns_node *n)
+/* Inline: a test that kills no node leaves it unused without a warning. */
+static inline void ns_kill(ns_node *n)
 {
     n->alive = false;
+}
+
+/* Hands node `to` message m as if it came from `from` now: m's swarm id is set to to's swarm,
+ * m is encoded (an encoding error aborts the test) and fed to the engine. */
+static inline void ns_feed(ns_world *w, ns_node *to, const fb_addr *from, fb_wire_msg *m)
+{
+    uint8_t id[32];
+    uint8_t buf[FB_MAX_DATAGRAM];
+    if (fb_engine_swarm_id(to->e, to->swarm, id) != 0)
+        abort();
+    memcpy(m->swarm, id, FB_SWARM_ID_LEN);
+    int len = fb_wire_encode(m, buf, sizeof(buf));
+    if (len <= 0)
+        abort();
+    fb_engine_input(to->e, from, buf, (size_t)len, w->now);
+}
+
+/* ns_run's stop condition: every live visitor that does not corrupt what it serves has
+ * completed its page. */
+static inline bool ns_all_complete(ns_world *w)
+{
+    for (int i = 0; i < w->n; i++)
+        if (!w->node[i].seed && w->node[i].alive && !w->node[i].corrupt && !w->node[i].completes)
+            return false;
+    return true;
 }
 
 static void ns_tick(ns_node *n)

@@ -13,14 +13,6 @@
 
 static const uint64_t page_sizes[] = {30000, 100000, 0, 65536, 70001};
 
-static bool all_complete(ns_world *w)
-{
-    for (int i = 0; i < w->n; i++)
-        if (!w->node[i].seed && w->node[i].alive && !w->node[i].corrupt && !w->node[i].completes)
-            return false;
-    return true;
-}
-
 static void join_all(ns_world *w, ns_node *seed)
 {
     for (int i = 0; i < w->n; i++)
@@ -46,7 +38,7 @@ static void test_one_peer(void **state)
     fb_engine_config c = {.linger_ms = FB_LINGER_FOREVER};
     ns_node *p = ns_add(&w, false, 1000000, &c);
     join_all(&w, seed);
-    ns_run(&w, 30000000, all_complete);
+    ns_run(&w, 30000000, ns_all_complete);
     assert_int_equal(p->completes, 1);
     assert_page(&w, p);
     assert_int_equal(p->verified, w.map.n_chunks);
@@ -75,7 +67,7 @@ static void test_swarm_trades(void **state)
     for (int i = 0; i < 6; i++)
         ns_add(&w, false, 200000, NULL);
     join_all(&w, seed);
-    ns_run(&w, 60000000, all_complete);
+    ns_run(&w, 60000000, ns_all_complete);
     uint64_t from_peers = 0, from_seed = 0;
     for (int i = 1; i < w.n; i++) {
         ns_node *p = &w.node[i];
@@ -130,7 +122,7 @@ static void test_corrupt_peer_banned(void **state)
     for (int i = 0; i < 4; i++)
         ns_add(&w, false, 200000, &stay);
     join_all(&w, seed);
-    ns_run(&w, 120000000, all_complete);
+    ns_run(&w, 120000000, ns_all_complete);
     uint32_t bans = 0;
     for (int i = 1; i < w.n; i++) {
         ns_node *p = &w.node[i];
@@ -163,7 +155,7 @@ static void test_loss(void **state)
     for (int i = 0; i < 5; i++)
         ns_add(&w, false, 200000, NULL);
     join_all(&w, seed);
-    ns_run(&w, 120000000, all_complete);
+    ns_run(&w, 120000000, ns_all_complete);
     for (int i = 1; i < w.n; i++) {
         assert_int_equal(w.node[i].completes, 1);
         assert_page(&w, &w.node[i]);
@@ -189,7 +181,7 @@ static void test_slow_answers_wait(void **state)
     w.slow_after_us = 150000;
     w.slow_extra_us = 150000;
     join_all(&w, seed);
-    ns_run(&w, 30000000, all_complete);
+    ns_run(&w, 30000000, ns_all_complete);
     assert_int_equal(p->completes, 1);
     assert_page(&w, p);
     fb_engine_stats st;
@@ -243,7 +235,7 @@ static void test_three_x_rule(void **state)
     fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
     ns_node *p = ns_add(&w, false, 1000000, &stay);
     join_all(&w, seed);
-    ns_run(&w, 5000000, all_complete);
+    ns_run(&w, 5000000, ns_all_complete);
     assert_int_equal(p->completes, 1);
     uint8_t id[32];
     assert_int_equal(fb_engine_swarm_id(seed->e, seed->swarm, id), 0);
@@ -337,7 +329,7 @@ static void test_origin_fallback(void **state)
     ns_tick(p);
     ns_run(&w, 3000000, NULL);
     assert_int_equal(p->need_origin, 0); /* not before the stall time */
-    ns_run(&w, 200000000, all_complete);
+    ns_run(&w, 200000000, ns_all_complete);
     assert_int_equal(p->completes, 1);
     assert_page(&w, p);
     fb_engine_stats st;
@@ -410,7 +402,7 @@ static void test_prefetch_changes_nothing(void **state)
         assert_memory_equal(&a, &b, sizeof(a));
         assert_int_equal(fb_engine_tick(e, w.now), t0);
     }
-    ns_run(&w, 30000000, all_complete);
+    ns_run(&w, 30000000, ns_all_complete);
     assert_int_equal(p->completes, 1);
     assert_page(&w, p);
     ns_free(&w);
@@ -436,7 +428,7 @@ static void test_churn(void **state)
         assert_int_equal(fb_engine_swarm_join(n->e, n->swarm, &seed->addr, w.now), 0);
         ns_tick(n);
     }
-    ns_run(&w, 120000000, all_complete);
+    ns_run(&w, 120000000, ns_all_complete);
     for (int i = 3; i < w.n; i++) {
         assert_int_equal(w.node[i].completes, 1);
         assert_page(&w, &w.node[i]);
@@ -491,7 +483,7 @@ static void test_full_refuses_validated_hello(void **state)
     }
     assert_true(got);
     /* P and the other peer become neighbours: P is full. */
-    ns_run(&w, 5000000, all_complete);
+    ns_run(&w, 5000000, ns_all_complete);
     fb_engine_stats st;
     fb_engine_stats_get(p->e, &st);
     assert_int_equal(st.neighbours, 1);

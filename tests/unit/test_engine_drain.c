@@ -13,33 +13,19 @@
 
 static const uint64_t sizes[] = {40000, 20000};
 
-static bool complete(ns_world *w)
-{
-    for (int i = 0; i < w->n; i++)
-        if (!w->node[i].seed && w->node[i].alive && !w->node[i].completes)
-            return false;
-    return true;
-}
-
 /* Feeds `a` a REQUEST from b for the whole of chunk 0 (id req_id) and returns the type of a's
  * answer to it (BUSY, QUEUED or DATA), or 0 if none was sent. */
 static uint8_t request_answer(ns_world *w, ns_node *a, ns_node *b, uint32_t req_id)
 {
-    uint8_t id[32];
-    assert_int_equal(fb_engine_swarm_id(a->e, a->swarm, id), 0);
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = FB_MSG_REQUEST;
-    memcpy(m.swarm, id, 8);
     m.u.request.req_id = req_id;
     m.u.request.n = 1;
     m.u.request.e[0].chunk = 0;
     m.u.request.e[0].mask = fb_chunk_full_mask(fb_chunk_len(&w->map, 0));
-    uint8_t buf[FB_MAX_DATAGRAM];
-    int len = fb_wire_encode(&m, buf, sizeof(buf));
-    assert_true(len > 0);
     size_t before = w->n_pkts;
-    fb_engine_input(a->e, &b->addr, buf, (size_t)len, w->now);
+    ns_feed(w, a, &b->addr, &m);
     uint8_t type = 0;
     for (size_t i = before; i < w->n_pkts && !type; i++) {
         fb_wire_msg r;
@@ -68,7 +54,7 @@ static void completed_pair(ns_world *w, ns_node **a, ns_node **b)
                          0);
         ns_tick(&w->node[i]);
     }
-    ns_run(w, 10000000, complete);
+    ns_run(w, 10000000, ns_all_complete);
     assert_int_equal((*a)->completes + (*b)->completes, 2);
     fb_swarm *s = &(*a)->e->sw[(*a)->swarm];
     bool nb = false;
@@ -131,7 +117,6 @@ static void test_draining_stays_while_asked(void **state)
 
 int main(void)
 {
-    (void)ns_kill; /* netsim's helper, not needed here */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_draining_serves_what_fits),
         cmocka_unit_test(test_draining_stays_while_asked),

@@ -147,7 +147,6 @@ static void test_focus_cleared(void **state)
 static void test_focus_errors(void **state)
 {
     (void)state;
-    (void)ns_kill;
     static ns_world w;
     ns_init(&w, 10000, 0);
     ns_page(&w, sizes, 5);

@@ -39,18 +39,12 @@ static ns_node *joined_peer(ns_world *w, fb_nb **nb)
 /* Feeds p a BUSY (req_id, retry_ms) in swarm p's, from `from`. */
 static void busy_from(ns_world *w, ns_node *p, const fb_addr *from, uint32_t req_id, uint16_t ms)
 {
-    uint8_t id[32];
-    assert_int_equal(fb_engine_swarm_id(p->e, p->swarm, id), 0);
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = FB_MSG_BUSY;
-    memcpy(m.swarm, id, 8);
     m.u.busy.req_id = req_id;
     m.u.busy.retry_ms = ms;
-    uint8_t buf[FB_MAX_DATAGRAM];
-    int len = fb_wire_encode(&m, buf, sizeof(buf));
-    assert_true(len > 0);
-    fb_engine_input(p->e, from, buf, (size_t)len, w->now);
+    ns_feed(w, p, from, &m);
 }
 
 static void test_invite_ends_wait(void **state)
@@ -114,7 +108,6 @@ static void test_thin_peer_no_doubling(void **state)
 
 int main(void)
 {
-    (void)ns_kill; /* netsim's helper, not needed here */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invite_ends_wait),
         cmocka_unit_test(test_invite_from_stranger_ignored),

@@ -150,6 +150,5 @@ int main(void)
         cmocka_unit_test(test_get_put),
         cmocka_unit_test(test_flight_reuses_buffer),
     };
-    (void)ns_kill;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

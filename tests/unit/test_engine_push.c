@@ -102,7 +102,6 @@ static bool in_flight(ns_world *w, ns_node *from, ns_node *to, uint8_t type, uin
 static void test_push_to_lacking_neighbour(void **state)
 {
     (void)state;
-    (void)ns_kill;
     static ns_world w;
     setup(&w, NULL, NULL);
     uint32_t c = fresh_chunk(&w);
@@ -182,8 +181,6 @@ static void test_no_push_busy(void **state)
 static void push_block(ns_world *w, ns_node *from, ns_node *to, uint32_t req_id, uint32_t c,
                        uint8_t block, bool corrupt)
 {
-    uint8_t id[32];
-    assert_int_equal(fb_engine_swarm_id(to->e, to->swarm, id), 0);
     uint32_t len;
     uint64_t off = ns_chunk_off(w, c, &len);
     uint8_t payload[FB_BLOCK_SIZE];
@@ -194,17 +191,13 @@ static void push_block(ns_world *w, ns_node *from, ns_node *to, uint32_t req_id,
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = FB_MSG_DATA;
-    memcpy(m.swarm, id, 8);
     m.u.data.req_id = req_id;
     m.u.data.chunk = c;
     m.u.data.block = block;
     m.u.data.ts = (uint32_t)w->now;
     m.u.data.payload = payload;
     m.u.data.len = blen;
-    uint8_t buf[FB_MAX_DATAGRAM];
-    int n = fb_wire_encode(&m, buf, sizeof(buf));
-    assert_true(n > 0);
-    fb_engine_input(to->e, &from->addr, buf, (size_t)n, w->now);
+    ns_feed(w, to, &from->addr, &m);
 }
 
 static void test_refused_held_or_asked(void **state)

@@ -118,7 +118,6 @@ static void test_revive_keeps_place(void **state)
 
 int main(void)
 {
-    (void)ns_kill;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_revive_keeps_place),
     };

@@ -11,14 +11,6 @@
 
 static const uint64_t sizes[] = {40000, 20000};
 
-static bool complete(ns_world *w)
-{
-    for (int i = 0; i < w->n; i++)
-        if (!w->node[i].seed && w->node[i].alive && !w->node[i].completes)
-            return false;
-    return true;
-}
-
 static uint32_t tracked(ns_node *seed)
 {
     fb_engine_stats st;
@@ -50,7 +42,7 @@ static void test_expiry(void **state)
         assert_int_equal(fb_engine_swarm_join(w.node[i].e, w.node[i].swarm, &seed->addr, w.now), 0);
         ns_tick(&w.node[i]);
     }
-    ns_run(&w, 10000000, complete);
+    ns_run(&w, 10000000, ns_all_complete);
     assert_int_equal(a->completes + b->completes, 2);
     assert_int_equal(tracked(seed), 2);
     /* b vanishes (no BYE). Well past the JOIN refresh but before the expiry, both are tracked. */
@@ -68,7 +60,7 @@ static void test_expiry(void **state)
     ns_node *c = ns_add(&w, false, 1000000, &stay);
     assert_int_equal(fb_engine_swarm_join(c->e, c->swarm, &seed->addr, w.now), 0);
     ns_tick(c);
-    ns_run(&w, w.now + 10000000, complete);
+    ns_run(&w, w.now + 10000000, ns_all_complete);
     assert_int_equal(c->completes, 1);
     assert_int_equal(tracked(seed), 2);
     assert_int_equal(w.to_victims, to_b);
@@ -172,7 +164,7 @@ static void test_invited_peer_requests_early(void **state)
         assert_int_equal(request, k == 0);
     }
     /* The forged tokens do not validate at the seed: the peers join again and complete. */
-    ns_run(&w, 10000000, complete);
+    ns_run(&w, 10000000, ns_all_complete);
     assert_int_equal(p[0]->completes + p[1]->completes, 2);
     ns_free(&w);
 }
