@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/chunk.h"
 #include "peer/commands.h"
 #include "sim/sim.h"
 #include "sim/thp.h"
@@ -198,14 +199,15 @@ int fb_cmd_sim(int argc, char **argv)
             c.n = (uint32_t)d;
         } else if (strcmp(a, "--profile") == 0) {
             if (fb_sim_profile(&c, v)) {
-                fprintf(stderr, "flashback sim: unknown profile '%s' (dsl, broadband)\n", v);
+                fprintf(stderr, "flashback sim: --profile is dsl or broadband, not '%s'\n", v);
                 return 2;
             }
         } else if (strcmp(a, "--seed") == 0) {
             char *end;
             errno = 0;
             c.seed = strtoull(v, &end, 10);
-            if (errno || end == v || *end) {
+            /* strtoull takes a sign (and "-1" as 2^64 - 1): digits only. */
+            if (errno || end == v || *end || *v < '0' || *v > '9') {
                 fprintf(stderr, "flashback sim: --seed wants an integer, not '%s'\n", v);
                 return 2;
             }
@@ -261,8 +263,13 @@ int fb_cmd_sim(int argc, char **argv)
             if (num(a, v, 1, 10000, &c.queue_ms))
                 return 2;
         } else if (strcmp(a, "--chunk-size") == 0) {
-            if (num(a, v, 1024, 1 << 20, &d))
+            if (num(a, v, FB_BLOCK_SIZE, FB_CHUNK_SIZE_MAX, &d))
                 return 2;
+            if ((uint32_t)d != d || (uint32_t)d % FB_BLOCK_SIZE) {
+                fprintf(stderr, "flashback sim: --chunk-size wants a multiple of %d, not '%s'\n",
+                        FB_BLOCK_SIZE, v);
+                return 2;
+            }
             c.chunk_size = (uint32_t)d;
         } else if (strcmp(a, "--trace") == 0) {
             if (num(a, v, 1, 3600000, &c.trace_ms))

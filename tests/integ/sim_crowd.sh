@@ -34,3 +34,20 @@ j=$(sim_json --n 20 --profile broadband --arrivals poisson --rate 10 --linger 1 
 check "poisson ramp with linger: all complete" \
     'completed_fraction == 1 && wrong_bytes_delivered == 0 && end_time > 1' "$j" \
     completed_fraction wrong_bytes_delivered end_time
+
+# Bad flags: a one-line error naming the flag on stderr, exit status 2, nothing on stdout.
+for args in "--n 0" "--n 100001" "--n 12x" "--seed -1" "--seed 1.5" "--profile cable" \
+    "--loss 1" "--corrupt -0.1" "--arrivals wave" "--nat full" "--chunk-size 1000" \
+    "--chunk-size 5000" "--chunk-size 65536" "--bogus" "--n"; do
+    out=$("$FB_BUILD/flashback" sim $args --json 2>/tmp/fb_sim_err.$$)
+    rc=$?
+    err=$(head -c 300 /tmp/fb_sim_err.$$)
+    flag=${args%% *}
+    if [ "$rc" = 2 ] && [ -z "$out" ] && [ "$(wc -l </tmp/fb_sim_err.$$)" -le 2 ] &&
+        echo "$err" | grep -q -- "$flag"; then
+        echo "ok - sim $args: refused with '$err'"
+    else
+        echo "not ok - sim $args: status $rc, stdout '${out:0:80}', stderr '$err'"
+    fi
+done
+rm -f /tmp/fb_sim_err.$$
