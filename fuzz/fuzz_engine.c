@@ -98,14 +98,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         memcpy(d, in + off, len);
         off += n;
         int from = f & 3;
-        if ((f & 0x20) && len >= 10)
+        if ((f & 0x20) && len >= 10 && d[1] != FB_MSG_DATA) /* DATA has no swarm id */
             memcpy(d + 2, id, 8);
         if ((f & 0x40) && len >= 36 && d[1] == FB_MSG_JOIN)
             memcpy(d + 20, tok[from], 16);
         if ((f & 0x40) && len >= 51 && d[1] == FB_MSG_HELLO)
             memcpy(d + 35, tok[from], 16);
-        if ((f & 0x80) && len >= 18 && d[1] == FB_MSG_DATA)
-            memcpy(d + 10, req[from], 8);
+        if ((f & 0x80) && len >= 10 && d[1] == FB_MSG_DATA)
+            memcpy(d + 2, req[from], 8);
         now += (uint64_t)((f >> 2) & 7) * 37000;
         fb_engine_input(e, &who[from], d, len, now);
         fb_engine_tick(e, now);

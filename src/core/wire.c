@@ -91,13 +91,17 @@ static void ivlist(rd *r, const uint8_t **iv, size_t *iv_len)
 int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
 {
     rd r = {buf, len, 0, false};
-    if (len > FB_WIRE_MAX || len < FB_WIRE_HDR)
+    if (len > FB_WIRE_MAX || len < FB_WIRE_DATA_HDR)
         return FB_EINVAL;
     memset(m, 0, offsetof(fb_wire_msg, u));
     if (u8(&r) != FB_WIRE_VERSION)
         return FB_EINVAL;
     m->type = u8(&r);
-    bytes(&r, m->swarm, FB_SWARM_ID_LEN);
+    if (m->type != FB_MSG_DATA) {
+        if (len < FB_WIRE_HDR)
+            return FB_EINVAL;
+        bytes(&r, m->swarm, FB_SWARM_ID_LEN);
+    }
     switch (m->type) {
     case FB_MSG_JOIN:
         m->u.join.flags = u8(&r);
@@ -175,6 +179,12 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
         m->u.data.chunk = u32(&r);
         m->u.data.block = u8(&r);
         m->u.data.ts = u32(&r);
+        m->u.data.iv = NULL;
+        m->u.data.iv_len = 0;
+        if (m->u.data.block & FB_DATA_HAVE) {
+            m->u.data.block &= (uint8_t)~FB_DATA_HAVE;
+            ivlist(&r, &m->u.data.iv, &m->u.data.iv_len);
+        }
         if (r.bad || !m->u.data.req_id || m->u.data.chunk == FB_CHUNK_NONE ||
             m->u.data.block >= FB_CHUNK_SIZE_MAX / FB_BLOCK_SIZE)
             return FB_EINVAL;
@@ -291,7 +301,8 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
     wr w = {buf, FB_MIN(cap, (size_t)FB_WIRE_MAX), 0, false};
     w8(&w, FB_WIRE_VERSION);
     w8(&w, m->type);
-    wbytes(&w, m->swarm, FB_SWARM_ID_LEN);
+    if (m->type != FB_MSG_DATA)
+        wbytes(&w, m->swarm, FB_SWARM_ID_LEN);
     switch (m->type) {
     case FB_MSG_JOIN:
         if (m->u.join.n_local > FB_WIRE_MAX_LOCAL || m->u.join.want > FB_WIRE_MAX_PEERS)
@@ -373,10 +384,14 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
             m->u.data.block >= FB_CHUNK_SIZE_MAX / FB_BLOCK_SIZE || m->u.data.len == 0 ||
             m->u.data.len > FB_BLOCK_SIZE)
             return FB_EINVAL;
+        if (m->u.data.iv && !ivok(m->u.data.iv, m->u.data.iv_len))
+            return FB_EINVAL;
         w32(&w, m->u.data.req_id);
         w32(&w, m->u.data.chunk);
-        w8(&w, m->u.data.block);
+        w8(&w, (uint8_t)(m->u.data.block | (m->u.data.iv ? FB_DATA_HAVE : 0)));
         w32(&w, m->u.data.ts);
+        if (m->u.data.iv)
+            wbytes(&w, m->u.data.iv, m->u.data.iv_len);
         wbytes(&w, m->u.data.payload, m->u.data.len);
         break;
     case FB_MSG_BUSY:
@@ -407,14 +422,16 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
     return w.over ? FB_E2BIG : (int)w.off;
 }
 
-void fb_wire_data_header(uint8_t *buf, const uint8_t swarm[FB_SWARM_ID_LEN], uint32_t req_id,
-                         uint32_t chunk, uint8_t block, uint32_t ts)
+size_t fb_wire_data_header(uint8_t *buf, uint32_t req_id, uint32_t chunk, uint8_t block,
+                           uint32_t ts, const uint8_t *iv, size_t iv_len)
 {
     buf[0] = FB_WIRE_VERSION;
     buf[1] = FB_MSG_DATA;
-    memcpy(buf + 2, swarm, FB_SWARM_ID_LEN);
-    fb_put32(buf + FB_WIRE_HDR, req_id);
-    fb_put32(buf + FB_WIRE_HDR + 4, chunk);
-    buf[FB_WIRE_HDR + 8] = block;
-    fb_put32(buf + FB_WIRE_HDR + 9, ts);
+    fb_put32(buf + FB_WIRE_DATA_HDR, req_id);
+    fb_put32(buf + FB_WIRE_DATA_HDR + 4, chunk);
+    buf[FB_WIRE_DATA_HDR + 8] = (uint8_t)(block | (iv_len ? FB_DATA_HAVE : 0));
+    fb_put32(buf + FB_WIRE_DATA_HDR + 9, ts);
+    if (iv_len)
+        memcpy(buf + FB_WIRE_DATA_FIXED, iv, iv_len);
+    return FB_WIRE_DATA_FIXED + iv_len;
 }

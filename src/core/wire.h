@@ -1,6 +1,7 @@
 /* The Flashback datagram format: one encoder and one validating decoder for every message type
  * (docs/PROTOCOL.md, "Wire format"). Every datagram is at most FB_WIRE_MAX bytes and starts with a
- * 10-byte header: version, type, and the first 8 bytes of the swarm id. Integers are big-endian.
+ * 10-byte header: version, type, and the first 8 bytes of the swarm id, except DATA, whose
+ * request id names the swarm to its receiver (2 bytes: version, type). Integers are big-endian.
  * The decoder is a pure function over (buf, len): it checks every length and value range and
  * never reads past the input; variable parts (payload, interval lists) are views into buf. */
 #ifndef FB_WIRE_H
@@ -11,7 +12,8 @@
 
 #define FB_WIRE_MAX       1200 /* no datagram is larger */
 #define FB_WIRE_VERSION   1
-#define FB_WIRE_HDR       10          /* version, type, swarm id */
+#define FB_WIRE_HDR       10          /* version, type, swarm id (DATA: version, type) */
+#define FB_WIRE_DATA_HDR  2           /* DATA carries no swarm id */
 #define FB_SWARM_ID_LEN   8           /* bytes of the swarm id carried in datagrams */
 #define FB_TOKEN_LEN      16          /* address-validation token */
 #define FB_NODE_LEN       8           /* random node id of an engine (per swarm) */
@@ -49,6 +51,7 @@ enum {
     FB_BYE_REFUSED = 2,     /* dropped as a neighbour (full, or tit-for-tat) */
     FB_ACK_PARTIAL = 1,     /* REQUEST ack_flags: an early report, more blocks to come */
     FB_ACK_LOSS = 2,        /* REQUEST ack_flags: blocks of the request were lost */
+    FB_DATA_HAVE = 0x80,    /* DATA block byte: an interval list (a HAVE) precedes the payload */
 };
 
 typedef struct fb_wire_peer {
@@ -64,7 +67,7 @@ typedef struct fb_wire_req {
 /* A decoded (or to-be-encoded) datagram. Pointers are views into the decoded buffer. */
 typedef struct fb_wire_msg {
     uint8_t type;
-    uint8_t swarm[FB_SWARM_ID_LEN];
+    uint8_t swarm[FB_SWARM_ID_LEN]; /* DATA: not on the wire (decoded as zero, not encoded) */
     union {
         struct {
             uint8_t flags, want;
@@ -111,8 +114,11 @@ typedef struct fb_wire_msg {
         } request;
         struct {
             uint32_t req_id, chunk;
-            uint8_t block;
-            uint32_t ts; /* the sender's clock when sent, microseconds mod 2^32 */
+            uint8_t block;     /* 0..31 (on the wire, bit 7 says that a HAVE list follows) */
+            uint32_t ts;       /* the sender's clock when sent, microseconds mod 2^32 */
+            const uint8_t *iv; /* a HAVE riding along: chunks the sender verified lately;
+                                  NULL: none */
+            size_t iv_len;
             const uint8_t *payload;
             size_t len; /* 1..FB_BLOCK_SIZE */
         } data;
@@ -141,7 +147,7 @@ typedef struct fb_wire_msg {
 #define FB_WIRE_JOIN_FIXED    (FB_WIRE_HDR + 2 + FB_NODE_LEN + FB_TOKEN_LEN + 1)
 #define FB_WIRE_HELLO_FIXED   (FB_WIRE_HDR + 1 + FB_NODE_LEN + 2 * FB_TOKEN_LEN + 4)
 #define FB_WIRE_REQUEST_FIXED (FB_WIRE_HDR + 4 + 1 + 2 + 4 + 1 + 4 + 1)
-#define FB_WIRE_DATA_FIXED    (FB_WIRE_HDR + 4 + 4 + 1 + 4)
+#define FB_WIRE_DATA_FIXED    (FB_WIRE_DATA_HDR + 4 + 4 + 1 + 4)
 
 /* Decodes len bytes. Returns 0 and fills the header and the union member of m's type (views
  * that are absent, like a HELLO's list with FB_HELLO_COMPLETE, are NULL with length 0), or
@@ -154,10 +160,12 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m);
  * a rule the decoder checks. */
 int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap);
 
-/* Writes the FB_WIRE_DATA_FIXED bytes that precede a DATA payload, so a sender can read the
- * block straight into buf + FB_WIRE_DATA_FIXED (the hot path; fb_wire_encode does the same). */
-void fb_wire_data_header(uint8_t *buf, const uint8_t swarm[FB_SWARM_ID_LEN], uint32_t req_id,
-                         uint32_t chunk, uint8_t block, uint32_t ts);
+/* Writes the bytes that precede a DATA payload: the FB_WIRE_DATA_FIXED header, then, when iv_len
+ * is nonzero, the HAVE list iv (a valid interval list; the block byte gets FB_DATA_HAVE). Returns
+ * the bytes written (FB_WIRE_DATA_FIXED + iv_len), so a sender can read the block straight in
+ * after them (the hot path; fb_wire_encode does the same). buf must hold that many. */
+size_t fb_wire_data_header(uint8_t *buf, uint32_t req_id, uint32_t chunk, uint8_t block,
+                           uint32_t ts, const uint8_t *iv, size_t iv_len);
 
 /* Bytes an address takes on the wire (0 for a bad family). */
 size_t fb_wire_addr_len(const fb_addr *a);

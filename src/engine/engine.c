@@ -146,7 +146,7 @@ static void swarm_free(fb_engine *e, fb_swarm *s)
     free(s->fl);
     free(s->cand);
     free(s->ban);
-    free(s->fresh);
+    free(s->vlog);
     free(s->tp);
     free(s->tp_idx);
     free(s->served);
@@ -312,6 +312,50 @@ static fb_swarm *swarm_by_wire_id(fb_engine *e, const uint8_t *id)
     return NULL;
 }
 
+/* DATA carries no swarm id (a peer receives it only for its own request ids, and pushes from
+ * neighbours): its swarm is the one where the sender (a neighbour, or the seed) owes the request id
+ * (outstanding, or among its last four ended); else, for a push or a late block, the one swarm
+ * where the sender is an active neighbour. NULL when the sender is a neighbour in several swarms
+ * and none owes the id (which swarm a push is for cannot be told: it is dropped). A sender that is
+ * a neighbour nowhere gets the first active swarm, whose input drops it as unvalidated. */
+static fb_swarm *swarm_of_data(fb_engine *e, const fb_addr *from, uint32_t id)
+{
+    fb_swarm *first = NULL, *nbr = NULL;
+    uint32_t n_nbr = 0;
+    for (uint32_t i = 0; i < e->cfg.max_swarms; i++) {
+        fb_swarm *s = &e->sw[i];
+        if (s->state != SW_ACTIVE)
+            continue;
+        if (!first)
+            first = s;
+        fb_nb *n = fb_peer_nb_find(s, from);
+        if (!n || n->state == NB_FREE)
+            continue;
+        for (int k = 0; k < NB_BURSTS; k++)
+            if (n->out[k].req_id == id)
+                return s;
+        for (int k = 0; k < 4; k++)
+            if (n->recent[k] == id)
+                return s;
+        nbr = s;
+        n_nbr++;
+    }
+    return n_nbr == 1 ? nbr : n_nbr ? NULL : first;
+}
+
+bool fb_eng_nb_elsewhere(fb_engine *e, const fb_swarm *s, const fb_addr *a)
+{
+    for (uint32_t i = 0; i < e->cfg.max_swarms; i++) {
+        fb_swarm *o = &e->sw[i];
+        if (o == s || o->state != SW_ACTIVE || !o->nb)
+            continue;
+        fb_nb *n = fb_peer_nb_find(o, a);
+        if (n && n->state != NB_FREE)
+            return true;
+    }
+    return false;
+}
+
 static fb_swarm *swarm_get(const fb_engine *e, int h)
 {
     if (!e || h < 0 || (uint32_t)h >= e->cfg.max_swarms || e->sw[h].state == SW_FREE)
@@ -337,9 +381,9 @@ static int peer_tables(fb_engine *e, fb_swarm *s)
     s->fl = calloc(s->n_fl, sizeof(fb_flight));
     s->cand = calloc(e->cfg.max_candidates, sizeof(fb_cand));
     s->ban = calloc(e->cfg.max_banned, sizeof(fb_addr));
-    s->fresh = calloc(64, sizeof(uint32_t));
-    if (!s->cs || !s->want || !s->mine || !s->mine_iv_store || !s->obj_left || !s->avail ||
-        !s->nb || !s->nb_hash || !s->have_store || !s->fl || !s->cand || !s->ban || !s->fresh)
+    s->vlog = calloc(n ? n : 1, sizeof(uint32_t));
+    if (!s->vlog || !s->cs || !s->want || !s->mine || !s->mine_iv_store || !s->obj_left ||
+        !s->avail || !s->nb || !s->nb_hash || !s->have_store || !s->fl || !s->cand || !s->ban)
         return FB_ENOMEM;
     fb_ivset_init(&s->mine_iv, s->mine_iv_store, n / 2 + 1);
     for (uint32_t i = 0; i < s->n_nb; i++)
@@ -501,7 +545,9 @@ void fb_engine_input(fb_engine *e, const fb_addr *from, const uint8_t *data, siz
         e->st.dropped_invalid++;
         return;
     }
-    fb_swarm *s = swarm_by_wire_id(e, m.swarm);
+    fb_swarm *s = m.type != FB_MSG_DATA         ? swarm_by_wire_id(e, m.swarm)
+                  : e->cfg.role == FB_ROLE_SEED ? NULL
+                                                : swarm_of_data(e, from, m.u.data.req_id);
     if (!s || s->state != SW_ACTIVE) {
         e->st.dropped_unknown++;
         return;

@@ -172,6 +172,8 @@ typedef struct fb_nb {
     uint32_t push_chunk;   /* the chunk last pushed to it (+1; 0: none): left out of the
                               HAVE that announces it, the DATA does so */
     uint32_t push_refused; /* the last push from it we refused (CANCEL sent once) */
+    uint32_t ann;          /* vlog[0, ann) were announced to it (HELLO, HAVE, or a HAVE riding
+                              on DATA) */
 } fb_nb;
 
 /* A peer we were told about and are trying to reach (HELLO to each address). */
@@ -229,8 +231,9 @@ typedef struct fb_swarm {
     fb_cand *cand;
     fb_addr *ban;
     uint32_t n_ban, ban_next;
-    uint32_t *fresh; /* chunks verified since the last HAVE */
-    uint32_t n_fresh;
+    uint32_t *vlog;      /* the chunks verified, in order (have of them): a neighbour's ann says
+                            how many of them it was told of */
+    uint32_t n_fresh;    /* chunks verified since the last HAVE batch (the last n_fresh of vlog) */
     uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
     fb_rtt answer_rtt;   /* request -> first answer, over all senders (for new ones) */
     uint16_t lossy;      /* share of recent bursts that lost a block, in 1/256 (smoothed) */
@@ -398,6 +401,9 @@ bool fb_eng_ctrl_pending(const fb_engine *e);
  * for answers to joiners. */
 bool fb_eng_ctrl_room(const fb_engine *e);
 uint64_t fb_eng_ctrl_drain(fb_engine *e);
+/* True when address a is a neighbour (or the seed) in another active swarm than s: a DATA with
+ * an id it did not choose (a push) could not be told apart there (DATA carries no swarm id). */
+bool fb_eng_nb_elsewhere(fb_engine *e, const fb_swarm *s, const fb_addr *a);
 
 /* peer.c: neighbours, handshakes, referrals, HAVE, joins. */
 void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
@@ -412,6 +418,11 @@ void fb_peer_nb_remove(fb_engine *e, fb_swarm *s, fb_nb *n, bool banned);
 /* Marks chunk c held by neighbour n (its bitmap and avail). */
 void fb_peer_nb_has(fb_swarm *s, fb_nb *n, uint32_t c);
 void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb_nb *from);
+/* The chunks verified since the last announcement to neighbour n that it lacks, as an interval
+ * list in buf (at most cap bytes), for a HAVE riding on a DATA datagram to n. Returns the bytes
+ * written and marks them announced, or 0 (nothing to announce, or it does not fit in cap: the
+ * next HAVE says it). */
+size_t fb_peer_have_ride(fb_engine *e, fb_swarm *s, fb_nb *n, uint8_t *buf, size_t cap);
 bool fb_peer_is_banned(const fb_swarm *s, const fb_addr *a);
 /* Repeats our half of the handshake to n (its token echoed), for a neighbour that has not
  * answered anything yet: our last HELLO to it may have been lost. */

@@ -343,6 +343,7 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     memcpy(n->their_token, m->u.hello.token, FB_TOKEN_LEN);
     n->burst = FB_BURST_INIT;
     n->added_us = e->now;
+    n->ann = s->have - s->n_fresh; /* the next HAVE tells it of the chunks since the last */
     n->last_rx_us = e->now;
     n->last_tx_us = e->now;
     n->gap_us = 20000;
@@ -593,9 +594,18 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
     case FB_MSG_REQUEST:
         fb_up_request(e, s, n, NULL, from, m);
         break;
-    case FB_MSG_DATA:
+    case FB_MSG_DATA: {
+        /* A HAVE riding along first: the pump after the block sees what it says. */
+        uint32_t had = n->have_count;
+        if (m->u.data.iv && !nb_apply_iv(s, n, m->u.data.iv, m->u.data.iv_len)) {
+            e->st.dropped_invalid++;
+            break;
+        }
         fb_dl_data(e, s, n, m);
+        if (n->have_count != had && n->state == NB_ACTIVE)
+            fb_dl_pump(e, s, n);
         break;
+    }
     case FB_MSG_CANCEL:
         fb_up_cancel(e, fb_eng_swarm_index(e, s), nb_index(s, n), from, m->u.cancel.req_id);
         break;
@@ -619,59 +629,77 @@ void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
     }
 }
 
-/* Sends the chunks verified since the last flush to every neighbour that lacks some. */
+/* Encodes, into buf (cap bytes), the chunks verified since the last announcement to nb,
+ * leaving out the chunk we push to it (the DATA tells it; a HAVE that overtook the DATA would
+ * draw a REQUEST for the chunk on its way). Chunks it holds are listed too: its count of ours
+ * ranks our requests at its uplink (section 9). Returns the bytes, 0 when there is nothing to
+ * say (or, with need_lack, nothing it lacks), or -1 when the list does not fit in cap. */
+static int ann_list(fb_swarm *s, fb_nb *nb, uint8_t *buf, size_t cap, bool need_lack)
+{
+    fb_iv store[64];
+    fb_ivset set;
+    fb_ivset_init(&set, store, 64);
+    uint32_t skip = nb->push_chunk ? nb->push_chunk - 1 : FB_CHUNK_NONE;
+    uint64_t count = 0;
+    bool lacks = false;
+    for (uint32_t k = nb->ann; k < s->have; k++) {
+        uint32_t c = s->vlog[k];
+        if (c == skip)
+            continue;
+        lacks |= !fb_bit_get(nb->have, c);
+        if (fb_ivset_add(&set, c, c + 1) < 0)
+            return -1; /* over 64 intervals: a HAVE's cap */
+        count++;
+    }
+    if (!count || (need_lack && !lacks))
+        return 0;
+    uint64_t covered = 0;
+    int n = fb_ivset_encode(&set, buf, cap, 64, &covered);
+    return n > 0 && covered == count ? n : -1;
+}
+
+/* Marks everything verified so far as announced to nb. */
+static void ann_done(const fb_swarm *s, fb_nb *nb)
+{
+    nb->ann = s->have;
+    nb->push_chunk = 0;
+}
+
+size_t fb_peer_have_ride(fb_engine *e, fb_swarm *s, fb_nb *n, uint8_t *buf, size_t cap)
+{
+    (void)e;
+    if (n->ann >= s->have || n->state != NB_ACTIVE || n->is_seed || n->complete)
+        return 0;
+    int k = ann_list(s, n, buf, cap, false);
+    if (k < 0)
+        return 0;
+    ann_done(s, n);
+    return (size_t)k;
+}
+
+/* Sends the chunks verified since the last announcement to every neighbour that lacks some (a
+ * HAVE riding on DATA may have told it already). */
 static void have_flush(fb_engine *e, fb_swarm *s)
 {
     if (!s->n_fresh)
         return;
-    fb_iv store[64];
-    fb_ivset set;
-    fb_ivset_init(&set, store, 64);
-    for (uint32_t i = 0; i < s->n_fresh; i++)
-        fb_ivset_add(&set, s->fresh[i], s->fresh[i] + 1);
     uint8_t iv[FB_WIRE_MAX];
-    int n = fb_ivset_encode(&set, iv, FB_WIRE_MAX - FB_WIRE_HDR, 64, NULL);
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = FB_MSG_HAVE;
     m.u.have.iv = iv;
-    m.u.have.iv_len = (size_t)n;
     uint64_t bytes = 0;
     for (uint32_t i = 1; i < s->n_nb; i++) {
         fb_nb *nb = &s->nb[i];
-        if (nb->state != NB_ACTIVE || nb->complete)
+        if (nb->state != NB_ACTIVE || nb->complete || nb->ann >= s->have)
             continue;
-        /* A chunk we push to it is not announced to it: the DATA does so, and a HAVE that
-         * overtook the DATA would draw a REQUEST for the chunk on its way. */
-        uint32_t skip = nb->push_chunk ? nb->push_chunk - 1 : FB_CHUNK_NONE;
-        nb->push_chunk = 0;
-        bool lacks = false, pushed = false;
-        for (uint32_t k = 0; k < s->n_fresh; k++) {
-            if (s->fresh[k] == skip)
-                pushed = true;
-            else
-                lacks |= !fb_bit_get(nb->have, s->fresh[k]);
-        }
-        if (!lacks)
+        int n = ann_list(s, nb, iv, FB_WIRE_MAX - FB_WIRE_HDR, true);
+        ann_done(s, nb);
+        if (n <= 0)
             continue;
-        if (pushed) {
-            fb_iv store2[64];
-            fb_ivset set2;
-            fb_ivset_init(&set2, store2, 64);
-            for (uint32_t k = 0; k < s->n_fresh; k++)
-                if (s->fresh[k] != skip)
-                    fb_ivset_add(&set2, s->fresh[k], s->fresh[k] + 1);
-            uint8_t iv2[FB_WIRE_MAX];
-            int n2 = fb_ivset_encode(&set2, iv2, FB_WIRE_MAX - FB_WIRE_HDR, 64, NULL);
-            fb_wire_msg m2 = m;
-            m2.u.have.iv = iv2;
-            m2.u.have.iv_len = (size_t)n2;
-            fb_eng_send_msg(e, s, &nb->addr, &m2);
-            bytes += FB_WIRE_HDR + (uint64_t)n2 + fb_eng_overhead(e);
-        } else {
-            fb_eng_send_msg(e, s, &nb->addr, &m);
-            bytes += FB_WIRE_HDR + (uint64_t)n + fb_eng_overhead(e);
-        }
+        m.u.have.iv_len = (size_t)n;
+        fb_eng_send_msg(e, s, &nb->addr, &m);
+        bytes += FB_WIRE_HDR + (uint64_t)n + fb_eng_overhead(e);
         nb->last_tx_us = e->now;
     }
     s->n_fresh = 0;
@@ -692,7 +720,8 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         fb_bit_clear(s->want, c);
         s->n_want--;
     }
-    s->have++;
+    if (s->have < s->n_chunks)
+        s->vlog[s->have++] = c;
     s->last_progress_us = e->now;
     if (s->have + FINISH_CHUNKS(s->n_chunks) == s->n_chunks && s->nb[NB_SEED].is_seed) {
         /* A finisher: the seed serves it first and without a queue, so ask it now. */
@@ -721,20 +750,18 @@ void fb_peer_chunk_done(fb_engine *e, fb_swarm *s, uint32_t c, fb_source src, fb
         s->verify_gap_us = 5 * T_MS; /* the first chunks are announced at once */
     }
     s->last_verify_us = e->now;
-    if (s->n_fresh >= 64)
-        have_flush(e, s);
     if (!s->n_fresh) {
         uint64_t d = FB_MIN(FB_MAX(6 * (uint64_t)s->verify_gap_us, 10 * T_MS), HAVE_FLUSH_US);
         s->have_flush_us = e->now + d;
         fb_eng_arm(e, s->have_flush_us);
     }
-    s->fresh[s->n_fresh++] = c;
+    s->n_fresh++;
     /* An uplink that would idle for a round trip pushes the chunk, unasked, to neighbours that
      * lack it (before the HAVE: its first block leaves first). */
     fb_up_push(e, s, c);
     /* Unless our uplink is about to run dry: then what we have is announced at once, since
-     * its requests take a round trip to come. */
-    if (fb_up_backlog_us(e) < HAVE_IDLE_US && e->now >= s->have_early_us)
+     * its requests take a round trip to come. A batch holds 64 chunks at most (a HAVE's cap). */
+    if (s->n_fresh >= 64 || (fb_up_backlog_us(e) < HAVE_IDLE_US && e->now >= s->have_early_us))
         have_flush(e, s);
     fb_eng_emit(e, FB_EV_CHUNK_VERIFIED, si, 0, c, src, from ? &from->addr : NULL);
     uint32_t obj;

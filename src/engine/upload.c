@@ -528,7 +528,9 @@ uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c)
                 continue;
             if (e->cfg.tft_credit != FB_TFT_OFF && n->up > n->down + e->cfg.tft_credit)
                 continue;
-            if (!best || n->have_count < best->have_count)
+            /* Not to a neighbour of another swarm too: it could not tell which one the push
+             * (an id it did not choose, in a DATA without swarm id) is for. */
+            if ((!best || n->have_count < best->have_count) && !fb_eng_nb_elsewhere(e, s, &n->addr))
                 best = n;
         }
         if (!best)
@@ -622,11 +624,21 @@ static bool send_block(fb_engine *e, fb_upreq *u, uint32_t ei, uint32_t b)
     uint32_t chunk = u->e[ei].chunk;
     uint32_t blen = fb_block_len(u->len[ei], b);
     uint8_t *buf = e->scratch;
-    fb_wire_data_header(buf, s->id, u->req_id, chunk, (uint8_t)b, (uint32_t)e->now);
-    if (e->host.chunk_read(e->host.ctx, u->swarm, chunk, (size_t)b * FB_BLOCK_SIZE,
-                           buf + FB_WIRE_DATA_FIXED, blen) != 0)
+    fb_nb *n = u->nb != NB_NONE && u->nb < s->n_nb ? &s->nb[u->nb] : NULL;
+    /* Chunks verified since our last HAVE to the receiver ride along, in the room the block
+     * leaves (a HAVE datagram's headers cost more than the list). */
+    uint8_t iv[FB_WIRE_MAX - FB_WIRE_DATA_FIXED];
+    size_t iv_len = 0;
+    if (n && !seed_role(e))
+        iv_len = fb_peer_have_ride(e, s, n, iv, FB_WIRE_MAX - FB_WIRE_DATA_FIXED - blen);
+    size_t hdr =
+        fb_wire_data_header(buf, u->req_id, chunk, (uint8_t)b, (uint32_t)e->now, iv, iv_len);
+    if (e->host.chunk_read(e->host.ctx, u->swarm, chunk, (size_t)b * FB_BLOCK_SIZE, buf + hdr,
+                           blen) != 0)
         return false;
-    fb_eng_xmit(e, &u->to, buf, FB_WIRE_DATA_FIXED + blen);
+    if (iv_len) /* the bucket took the block's bytes: the list's go like control */
+        fb_bucket_force(&e->bucket, iv_len, e->now);
+    fb_eng_xmit(e, &u->to, buf, hdr + blen);
     e->st.bytes_out_data += blen;
     if (u->sent == 0) {
         u->first_us = e->now;
@@ -637,8 +649,7 @@ static bool send_block(fb_engine *e, fb_upreq *u, uint32_t ei, uint32_t b)
         u->w_fourth = e->wire_out;
     }
     u->sent++;
-    if (u->nb != NB_NONE && u->nb < s->n_nb) {
-        fb_nb *n = &s->nb[u->nb];
+    if (n) {
         n->up += blen;
         n->served_chunk = chunk + 1;
         n->last_used_us = e->now;

@@ -144,6 +144,8 @@ static void cb_send(void *ctx, const fb_addr *to, const uint8_t *data, size_t le
     if (len > 1) {
         uint64_t *w = h->kind == H_SEED ? h->s->r->msg_wire_seed : h->s->r->msg_wire_peers;
         w[data[1] & 15] += len + 28;
+        uint64_t *c = h->kind == H_SEED ? h->s->r->msg_count_seed : h->s->r->msg_count_peers;
+        c[data[1] & 15]++;
     }
     fb_net_send_udp(&h->s->net, h->id, h->kind == H_SPOOFER ? &h->forged : NULL, to, data, len);
 }

@@ -96,6 +96,7 @@ typedef struct fb_sim_result {
     /* UDP wire bytes (payload + 28) sent, by message type (index = wire type), visitors and
      * seed apart. */
     uint64_t msg_wire_peers[16], msg_wire_seed[16];
+    uint64_t msg_count_peers[16], msg_count_seed[16]; /* datagrams by type */
     double wall_seconds;
 } fb_sim_result;
 

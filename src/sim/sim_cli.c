@@ -116,6 +116,11 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
         for (int i = 0; i < 16; i++)
             printf("%s%llu", i ? "," : "", (unsigned long long)w[i]);
         printf("],");
+        w = k ? r->msg_count_seed : r->msg_count_peers;
+        printf("\"%s\":[", k ? "msg_count_seed" : "msg_count_peers");
+        for (int i = 0; i < 16; i++)
+            printf("%s%llu", i ? "," : "", (unsigned long long)w[i]);
+        printf("],");
     }
     if (c->tcp)
         printf("\"tcp_share\":%.6f,\"tcp_rate\":%.1f,\"tcp_rate_alone\":%.1f,"

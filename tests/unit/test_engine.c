@@ -196,7 +196,9 @@ static void test_slow_answers_wait(void **state)
     ns_free(&w);
 }
 
-/* The seed never sends more than its cap: bytes <= rate * time + bucket depth. */
+/* The seed never sends more than its cap: bytes <= rate * time + bucket depth; and while the
+ * peers still need the page it uses its cap (measured until they complete: the page is only
+ * about 300 KB of the seed's sending, less than 3 s of its cap). */
 static void test_seed_rate_cap(void **state)
 {
     (void)state;
@@ -214,13 +216,14 @@ static void test_seed_rate_cap(void **state)
         ns_add(&w, false, 0, NULL); /* unlimited peers: they would take everything */
     join_all(&w, seed);
     uint64_t t0 = w.now;
-    ns_run(&w, 3000000, NULL);
+    ns_run(&w, 3000000, ns_all_complete);
     uint64_t elapsed = w.now - t0;
+    assert_true(ns_all_complete(&w));
     uint64_t wire = seed->bytes_sent + 28 * seed->dgrams_sent;
     printf("# seed cap: %llu bytes on the wire in %.3f s at cap %llu B/s\n",
            (unsigned long long)wire, elapsed / 1e6, (unsigned long long)rate);
     assert_true(wire <= rate * elapsed / 1000000 + FB_BUCKET_MIN_DEPTH + rate / 100);
-    assert_true(wire >= rate * elapsed / 1000000 / 2); /* and it is used */
+    assert_true(wire >= rate * elapsed / 1000000 * 3 / 4); /* and it is used */
     ns_free(&w);
 }
 

@@ -122,12 +122,16 @@ static void test_roundtrip_all(void **state)
         assert_true(n >= FB_WIRE_HDR);
         assert_int_equal(buf[0], FB_WIRE_VERSION);
         assert_int_equal(buf[1], t);
-        assert_memory_equal(buf + 2, sid, 8);
+        static const uint8_t zero[8];
+        if (t != FB_MSG_DATA)
+            assert_memory_equal(buf + 2, sid, 8);
+        else
+            assert_int_equal(fb_get32(buf + 2), 42); /* DATA: the req id follows the type */
         guard g;
         uint8_t *p = guard_copy(&g, buf, (size_t)n);
         assert_int_equal(fb_wire_decode(p, (size_t)n, &d), 0);
         assert_int_equal(d.type, t);
-        assert_memory_equal(d.swarm, sid, 8);
+        assert_memory_equal(d.swarm, t == FB_MSG_DATA ? zero : sid, 8);
         /* Re-encoding the decoded message gives the same bytes. */
         uint8_t again[FB_WIRE_MAX];
         int n2 = fb_wire_encode(&d, again, sizeof(again));
@@ -176,10 +180,112 @@ static void test_known_bytes(void **state)
     fb_wire_msg d;
     sample(FB_MSG_DATA, &d);
     int n = fb_wire_encode(&d, a, sizeof(a));
-    fb_wire_data_header(b, sid, 42, 99, 15, 0x01020304);
+    assert_int_equal(fb_wire_data_header(b, 42, 99, 15, 0x01020304, NULL, 0), FB_WIRE_DATA_FIXED);
     memcpy(b + FB_WIRE_DATA_FIXED, payload, 700);
     assert_int_equal(n, FB_WIRE_DATA_FIXED + 700);
     assert_memory_equal(a, b, (size_t)n);
+    /* DATA: no swarm id; block 2 with a HAVE of chunks [3, 5) riding before a 3-byte payload. */
+    static const uint8_t data[] = {1,    7,            /* version, type */
+                                   0,    0,    0,   9, /* req id */
+                                   0,    0,    1,   0, /* chunk 256 */
+                                   0x82,               /* HAVE flag | block 2 */
+                                   0,    0,    0,   5, /* ts */
+                                   0,    1,    3,   1, /* list: 1 interval, gap 3, len 2 */
+                                   0xaa, 0xbb, 0xcc};  /* payload */
+    assert_int_equal(fb_wire_decode(data, sizeof(data), &m), 0);
+    assert_int_equal(m.type, FB_MSG_DATA);
+    assert_int_equal(m.u.data.req_id, 9);
+    assert_int_equal(m.u.data.chunk, 256);
+    assert_int_equal(m.u.data.block, 2);
+    assert_int_equal(m.u.data.ts, 5);
+    assert_int_equal(m.u.data.iv_len, 4);
+    assert_ptr_equal(m.u.data.iv, data + 15);
+    assert_int_equal(m.u.data.len, 3);
+    assert_ptr_equal(m.u.data.payload, data + 19);
+    fb_ivwire w;
+    uint32_t lo, hi;
+    fb_ivwire_begin(&w, m.u.data.iv, m.u.data.iv_len);
+    assert_true(fb_ivwire_next(&w, &lo, &hi));
+    assert_int_equal(lo, 3);
+    assert_int_equal(hi, 5);
+    assert_false(fb_ivwire_next(&w, &lo, &hi));
+    /* The helper writes the same header and list. */
+    assert_int_equal(fb_wire_data_header(b, 9, 256, 2, 5, data + 15, 4), 19);
+    assert_memory_equal(b, data, 19);
+    /* Without the flag the same bytes are a 7-byte payload. */
+    memcpy(b, data, sizeof(data));
+    b[10] = 2;
+    assert_int_equal(fb_wire_decode(b, sizeof(data), &m), 0);
+    assert_null(m.u.data.iv);
+    assert_int_equal(m.u.data.len, 7);
+}
+
+/* DATA with a HAVE riding along: round trip, every prefix up to the payload's first byte rejected
+ * (read right before a guard page), a bad list or stray block bits rejected both ways. */
+static void test_data_have(void **state)
+{
+    (void)state;
+    fb_wire_msg m, d;
+    sample(FB_MSG_DATA, &m);
+    m.u.data.iv = ivbuf;
+    fb_iv st[4];
+    fb_ivset set;
+    fb_ivset_init(&set, st, 4);
+    fb_ivset_add(&set, 3, 9);
+    fb_ivset_add(&set, 200, 201);
+    m.u.data.iv_len = (size_t)fb_ivset_encode(&set, ivbuf, sizeof(ivbuf), 4, NULL);
+    m.u.data.len = FB_BLOCK_SIZE;
+    uint8_t buf[FB_WIRE_MAX + 64];
+    int n = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_int_equal(n, FB_WIRE_DATA_FIXED + (int)m.u.data.iv_len + FB_BLOCK_SIZE);
+    assert_int_equal(buf[FB_WIRE_DATA_HDR + 8], FB_DATA_HAVE | 15);
+    guard g;
+    uint8_t *p = guard_copy(&g, buf, (size_t)n);
+    assert_int_equal(fb_wire_decode(p, (size_t)n, &d), 0);
+    assert_int_equal(d.u.data.block, 15);
+    assert_int_equal(d.u.data.iv_len, m.u.data.iv_len);
+    assert_memory_equal(d.u.data.iv, ivbuf, m.u.data.iv_len);
+    assert_int_equal(d.u.data.len, FB_BLOCK_SIZE);
+    assert_memory_equal(d.u.data.payload, payload, FB_BLOCK_SIZE);
+    uint8_t again[FB_WIRE_MAX];
+    assert_int_equal(fb_wire_encode(&d, again, sizeof(again)), n);
+    assert_memory_equal(again, buf, (size_t)n);
+    guard_free(&g);
+    for (size_t len = 0; len <= FB_WIRE_DATA_FIXED + m.u.data.iv_len; len++) {
+        guard g2;
+        uint8_t *q = guard_copy(&g2, buf, len);
+        if (fb_wire_decode(q, len, &d) == 0)
+            fail_msg("DATA with HAVE: prefix of %zu bytes accepted", len);
+        guard_free(&g2);
+    }
+    /* The limit counts the list: a full block and a list past 1200 bytes is refused. */
+    uint8_t big[200];
+    fb_iv st2[64];
+    fb_ivset set2;
+    fb_ivset_init(&set2, st2, 64);
+    for (uint32_t c = 0; c < 64; c++)
+        fb_ivset_add(&set2, c * 1000, c * 1000 + 1);
+    m.u.data.iv = big;
+    m.u.data.iv_len = (size_t)fb_ivset_encode(&set2, big, sizeof(big), 64, NULL);
+    assert_true(FB_WIRE_DATA_FIXED + m.u.data.iv_len + FB_BLOCK_SIZE > FB_WIRE_MAX);
+    assert_int_equal(fb_wire_encode(&m, buf, sizeof(buf)), FB_E2BIG);
+    /* A malformed list (a 6-byte varint) is refused by both sides. */
+    static const uint8_t bad_iv[] = {0, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0, 0};
+    m.u.data.iv = bad_iv;
+    m.u.data.iv_len = sizeof(bad_iv);
+    m.u.data.len = 10;
+    assert_int_equal(fb_wire_encode(&m, buf, sizeof(buf)), FB_EINVAL);
+    fb_wire_data_header(buf, 42, 99, 15, 0, NULL, 0);
+    buf[FB_WIRE_DATA_HDR + 8] |= FB_DATA_HAVE;
+    memcpy(buf + FB_WIRE_DATA_FIXED, bad_iv, sizeof(bad_iv));
+    memset(buf + FB_WIRE_DATA_FIXED + sizeof(bad_iv), 0, 10);
+    assert_int_equal(fb_wire_decode(buf, FB_WIRE_DATA_FIXED + sizeof(bad_iv) + 10, &d), FB_EINVAL);
+    /* Bits 5 and 6 of the block byte are not a block. */
+    fb_wire_data_header(buf, 42, 99, 15, 0, NULL, 0);
+    buf[FB_WIRE_DATA_HDR + 8] = 0x40 | 3;
+    assert_int_equal(fb_wire_decode(buf, FB_WIRE_DATA_FIXED + 10, &d), FB_EINVAL);
+    /* A DATA is never shorter than its header and one payload byte, swarm id or not. */
+    assert_int_equal(fb_wire_decode(buf, FB_WIRE_DATA_FIXED, &d), FB_EINVAL);
 }
 
 static void test_rules(void **state)
@@ -306,9 +412,8 @@ static void test_max_sizes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_all),
-        cmocka_unit_test(test_known_bytes),
-        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_roundtrip_all), cmocka_unit_test(test_known_bytes),
+        cmocka_unit_test(test_data_have),     cmocka_unit_test(test_rules),
         cmocka_unit_test(test_max_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
