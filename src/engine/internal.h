@@ -247,6 +247,7 @@ typedef struct fb_swarm {
     uint8_t seed_token[FB_TOKEN_LEN];
     uint64_t join_next_us, join_rto_us, join_refresh_us;
     uint64_t last_progress_us, rejoin_next_us, rejoin_backoff_us;
+    uint64_t thin_next_us, thin_backoff_us; /* JOINs for neighbours while under half the target */
     uint64_t refer_next_us;
     uint64_t seed_last_rx_us;
     uint64_t seed_last_data_us;

@@ -207,6 +207,15 @@ static void cand_drop_addr(fb_engine *e, fb_swarm *s, const fb_addr *a)
     }
 }
 
+/* Handshakes under way (candidates not yet answered). */
+static uint32_t cand_pending(const fb_engine *e, const fb_swarm *s)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < e->cfg.max_candidates; i++)
+        k += s->cand[i].used;
+    return k;
+}
+
 static uint64_t cand_tick(fb_engine *e, fb_swarm *s)
 {
     uint64_t next = UINT64_MAX;
@@ -868,6 +877,22 @@ uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s)
             }
             uint64_t due = FB_MAX(s->rejoin_next_us, s->last_progress_us + REJOIN_NODATA_US);
             next = FB_MIN(next, due > now ? due : now + REJOIN_NODATA_US);
+            /* Under half the target with no handshake under way: the peers we were given
+             * refused us (full) or left, and a referral names its referrer's busiest peers,
+             * full too: ask the seed, whose pick is at random (backing off 500 ms, 1, 2 ... 8 s;
+             * reset once back at half). */
+            uint32_t half = target_neighbours(e) / 2;
+            if (s->n_active >= half) {
+                s->thin_backoff_us = 0;
+            } else if (!cand_pending(e, s)) {
+                if (now >= s->thin_next_us) {
+                    send_join(e, s, (uint8_t)(target_neighbours(e) - s->n_active));
+                    s->thin_backoff_us =
+                        FB_MIN(FB_MAX(s->thin_backoff_us * 2, REJOIN_NODATA_US), REJOIN_MAX_US);
+                    s->thin_next_us = now + s->thin_backoff_us;
+                }
+                next = FB_MIN(next, s->thin_next_us);
+            }
         }
     }
     next = FB_MIN(next, cand_tick(e, s));
