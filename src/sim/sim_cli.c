@@ -32,7 +32,8 @@ static void usage(FILE *f)
                "  --time-limit S     stop at S virtual seconds (default 900)\n"
                "  --time-limit-x K   stop sooner, at K x T_min + 60 s, if that is less\n"
                "  --queue-ms MS      drop-tail queues hold MS ms of their link (default 250)\n"
-               "  --chunk-size B     chunk size in bytes (default: the engine's)\n"
+               "  --chunk-size B     chunk size in bytes, a multiple of 1024 up to 32768\n"
+               "                     (default: the engine's)\n"
                "  --seed-rate F      the seed's upload cap as a fraction of the origin uplink\n"
                "                     (default 1)\n"
                "  --trace MS         print a progress line to stderr every MS ms of virtual time\n"
@@ -51,6 +52,15 @@ static int num(const char *flag, const char *v, double lo, double hi, double *ou
     }
     *out = d;
     return 0;
+}
+
+/* One JSON member: 16 numbers indexed by the wire type. */
+static void print_by_type(const char *name, const uint64_t *v)
+{
+    printf("\"%s\":[", name);
+    for (int i = 0; i < 16; i++)
+        printf("%s%llu", i ? "," : "", (unsigned long long)v[i]);
+    printf("],");
 }
 
 static void print_json(const fb_sim_config *c, const fb_sim_result *r)
@@ -111,16 +121,10 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
            (unsigned long long)r->pushes_sent, (unsigned long long)r->pushes_accepted,
            (unsigned long long)r->pushes_refused);
     for (int k = 0; k < 2; k++) {
-        const uint64_t *w = k ? r->msg_wire_seed : r->msg_wire_peers;
-        printf("\"%s\":[", k ? "msg_wire_seed" : "msg_wire_peers");
-        for (int i = 0; i < 16; i++)
-            printf("%s%llu", i ? "," : "", (unsigned long long)w[i]);
-        printf("],");
-        w = k ? r->msg_count_seed : r->msg_count_peers;
-        printf("\"%s\":[", k ? "msg_count_seed" : "msg_count_peers");
-        for (int i = 0; i < 16; i++)
-            printf("%s%llu", i ? "," : "", (unsigned long long)w[i]);
-        printf("],");
+        print_by_type(k ? "msg_wire_seed" : "msg_wire_peers",
+                      k ? r->msg_wire_seed : r->msg_wire_peers);
+        print_by_type(k ? "msg_count_seed" : "msg_count_peers",
+                      k ? r->msg_count_seed : r->msg_count_peers);
     }
     if (c->tcp)
         printf("\"tcp_share\":%.6f,\"tcp_rate\":%.1f,\"tcp_rate_alone\":%.1f,"
