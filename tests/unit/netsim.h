@@ -301,6 +301,22 @@ static ns_node *ns_add(ns_world *w, bool seed, uint64_t up_rate, const fb_engine
 }
 
 /* Inline: a test that kills no node leaves it unused without a warning. */
+/* The node's engine counters. */
+static inline fb_engine_stats ns_stats(const ns_node *n)
+{
+    fb_engine_stats st;
+    fb_engine_stats_get(n->e, &st);
+    return st;
+}
+
+#ifdef FB_ENGINE_INTERNAL_H
+/* The node's swarm (for tests that include engine/internal.h first and look inside). */
+static inline fb_swarm *ns_swarm(const ns_node *n)
+{
+    return &n->e->sw[n->swarm];
+}
+#endif
+
 static inline void ns_kill(ns_node *n)
 {
     n->alive = false;

@@ -28,18 +28,6 @@ static bool paired(ns_world *w)
     return neighbours(pa) == 1 && neighbours(pb) == 1;
 }
 
-static fb_engine_stats stats(ns_node *n)
-{
-    fb_engine_stats st;
-    fb_engine_stats_get(n->e, &st);
-    return st;
-}
-
-static fb_swarm *swarm_of(ns_node *n)
-{
-    return &n->e->sw[n->swarm];
-}
-
 /* The seed (2 KB/s: it hands out nearly nothing) and peers a and b (configs ca, cb; NULL: stay
  * forever), neighbours of each other. a's requests are taken to have been answered in 20 ms at
  * best (its round trip). */
@@ -58,7 +46,7 @@ static void setup(ns_world *w, const fb_engine_config *ca, const fb_engine_confi
     }
     ns_run(w, 3000000, paired);
     assert_true(paired(w));
-    fb_rtt_sample(&swarm_of(pa)->answer_rtt, 20000);
+    fb_rtt_sample(&ns_swarm(pa)->answer_rtt, 20000);
 }
 
 static void supply(ns_world *w, ns_node *n, uint32_t c)
@@ -73,8 +61,8 @@ static void supply(ns_world *w, ns_node *n, uint32_t c)
 static uint32_t fresh_chunk(ns_world *w)
 {
     for (uint32_t c = w->map.n_chunks; c-- > 0;)
-        if (!pa->held[c] && !pb->held[c] && !(swarm_of(pa)->cs[c] & CS_REQ) &&
-            !(swarm_of(pb)->cs[c] & CS_REQ))
+        if (!pa->held[c] && !pb->held[c] && !(ns_swarm(pa)->cs[c] & CS_REQ) &&
+            !(ns_swarm(pb)->cs[c] & CS_REQ))
             return c;
     fail();
     return 0;
@@ -105,22 +93,22 @@ static void test_push_to_lacking_neighbour(void **state)
     static ns_world w;
     setup(&w, NULL, NULL);
     uint32_t c = fresh_chunk(&w);
-    assert_int_equal(stats(pa).upload_queue, 0);
+    assert_int_equal(ns_stats(pa).upload_queue, 0);
     supply(&w, pa, c);
-    assert_int_equal(stats(pa).pushes_sent, 1);
+    assert_int_equal(ns_stats(pa).pushes_sent, 1);
     assert_true(in_flight(&w, pa, pb, FB_MSG_DATA, c));
     ns_run(&w, w.now + 200000, NULL);
     assert_true(pb->held[c]);
     uint32_t len;
     uint64_t off = ns_chunk_off(&w, c, &len);
     assert_memory_equal(pb->store + off, w.page + off, len);
-    fb_engine_stats sb = stats(pb);
+    fb_engine_stats sb = ns_stats(pb);
     assert_int_equal(sb.pushes_accepted, 1);
     assert_int_equal(sb.pushes_refused, 0);
     assert_true(sb.bytes_in_peer >= len);
     assert_int_equal(sb.chunks_bad, 0);
     /* a counted what it gave b (tit-for-tat) and b what it got from a. */
-    assert_true(swarm_of(pa)->nb[1].up >= len || swarm_of(pa)->nb[2].up >= len);
+    assert_true(ns_swarm(pa)->nb[1].up >= len || ns_swarm(pa)->nb[2].up >= len);
     ns_free(&w);
 }
 
@@ -134,23 +122,23 @@ static void test_no_push_held(void **state)
     uint32_t c = fresh_chunk(&w);
     supply(&w, pb, c);
     ns_run(&w, w.now + 15000, NULL); /* b's HAVE is at a (10 ms), a has not got c yet */
-    assert_true(fb_bit_get(swarm_of(pa)->nb[1].have, c) || fb_bit_get(swarm_of(pa)->nb[2].have, c));
+    assert_true(fb_bit_get(ns_swarm(pa)->nb[1].have, c) || fb_bit_get(ns_swarm(pa)->nb[2].have, c));
     assert_false(pa->held[c]);
     supply(&w, pa, c);
-    assert_int_equal(stats(pa).pushes_sent, 0);
+    assert_int_equal(ns_stats(pa).pushes_sent, 0);
     /* The control: a chunk b lacks is pushed (b refuses it: it takes no push). */
     uint32_t d = fresh_chunk(&w);
     supply(&w, pa, d);
-    assert_int_equal(stats(pa).pushes_sent, 1);
+    assert_int_equal(ns_stats(pa).pushes_sent, 1);
     ns_run(&w, w.now + 50000, NULL);
-    assert_int_equal(stats(pb).pushes_refused, 1);
+    assert_int_equal(ns_stats(pb).pushes_refused, 1);
     ns_free(&w);
 }
 
 static bool backlog_over_rtt(ns_world *w)
 {
     (void)w;
-    fb_swarm *s = swarm_of(pa);
+    fb_swarm *s = ns_swarm(pa);
     return fb_up_backlog_us(pa->e) >= 200000 && !s->nb[1].push_id && !s->nb[2].push_id;
 }
 
@@ -162,16 +150,16 @@ static void test_no_push_busy(void **state)
     static ns_world w;
     fb_engine_config capped = {.linger_ms = FB_LINGER_FOREVER, .upload_rate = 100000};
     setup(&w, &capped, NULL);
-    swarm_of(pa)->answer_rtt.min = 200000;
+    ns_swarm(pa)->answer_rtt.min = 200000;
     for (int k = 0; k < 6; k++)
         supply(&w, pa, fresh_chunk(&w)); /* the first is pushed; b asks for the others */
-    assert_int_equal(stats(pa).pushes_sent, 1);
+    assert_int_equal(ns_stats(pa).pushes_sent, 1);
     ns_run(&w, w.now + 1000000, backlog_over_rtt);
     assert_true(backlog_over_rtt(&w));
-    swarm_of(pa)->answer_rtt.min = 200000;
+    ns_swarm(pa)->answer_rtt.min = 200000;
     uint32_t c = fresh_chunk(&w);
     supply(&w, pa, c);
-    assert_int_equal(stats(pa).pushes_sent, 1);
+    assert_int_equal(ns_stats(pa).pushes_sent, 1);
     assert_false(in_flight(&w, pa, pb, FB_MSG_DATA, c));
     ns_free(&w);
 }
@@ -208,22 +196,22 @@ static void test_refused_held_or_asked(void **state)
     uint32_t c = fresh_chunk(&w);
     supply(&w, pb, c);
     ns_run(&w, w.now + 200000, NULL);
-    uint64_t refused = stats(pb).pushes_refused;
+    uint64_t refused = ns_stats(pb).pushes_refused;
     push_block(&w, pa, pb, 0x1234567u, c, 0, false); /* b holds c */
-    assert_int_equal(stats(pb).pushes_refused, refused + 1);
+    assert_int_equal(ns_stats(pb).pushes_refused, refused + 1);
     assert_true(in_flight(&w, pb, pa, FB_MSG_CANCEL, 0x1234567u));
     push_block(&w, pa, pb, 0x1234567u, c, 1, false); /* the next block: no second CANCEL */
-    assert_int_equal(stats(pb).pushes_refused, refused + 1);
+    assert_int_equal(ns_stats(pb).pushes_refused, refused + 1);
     /* A chunk b has asked of the seed (held by b's flight bound to the seed). */
-    fb_swarm *s = swarm_of(pb);
+    fb_swarm *s = ns_swarm(pb);
     uint32_t d = fresh_chunk(&w);
     fb_bit_clear(s->want, d);
     s->n_want--;
     s->cs[d]++;
     push_block(&w, pa, pb, 0x7654321u, d, 0, false);
-    assert_int_equal(stats(pb).pushes_refused, refused + 2);
+    assert_int_equal(ns_stats(pb).pushes_refused, refused + 2);
     assert_true(in_flight(&w, pb, pa, FB_MSG_CANCEL, 0x7654321u));
-    assert_int_equal(stats(pb).pushes_accepted, 0);
+    assert_int_equal(ns_stats(pb).pushes_accepted, 0);
     assert_false(pb->held[d]);
     ns_free(&w);
 }
@@ -241,7 +229,7 @@ static void test_corrupt_push_bans(void **state)
     uint32_t blocks = (len + FB_BLOCK_SIZE - 1) / FB_BLOCK_SIZE;
     for (uint32_t k = 0; k < blocks; k++)
         push_block(&w, pa, pb, 0x2468ace0u, c, (uint8_t)k, k == blocks - 1);
-    fb_engine_stats sb = stats(pb);
+    fb_engine_stats sb = ns_stats(pb);
     assert_int_equal(sb.pushes_accepted, 1);
     assert_int_equal(sb.chunks_bad, 1);
     assert_int_equal(sb.bans, 1);

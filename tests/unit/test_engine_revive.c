@@ -16,14 +16,9 @@ static const uint64_t sizes[] = {200000, 60000};
 static ns_node *peer;
 static uint32_t watch_id; /* the request whose revival the run waits for */
 
-static fb_swarm *swarm_of(ns_node *n)
-{
-    return &n->e->sw[n->swarm];
-}
-
 static fb_nb *seed_nb(void)
 {
-    fb_swarm *s = swarm_of(peer);
+    fb_swarm *s = ns_swarm(peer);
     for (uint32_t i = 0; i < s->n_nb; i++)
         if (s->nb[i].state == NB_ACTIVE && s->nb[i].is_seed)
             return &s->nb[i];
@@ -92,7 +87,7 @@ static void test_revive_keeps_place(void **state)
     o->answered = false;
     /* Not starving (as if a neighbour had a request of ours): a starving peer asks the seed
      * whatever its back-off. */
-    swarm_of(peer)->req_out++;
+    ns_swarm(peer)->req_out++;
     for (int i = 0; i < 4 && out_by_id(n, watch_id); i++) {
         out_by_id(n, watch_id)->deadline_us = w.now;
         fb_eng_arm(peer->e, w.now);
@@ -112,7 +107,7 @@ static void test_revive_keeps_place(void **state)
     /* The seed is serving: the back-off is over. */
     assert_int_equal(n->backoff_us, 0);
     assert_true(n->busy_until <= w.now);
-    swarm_of(peer)->req_out--;
+    ns_swarm(peer)->req_out--;
     ns_free(&w);
 }
 

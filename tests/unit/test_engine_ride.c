@@ -15,28 +15,16 @@ static const uint64_t sizes[] = {100000, 30000};
 static ns_node *pa, *pb;
 static uint32_t c_ride; /* the chunk that should ride */
 
-static fb_engine_stats stats(ns_node *n)
-{
-    fb_engine_stats st;
-    fb_engine_stats_get(n->e, &st);
-    return st;
-}
-
-static fb_swarm *swarm_of(ns_node *n)
-{
-    return &n->e->sw[n->swarm];
-}
-
 static bool paired(ns_world *w)
 {
     (void)w;
-    return stats(pa).neighbours == 1 && stats(pb).neighbours == 1;
+    return ns_stats(pa).neighbours == 1 && ns_stats(pb).neighbours == 1;
 }
 
 /* b's entry for a (its only neighbour). */
 static fb_nb *nb_of(ns_node *n, ns_node *other)
 {
-    fb_nb *x = fb_peer_nb_find(swarm_of(n), &other->addr);
+    fb_nb *x = fb_peer_nb_find(ns_swarm(n), &other->addr);
     assert_non_null(x);
     return x;
 }
@@ -87,26 +75,26 @@ static void test_have_rides_on_data(void **state)
     ns_run(&w, w.now + 12000, NULL); /* one way: 10 ms */
     assert_true(fb_bit_get(nb_of(pb, pa)->have, 0));
     /* Early HAVEs are spent: the next one waits for its batch (tens of ms). */
-    fb_swarm *sa = swarm_of(pa);
+    fb_swarm *sa = ns_swarm(pa);
     sa->have_early_us = UINT64_MAX;
     c_ride = 1;
     supply(&w, pa, c_ride);
-    uint64_t haves = stats(pa).msgs_out[FB_MSG_HAVE];
+    uint64_t haves = ns_stats(pa).msgs_out[FB_MSG_HAVE];
     uint64_t batch_due = sa->have_flush_us;
     assert_true(batch_due > w.now);
     assert_false(b_knows_ride(&w));
     ns_run(&w, batch_due, b_knows_ride);
     assert_true(b_knows_ride(&w)); /* before the batch was due */
     assert_true(w.now < batch_due);
-    assert_int_equal(stats(pa).msgs_out[FB_MSG_HAVE], haves); /* no HAVE datagram for it */
+    assert_int_equal(ns_stats(pa).msgs_out[FB_MSG_HAVE], haves); /* no HAVE datagram for it */
     assert_int_equal(nb_of(pa, pb)->ann, sa->have);
     /* The rest of the exchange is undisturbed: b gets chunk 0 from a, and the batch, when due,
      * has nothing left to tell b. */
     ns_run(&w, w.now + 500000, b_holds);
     assert_true(pb->held[0]);
     ns_run(&w, batch_due + 1000, NULL);
-    assert_int_equal(stats(pa).msgs_out[FB_MSG_HAVE], haves);
-    assert_int_equal(stats(pb).dropped_invalid, 0);
+    assert_int_equal(ns_stats(pa).msgs_out[FB_MSG_HAVE], haves);
+    assert_int_equal(ns_stats(pb).dropped_invalid, 0);
     ns_free(&w);
 }
 
@@ -188,10 +176,10 @@ static void test_data_finds_its_swarm(void **state)
     assert_int_equal(x2->last_rx_us, w.now);
     assert_int_equal(x1->last_rx_us, 0);
     /* An id x owes in no swarm: which one it is for cannot be told. */
-    uint64_t unknown = stats(p).dropped_unknown, t2 = x2->last_rx_us;
+    uint64_t unknown = ns_stats(p).dropped_unknown, t2 = x2->last_rx_us;
     w.now += 1000;
     feed_data(&w, p, &x, 0x77777777u, 3);
-    assert_int_equal(stats(p).dropped_unknown, unknown + 1);
+    assert_int_equal(ns_stats(p).dropped_unknown, unknown + 1);
     assert_int_equal(x2->last_rx_us, t2);
     assert_int_equal(x1->last_rx_us, 0);
     /* y is a neighbour in swarm one only: its push goes there. */
@@ -201,9 +189,9 @@ static void test_data_finds_its_swarm(void **state)
     /* A stranger's DATA is dropped as unvalidated, not taken by any swarm. */
     fb_addr z;
     fb_addr_set_v4(&z, 0x0a0000f2u, 4000);
-    uint64_t unval = stats(p).dropped_unvalidated;
+    uint64_t unval = ns_stats(p).dropped_unvalidated;
     feed_data(&w, p, &z, 0xabcdef01u, 3);
-    assert_int_equal(stats(p).dropped_unvalidated, unval + 1);
+    assert_int_equal(ns_stats(p).dropped_unvalidated, unval + 1);
     /* A sender does not push to x (a neighbour in both), and may push to y. */
     assert_true(fb_eng_nb_elsewhere(p->e, one, &x));
     assert_true(fb_eng_nb_elsewhere(p->e, two, &x));
