@@ -669,6 +669,31 @@ static void name_any(fb_swarm *s, fb_burst *b, uint32_t i, uint32_t c)
         s->cs[c]++;
 }
 
+/* A block of request `id` came that is not outstanding (a revived request, or a push): binds the
+ * free flight f (slot `slot`) and the free burst b to the whole of wanted chunk c from n, answered
+ * and in place `seq` of n's order of sending, the chunk counted as asked. */
+static void whole_burst(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, fb_flight *f,
+                        uint16_t slot, uint32_t id, uint32_t c, uint32_t seq, bool push)
+{
+    fl_start(e, s, f, nbi(s, n), c, true);
+    f->asked = f->full;
+    f->last_us = e->now;
+    fb_bit_clear(s->want, c);
+    s->n_want--;
+    if ((s->cs[c] & CS_REQ) < CS_REQ)
+        s->cs[c]++;
+    memset(b, 0, sizeof(*b));
+    b->req_id = id;
+    b->push = push;
+    add_entry(b, slot, c, f->full);
+    b->blocks = (uint16_t)popc(f->full);
+    b->answered = true;
+    b->sent_us = e->now;
+    b->seq = seq;
+    b->deadline_us = e->now + gapto(n);
+    fb_eng_arm(e, b->deadline_us);
+}
+
 /* A block for request `id`, which we gave up on lately (its answer was lost or slow), turns
  * up: if its chunk is still wanted and nobody else is asked for it, the request comes back to
  * life for the whole chunk instead of wasting what the sender is sending. It keeps its place
@@ -688,23 +713,9 @@ static fb_burst *revive(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, uint32
     fb_flight *f = b ? fl_alloc(s, &slot) : NULL;
     if (!f)
         return NULL;
-    fl_start(e, s, f, (uint16_t)(n - s->nb), c, true);
-    f->asked = f->full;
-    fb_bit_clear(s->want, c);
-    s->n_want--;
-    if ((s->cs[c] & CS_REQ) < CS_REQ)
-        s->cs[c]++;
-    memset(b, 0, sizeof(*b));
-    b->req_id = id;
+    whole_burst(e, s, n, b, f, slot, id, c, seq, false);
     if (!n->is_seed)
         s->req_out++;
-    add_entry(b, slot, c, f->full);
-    b->blocks = (uint16_t)popc(f->full);
-    b->answered = true;
-    b->sent_us = e->now;
-    b->seq = seq;
-    b->deadline_us = e->now + gapto(n);
-    fb_eng_arm(e, b->deadline_us);
     return b;
 }
 
@@ -743,23 +754,8 @@ static fb_burst *accept_push(fb_engine *e, fb_swarm *s, fb_nb *n, uint32_t id, u
         e->st.pushes_refused++;
         return NULL;
     }
-    fl_start(e, s, f, nbi(s, n), c, true);
-    f->asked = f->full;
-    f->last_us = e->now;
-    fb_bit_clear(s->want, c);
-    s->n_want--;
-    s->cs[c]++;
-    memset(b, 0, sizeof(*b));
-    b->req_id = id;
-    b->push = true;
-    add_entry(b, slot, c, f->full);
-    b->blocks = (uint16_t)popc(f->full);
-    b->answered = true;
-    b->sent_us = e->now;
     /* Ordered after our requests to n sent so far, which its queue serves first. */
-    b->seq = ++n->burst_seq;
-    b->deadline_us = e->now + gapto(n);
-    fb_eng_arm(e, b->deadline_us);
+    whole_burst(e, s, n, b, f, slot, id, c, ++n->burst_seq, true);
     e->st.pushes_accepted++;
     return b;
 }

@@ -91,6 +91,17 @@ static uint8_t *owner_count(fb_engine *e, const fb_upreq *u)
     return t ? &t->queued : NULL;
 }
 
+/* A free entry of the upload queue, or UP_NONE when all are used. */
+static uint32_t up_slot(const fb_engine *e)
+{
+    if (e->up_used >= e->n_up)
+        return UP_NONE;
+    for (uint32_t i = 0; i < e->n_up; i++)
+        if (e->up[i].state == UP_FREE)
+            return i;
+    return UP_NONE;
+}
+
 static void invite_send(fb_engine *e);
 
 static void up_free(fb_engine *e, uint32_t idx, bool count_down)
@@ -382,10 +393,8 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
                        : e->ring_blocks < qcap / 4 ? SEED_PER_PEER_FREE
                        : e->ring_blocks < qcap / 2 ? SEED_PER_PEER_IDLE
                                                    : SEED_PER_PEER;
-    if (*count < per_cap && e->ring_blocks < qcap && e->up_used < e->n_up)
-        for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
-            if (e->up[i].state == UP_FREE)
-                idx = i;
+    if (*count < per_cap && e->ring_blocks < qcap)
+        idx = up_slot(e);
     if (idx == UP_NONE) {
         if (e->up_used >= e->n_up)
             e->st.dropped_cap++;
@@ -535,10 +544,7 @@ uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c)
         }
         if (!best)
             break;
-        uint32_t idx = UP_NONE;
-        for (uint32_t i = 0; i < e->n_up && idx == UP_NONE; i++)
-            if (e->up[i].state == UP_FREE)
-                idx = i;
+        uint32_t idx = up_slot(e);
         if (idx == UP_NONE)
             break;
         fb_upreq u;
