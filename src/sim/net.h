@@ -156,9 +156,9 @@ typedef struct fb_net_run {
 } fb_net_run;
 
 typedef struct fb_net_part {
-    fb_evq *q;
-    fb_pool pkts;    /* fb_pkt headers */
-    fb_pool bufs[3]; /* payloads of up to FB_NET_SMALL, FB_NET_MEDIUM, FB_NET_MAX_PAYLOAD */
+    _Alignas(64) fb_evq *q; /* parts sit on cache lines of their own (threads write them) */
+    fb_pool pkts;           /* fb_pkt headers */
+    fb_pool bufs[3];        /* payloads of up to FB_NET_SMALL, FB_NET_MEDIUM, FB_NET_MAX_PAYLOAD */
     fb_net_box box[FB_NET_MAX_PARTS]; /* box[k]: sent to part k, and freed of part k's */
     fb_net_run *runs;
     uint32_t n_runs, cap_runs;

@@ -64,9 +64,10 @@ typedef struct tally {
     uint64_t msg_wire_peers[16], msg_wire_seed[16], msg_count_peers[16], msg_count_seed[16];
 } tally;
 
-/* A part of the nodes: its event queue, its counters, and what its thread needs of its own. */
+/* A part of the nodes: its event queue, its counters, and what its thread needs of its own (on
+ * cache lines of its own: threads write these all the time). */
 struct part {
-    sim *s;
+    _Alignas(64) sim *s;
     unsigned id;
     fb_evq q;
     tally t;
@@ -588,20 +589,20 @@ static uint64_t queue_cap(uint64_t rate, double ms)
     return (uint64_t)fmin(fmax(b, 16384), 1 << 20);
 }
 
-/* Adds a node in part `pt`, or when pt < 0 in the part its index picks (the seed, node 0, in part
- * 0 with every n_parts-th visitor; the other parts one visitor more each). */
-static int add_node(sim *s, uint64_t up, uint64_t down, fb_nat_type nat, uint8_t kind, int pt)
+/* Adds a node in part pt. The parts take the visitors in equal blocks of consecutive nodes (the
+ * seed, node 0, in part 0): a thread's nodes, hosts and engines then share no cache line with
+ * another's but at the blocks' ends. */
+static int add_node(sim *s, uint64_t up, uint64_t down, fb_nat_type nat, uint8_t kind, unsigned pt)
 {
     uint64_t half = s->c->rtt_us * US / 4;
     int i = fb_net_node_add(&s->net, up, queue_cap(up, s->c->queue_ms), down,
                             queue_cap(down, s->c->queue_ms), half, nat);
     if (i < 0)
         return i;
-    unsigned k = pt >= 0 ? (unsigned)pt : (unsigned)i % s->n_parts;
-    s->net.nodes[i].part = (uint8_t)k;
+    s->net.nodes[i].part = (uint8_t)pt;
     host *h = &s->hosts[i];
     h->s = s;
-    h->p = &s->part[k];
+    h->p = &s->part[pt];
     h->id = (uint32_t)i;
     h->kind = kind;
     h->tick_at = UINT64_MAX;
@@ -671,7 +672,8 @@ static int setup(sim *s, const char **err)
             nat = FB_NAT_CONE;
         else if (c->nat == FB_SIMNAT_MIXED)
             nat = fb_rng_unit(&natr) < c->symmetric ? FB_NAT_SYMMETRIC : FB_NAT_CONE;
-        if ((rc = add_node(s, c->peer_up, c->peer_down, nat, H_PEER, -1)) < 0)
+        unsigned pt = (unsigned)((uint64_t)i * s->n_parts / c->n);
+        if ((rc = add_node(s, c->peer_up, c->peer_down, nat, H_PEER, pt)) < 0)
             return rc;
         s->hosts[rc].p->peers_left++;
     }
@@ -706,13 +708,13 @@ static int setup(sim *s, const char **err)
         /* The far end of the competing flow: a well-connected public server, in the TCP
          * visitor's part (the visitor reads the flow's receiver side when it leaves). */
         if ((rc = add_node(s, 125000000, 125000000, FB_NAT_NONE, H_SINK,
-                           (int)s->hosts[s->first_peer].p->id)) < 0)
+                           s->hosts[s->first_peer].p->id)) < 0)
             return rc;
         s->sink = (uint32_t)rc;
         s->net.nodes[s->sink].alive = true;
     }
     if (c->spoof) {
-        if ((rc = add_node(s, c->peer_up, c->peer_down, FB_NAT_NONE, H_SINK, -1)) < 0)
+        if ((rc = add_node(s, c->peer_up, c->peer_down, FB_NAT_NONE, H_SINK, s->n_parts - 1)) < 0)
             return rc;
         s->victim = (uint32_t)rc;
         s->net.nodes[s->victim].alive = true;
@@ -720,7 +722,8 @@ static int setup(sim *s, const char **err)
         fb_net_node_addr(&s->net, s->victim, &va);
         s->first_spoofer = s->victim + 1;
         for (uint32_t i = 0; i < c->spoof; i++) {
-            if ((rc = add_node(s, c->peer_up, c->peer_down, FB_NAT_NONE, H_SPOOFER, -1)) < 0)
+            if ((rc = add_node(s, c->peer_up, c->peer_down, FB_NAT_NONE, H_SPOOFER,
+                               (s->first_spoofer + i) % s->n_parts)) < 0)
                 return rc;
             host *h = &s->hosts[rc];
             h->forged = va;
