@@ -382,7 +382,7 @@ static void on_flow_done(void *ctx, uint32_t flow)
     fb_tcp_close(&s->tcp, p->id, flow);
     if (what == FLOW_HTTP_REQ) {
         /* At the origin. The visitor is another part's: if it has left, the response goes to
-         * a dead node. Were no flow free (2^22 open), its chunk stays marked as being fetched,
+         * a dead node. Were no flow free (2^20 open), its chunk stays marked as being fetched,
          * and the visitor gets it from the swarm or not at all. */
         uint64_t bytes = HTTP_RESPONSE_HEADER + s->page.chunk_len[chunk];
         fb_tcp_open(&s->tcp, 0, node, bytes, flow_tag(FLOW_HTTP_RESP, node, chunk));
