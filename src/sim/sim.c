@@ -91,7 +91,9 @@ typedef struct host {
     uint8_t kind;
     bool corrupt, arrived, done, left, banned;
     uint64_t t_arrive, t_done, t_leave; /* ns */
-    uint64_t tick_at;                   /* ns of the queued tick that counts; UINT64_MAX none */
+    uint64_t arrive_at;                 /* ns: when it is due to arrive */
+    uint8_t token[16]; /* the seed's address token, as with the manifest over HTTP */
+    uint64_t tick_at;  /* ns of the queued tick that counts; UINT64_MAX none */
     fb_rng rng;
     uint64_t *held;     /* chunks stored (bitset) */
     uint64_t *fetching; /* chunks being fetched over HTTP (bitset) */
@@ -435,7 +437,7 @@ static int host_start(sim *s, host *h)
         return h->swarm;
     s->net.nodes[h->id].alive = true;
     if (h->kind != H_SEED) {
-        int rc = fb_engine_swarm_join(h->e, h->swarm, &s->seed_addr, now_us(h));
+        int rc = fb_engine_swarm_join_token(h->e, h->swarm, &s->seed_addr, h->token, now_us(h));
         if (rc)
             return rc;
     }
@@ -701,7 +703,8 @@ static int setup(sim *s, const char **err)
         else
             t += fb_rng_exp(&arr, 1.0 / c->rate);
         host *h = &s->hosts[s->first_peer + i];
-        if ((rc = fb_evq_push(&h->p->q, (uint64_t)(t * SEC), EVK_ARRIVE, h->id, 0)))
+        h->arrive_at = (uint64_t)(t * SEC);
+        if ((rc = fb_evq_push(&h->p->q, h->arrive_at, EVK_ARRIVE, h->id, 0)))
             return rc;
     }
     if (c->tcp) {
@@ -737,6 +740,16 @@ static int setup(sim *s, const char **err)
     if ((rc = host_start(s, &s->hosts[0])) != 0) {
         *err = "the seed engine refused the page";
         return rc;
+    }
+    /* Each visitor fetched the manifest over HTTP just before it arrives, and the answer carried
+     * the seed's token for its address (a spoofer's: its own, not the one it forges). */
+    for (uint32_t i = 1; i < s->n_nodes; i++) {
+        host *h = &s->hosts[i];
+        fb_addr a;
+        fb_net_node_addr(&s->net, i, &a);
+        if ((h->kind == H_PEER || h->kind == H_SPOOFER) &&
+            (rc = fb_engine_address_token(s->hosts[0].e, &a, h->arrive_at / US, h->token)) != 0)
+            return rc;
     }
     return 0;
 }
