@@ -4,6 +4,7 @@
 
 BUILD   ?= build
 SAN     ?= 0
+TSAN    ?= 0
 FUZZ    ?= 0
 CC      := clang
 VERSION := 0.1.0
@@ -12,6 +13,10 @@ ifeq ($(FUZZ),1)
 OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
        -fno-omit-frame-pointer -DFB_FUZZING
 SANLD := -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+# ThreadSanitizer: the simulator's threads (tests/integ/sim_threads.sh).
+OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DFB_TESTING
+SANLD := -fsanitize=thread
 else ifeq ($(SAN),1)
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
        -fno-omit-frame-pointer -DFB_TESTING

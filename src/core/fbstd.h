@@ -54,4 +54,29 @@ static inline int fb_hexval(int c)
     return -1;
 }
 
+/* Writes the n bytes of in as 2n lowercase hex digits and a NUL to out (2n + 1 bytes). */
+static inline void fb_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+/* Reads exactly 2n hex digits (either case) of the NUL-terminated s into out[n]. Returns 0, or
+ * FB_EINVAL for another length or a byte that is not a hex digit. */
+static inline int fb_hex_decode(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = s[2 * i] ? fb_hexval((unsigned char)s[2 * i]) : -1;
+        int lo = hi >= 0 && s[2 * i + 1] ? fb_hexval((unsigned char)s[2 * i + 1]) : -1;
+        if (hi < 0 || lo < 0)
+            return FB_EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return s[2 * n] ? FB_EINVAL : 0;
+}
+
 #endif

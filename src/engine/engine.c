@@ -500,6 +500,24 @@ void fb_engine_swarm_remove(fb_engine *e, int swarm)
 
 int fb_engine_swarm_join(fb_engine *e, int swarm, const fb_addr *seed, uint64_t now_us)
 {
+    return fb_engine_swarm_join_token(e, swarm, seed, NULL, now_us);
+}
+
+int fb_engine_address_token(fb_engine *e, const fb_addr *client, uint64_t now_us, uint8_t out[16])
+{
+    if (!e || !client || !out || e->cfg.role != FB_ROLE_SEED ||
+        (client->family != 4 && client->family != 6))
+        return FB_EINVAL;
+    _Static_assert(FB_TOKEN_LEN == 16, "engine.h says 16");
+    fb_addr a = *client;
+    a.port = 0;
+    fb_token_make(&e->key, &a, TOKEN_TAG_ADDR, now_us, out);
+    return 0;
+}
+
+int fb_engine_swarm_join_token(fb_engine *e, int swarm, const fb_addr *seed, const uint8_t *token,
+                               uint64_t now_us)
+{
     fb_swarm *s = swarm_get(e, swarm);
     if (!s || !seed || e->cfg.role != FB_ROLE_PEER || s->state != SW_ACTIVE)
         return FB_EINVAL;
@@ -508,7 +526,7 @@ int fb_engine_swarm_join(fb_engine *e, int swarm, const fb_addr *seed, uint64_t 
     if (now_us > e->now)
         e->now = now_us;
     s->nb[NB_SEED].addr = *seed;
-    fb_peer_join(e, s);
+    fb_peer_join(e, s, token);
     return 0;
 }
 

@@ -140,6 +140,20 @@ void fb_engine_swarm_remove(fb_engine *e, int swarm);
 /* Peer role: contacts the seed at `seed` to join the swarm and get neighbours. */
 int fb_engine_swarm_join(fb_engine *e, int swarm, const fb_addr *seed, uint64_t now_us);
 
+/* The same, echoing `token` (16 bytes, NULL: none) in the first JOIN: an address
+ * token the seed's host handed out with the manifest (fb_engine_address_token). A valid one
+ * spares the TOKEN round trip; an invalid or stale one only costs it. */
+int fb_engine_swarm_join_token(fb_engine *e, int swarm, const fb_addr *seed, const uint8_t *token,
+                               uint64_t now_us);
+
+/* Seed role: a token for the IP address of `client` (its port does not count) at time now_us (the
+ * engine's clock is not moved), for a host that
+ * proved the client receives at that address another way: the answer of a TCP connection, like
+ * the HTTP response that carries the manifest (docs/PROTOCOL.md section 5). The client's JOIN
+ * that echoes it, from any port of that address, is validated for 30 to 60 s. The token is
+ * written to out (16 bytes). Returns 0 or FB_EINVAL (not a seed, not an address). */
+int fb_engine_address_token(fb_engine *e, const fb_addr *client, uint64_t now_us, uint8_t out[16]);
+
 /* Peer role: says goodbye to every neighbour and the seed, then forgets the swarm. */
 void fb_engine_swarm_leave(fb_engine *e, int swarm, uint64_t now_us);
 

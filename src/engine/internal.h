@@ -69,6 +69,7 @@
 #define UP_STALE_US             (2000 * T_MS) /* a request that waited this long is dropped */
 #define TOKEN_TAG_JOIN          1
 #define TOKEN_TAG_HELLO         2
+#define TOKEN_TAG_ADDR          3 /* fb_engine_address_token: an IP address, port 0 */
 
 /* Pushes (docs/PROTOCOL.md section 9): at most this many neighbours per verified chunk,
  * whatever cfg.push_max says. A pushed chunk the receiver takes in uses one of the burst slots
@@ -410,7 +411,7 @@ bool fb_eng_nb_elsewhere(fb_engine *e, const fb_swarm *s, const fb_addr *a);
 void fb_peer_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m,
                    size_t len);
 uint64_t fb_peer_tick(fb_engine *e, fb_swarm *s);
-void fb_peer_join(fb_engine *e, fb_swarm *s);
+void fb_peer_join(fb_engine *e, fb_swarm *s, const uint8_t *token);
 void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason);
 fb_nb *fb_peer_nb_find(fb_swarm *s, const fb_addr *a);
 /* Keeps s->nb_hash in step with slot n (after its address or state changed). */

@@ -108,7 +108,7 @@ static void send_simple(fb_engine *e, fb_swarm *s, const fb_addr *to, uint8_t ty
     fb_eng_send_msg(e, s, to, &m);
 }
 
-void fb_peer_join(fb_engine *e, fb_swarm *s)
+void fb_peer_join(fb_engine *e, fb_swarm *s, const uint8_t *token)
 {
     fb_nb *seed = &s->nb[NB_SEED];
     seed->state = NB_JOINING;
@@ -119,7 +119,10 @@ void fb_peer_join(fb_engine *e, fb_swarm *s)
     seed->added_us = e->now;
     fb_peer_nb_index(s, seed);
     s->joined = false;
-    s->seed_token_ok = false;
+    /* A token from the seed's host (with the manifest) rides on the first JOIN. */
+    s->seed_token_ok = token != NULL;
+    if (token)
+        memcpy(s->seed_token, token, FB_TOKEN_LEN);
     s->join_rto_us = JOIN_RTO_US;
     s->join_next_us = e->now + s->join_rto_us;
     s->last_progress_us = e->now;

@@ -169,9 +169,20 @@ static void entry_of(const fb_tracked *t, const fb_tracked *to, fb_wire_peer *p)
             p->addr[p->n++] = t->local[i];
 }
 
+/* Does the JOIN's echo validate `from`: our TOKEN's (address and port), or an address token
+ * (fb_engine_address_token: the address alone, its host proved it)? */
+static bool join_valid(fb_engine *e, const fb_addr *from, const fb_wire_msg *m)
+{
+    if (fb_token_check(&e->key, from, TOKEN_TAG_JOIN, e->now, m->u.join.echo))
+        return true;
+    fb_addr ip = *from;
+    ip.port = 0;
+    return fb_token_check(&e->key, &ip, TOKEN_TAG_ADDR, e->now, m->u.join.echo);
+}
+
 static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m)
 {
-    if (!fb_token_check(&e->key, from, TOKEN_TAG_JOIN, e->now, m->u.join.echo)) {
+    if (!join_valid(e, from, m)) {
         /* Not validated: only a token, smaller than the JOIN itself. */
         fb_wire_msg r;
         memset(&r, 0, sizeof(r));

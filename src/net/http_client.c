@@ -48,9 +48,9 @@ struct fb_http_req {
     int64_t cr_total; /* -1 for "*" */
     char etag[HDR_MAX], ctype[HDR_MAX], crange[HDR_MAX];
     bool has_etag, has_ctype, has_crange;
-    char capname[CAPNAME_MAX]; /* capture_header, "" for none */
-    char capval[HDR_MAX];
-    bool has_cap;
+    char capname[2][CAPNAME_MAX]; /* capture_header and capture_header2, "" for none */
+    char capval[2][HDR_MAX];
+    bool has_cap[2];
     struct curl_slist *hdrs; /* request headers we add (If-Range) */
     uint8_t *body;
     size_t len, alloc;
@@ -135,7 +135,7 @@ static void reset_answer(fb_http_req *q)
     q->stream_off = 0;
     q->clen = -1;
     q->have_cr = false;
-    q->has_etag = q->has_ctype = q->has_crange = q->has_cap = false;
+    q->has_etag = q->has_ctype = q->has_crange = q->has_cap[0] = q->has_cap[1] = false;
     q->len = 0;
 }
 
@@ -261,6 +261,16 @@ static void copy_value(char *dst, bool *has, const char *v, size_t n)
     *has = true;
 }
 
+/* Which of the request's captured headers (0, 1) a header name of len bytes is, or -1. */
+static int captured_name(const fb_http_req *q, const char *name, size_t len)
+{
+    for (int k = 0; k < 2; k++)
+        if (q->capname[k][0] && len == strlen(q->capname[k]) &&
+            strncasecmp(name, q->capname[k], len) == 0)
+            return k;
+    return -1;
+}
+
 static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
 {
     fb_http_req *q = ud;
@@ -287,6 +297,7 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
+    int cap;
 #define IS(name)                                                                                   \
     ((size_t)(colon - p) == sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0)
     if (IS("ETag")) {
@@ -295,9 +306,8 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
         copy_value(q->ctype, &q->has_ctype, v, (size_t)(end - v));
     } else if (IS("Content-Range")) {
         copy_value(q->crange, &q->has_crange, v, (size_t)(end - v));
-    } else if (q->capname[0] && (size_t)(colon - p) == strlen(q->capname) &&
-               strncasecmp(p, q->capname, (size_t)(colon - p)) == 0) {
-        copy_value(q->capval, &q->has_cap, v, (size_t)(end - v));
+    } else if ((cap = captured_name(q, p, (size_t)(colon - p))) >= 0) {
+        copy_value(q->capval[cap], &q->has_cap[cap], v, (size_t)(end - v));
     } else if (IS("Content-Length")) {
         uint64_t cl;
         const char *s = v;
@@ -437,7 +447,8 @@ static void report(fb_http_req *q, int cancel_error)
     if (curl_easy_getinfo(q->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire) != CURLE_OK)
         wire = -1;
     r.wire_len = (int64_t)wire;
-    r.captured = q->has_cap ? q->capval : NULL;
+    r.captured = q->has_cap[0] ? q->capval[0] : NULL;
+    r.captured2 = q->has_cap[1] ? q->capval[1] : NULL;
     q->reporting = true;
     q->c->dispatching++;
     q->cb(q->ctx, &r);
@@ -704,7 +715,8 @@ int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb
         return FB_EINVAL;
     if (req->if_range && !header_value_ok(req->if_range))
         return FB_EINVAL;
-    if (req->capture_header && !header_name_ok(req->capture_header))
+    if ((req->capture_header && !header_name_ok(req->capture_header)) ||
+        (req->capture_header2 && !header_name_ok(req->capture_header2)))
         return FB_EINVAL;
     if (c->n_reqs >= c->max_reqs)
         return FB_ENOSPC;
@@ -759,7 +771,9 @@ int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb
         }
     }
     if (req->capture_header)
-        snprintf(q->capname, sizeof(q->capname), "%s", req->capture_header);
+        snprintf(q->capname[0], sizeof(q->capname[0]), "%s", req->capture_header);
+    if (req->capture_header2)
+        snprintf(q->capname[1], sizeof(q->capname[1]), "%s", req->capture_header2);
     if (req->accept_gzip)
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip"); /* curl decodes the body */
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {

@@ -40,6 +40,7 @@ typedef struct fb_http_result {
     long primary_port;        /* and its port (0 if no connection) */
     const char *captured;     /* the value of the request's capture_header, NULL when it was
                                  not asked for, absent, or over 255 bytes */
+    const char *captured2;    /* the same for capture_header2 */
     int64_t wire_len;         /* body bytes as they came over the wire (before any content
                                  decoding), -1 when unknown */
 } fb_http_result;
@@ -76,6 +77,7 @@ typedef struct fb_http_client_request {
     const char *capture_header;  /* name of one more response header to report as
                                     result.captured (copied; a token of at most 63 bytes, else
                                     FB_EINVAL); NULL for none */
+    const char *capture_header2; /* a second one, reported as result.captured2 */
     bool accept_gzip;            /* send Accept-Encoding: gzip; a gzipped body is decoded
                                     (max_body caps the decoded bytes) */
 } fb_http_client_request;

@@ -659,6 +659,11 @@ int64_t fb_http_exchange_time(const fb_http_exchange *x)
     return x->now;
 }
 
+const fb_addr *fb_http_exchange_peer(const fb_http_exchange *x)
+{
+    return &x->c->peer;
+}
+
 /* An answer to something that never became a request (bad head, timeout, oversized body). */
 static void reply_error(conn *c, int status)
 {

@@ -107,6 +107,9 @@ void fb_http_reply_status(fb_http_exchange *x, int status, const char *headers, 
 /* The wall-clock time (seconds) the server uses for Date on this request. */
 int64_t fb_http_exchange_time(const fb_http_exchange *x);
 
+/* The client's address (of its TCP connection; an IPv4-mapped IPv6 address is given as IPv4). */
+const fb_addr *fb_http_exchange_peer(const fb_http_exchange *x);
+
 /* Says that a deferred exchange will never be answered by its owner: its connection closed, it
  * waited past defer_timeout_ms (the server then answers 504 itself), or the server is stopping.
  * `x` is gone when this returns; the callback must not reply on it. */

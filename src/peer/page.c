@@ -77,6 +77,8 @@ struct fb_page {
     uint32_t n_objs;
     bool have_seed;
     fb_addr seed;
+    bool have_token; /* the seed's address token, from the manifest's Flashback-Token */
+    uint8_t token[16];
     bool rechecking; /* fetching the manifest again after a mismatch */
     bool rechecked;  /* ... done once: the next mismatch is fatal */
     int recheck_code;
@@ -326,7 +328,8 @@ static int swarm_start(fb_page *p)
     }
     p->ms.swarm = p->swarm;
     if (!p->all_http) {
-        rc = fb_engine_swarm_join(e, p->swarm, &p->seed, fb_engine_host_now());
+        rc = fb_engine_swarm_join_token(e, p->swarm, &p->seed, p->have_token ? p->token : NULL,
+                                        fb_engine_host_now());
         if (rc) {
             char a[FB_ADDR_STRLEN];
             fb_cmdrun_say(p->cfg.quiet, p->name,
@@ -454,6 +457,7 @@ static int fetch_manifest(fb_page *p)
                                   .connect_timeout_ms = FB_MIN(CONNECT_TIMEOUT_MS, remaining_ms(p)),
                                   .timeout_ms = FB_MIN(HTTP_TIMEOUT_MS, remaining_ms(p)),
                                   .capture_header = "Flashback-Seed",
+                                  .capture_header2 = "Flashback-Token",
                                   .accept_gzip = true};
     return start_fetch(p, FETCH_MANIFEST, &req, 0, 0);
 }
@@ -656,6 +660,9 @@ static void on_manifest(fb_page *p, const fb_http_result *res)
         return;
     }
     p->have_seed = false;
+    /* A token is only an optimisation: a bad one is dropped, and the seed then asks for an echo. */
+    p->have_token =
+        res->captured2 && fb_hex_decode(res->captured2, p->token, sizeof(p->token)) == 0;
     if (res->captured) {
         if (fb_url_seed_addr(res->captured, res->primary_ip, &p->seed) == 0)
             p->have_seed = true;

@@ -126,8 +126,17 @@ static void answer_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_req
         fb_wbuf_puts(&b, "Content-Type: text/plain; charset=utf-8\r\n");
     if (gzip)
         fb_wbuf_puts(&b, "Content-Encoding: gzip\r\n");
-    if (v->seeded)
+    if (v->seeded) {
         fb_wbuf_puts(&b, o->seed_header);
+        /* The client's address is proved (it answered our TCP handshake): a token for it lets
+         * its first JOIN in, without the seed's TOKEN round trip (docs/PROTOCOL.md 5). */
+        char tok[33];
+        if (o->seed && fb_seed_address_token(o->seed, fb_http_exchange_peer(x), tok) == 0) {
+            fb_wbuf_puts(&b, "Flashback-Token: ");
+            fb_wbuf_puts(&b, tok);
+            fb_wbuf_puts(&b, "\r\n");
+        }
+    }
     if (b.overflow) {
         fb_http_reply_status(x, 500, NULL, true);
         return;

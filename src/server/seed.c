@@ -206,6 +206,17 @@ int fb_seed_local_addr(const fb_seed *s, fb_addr *out)
     return fb_engine_host_local_addr(s->host, out);
 }
 
+int fb_seed_address_token(fb_seed *s, const fb_addr *client, char out[33])
+{
+    uint8_t t[16];
+    int rc =
+        fb_engine_address_token(fb_engine_host_engine(s->host), client, fb_engine_host_now(), t);
+    if (rc)
+        return rc;
+    fb_hex_encode(t, sizeof(t), out);
+    return 0;
+}
+
 void fb_seed_stats_get(const fb_seed *s, fb_seed_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -59,6 +59,10 @@ bool fb_seed_stale(const fb_seed *s, int handle);
 /* The bound UDP address. */
 int fb_seed_local_addr(const fb_seed *s, fb_addr *out);
 
+/* The address token for a client whose address a TCP connection proved (fb_engine_address_token):
+ * 32 lowercase hex digits and a NUL into out. Returns 0 or FB_EINVAL. */
+int fb_seed_address_token(fb_seed *s, const fb_addr *client, char out[33]);
+
 void fb_seed_stats_get(const fb_seed *s, fb_seed_stats *out);
 
 #endif

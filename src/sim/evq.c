@@ -67,12 +67,11 @@ static inline fb_ev unpack(fb_evkey k)
     return e;
 }
 
-int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
+/* Pushes an event with sequence number seq (below 2^35, not given to another event). */
+static int push(fb_evq *q, uint64_t t, uint64_t seq, unsigned kind, uint32_t a, uint32_t b)
 {
     if (kind >> FB_EVQ_K_BITS || a >> FB_EVQ_A_BITS)
         return FB_EINVAL;
-    if (q->seq >> FB_EVQ_SEQ_BITS)
-        return FB_ENOSPC;
     if (q->len == q->cap) {
         if (q->cap >= q->max)
             return FB_ENOSPC;
@@ -90,9 +89,8 @@ int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
         t = q->now;
     if (t > FB_EVQ_T_MAX)
         t = FB_EVQ_T_MAX;
-    fb_evkey e = (fb_evkey)t << T_SHIFT | (fb_evkey)q->seq++ << SEQ_SHIFT |
-                 (fb_evkey)kind << K_SHIFT | (fb_evkey)a << A_SHIFT |
-                 (fb_evkey)(b & FB_EVQ_B_MASK) << B_SHIFT;
+    fb_evkey e = (fb_evkey)t << T_SHIFT | (fb_evkey)seq << SEQ_SHIFT | (fb_evkey)kind << K_SHIFT |
+                 (fb_evkey)a << A_SHIFT | (fb_evkey)(b & FB_EVQ_B_MASK) << B_SHIFT;
     q->pushed++;
     fb_evkey *h = q->heap;
     size_t i = q->len++;
@@ -105,6 +103,30 @@ int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
     }
     h[i] = e;
     return 0;
+}
+
+int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b)
+{
+    if (q->seq >> FB_EVQ_SEQ_BITS)
+        return FB_ENOSPC;
+    int rc = push(q, t, q->seq, kind, a, b);
+    if (rc == 0)
+        q->seq++;
+    return rc;
+}
+
+uint64_t fb_evq_reserve(fb_evq *q, uint64_t n)
+{
+    uint64_t base = q->seq;
+    q->seq += n;
+    return base;
+}
+
+int fb_evq_push_seq(fb_evq *q, uint64_t t, uint64_t seq, unsigned kind, uint32_t a, uint32_t b)
+{
+    if (seq >> FB_EVQ_SEQ_BITS)
+        return FB_ENOSPC;
+    return push(q, t, seq, kind, a, b);
 }
 
 /* The earliest of the four children c..c+3 (all present), and its key: a tournament of three
@@ -128,6 +150,7 @@ int fb_evq_pop(fb_evq *q, fb_ev *out)
     fb_evkey *h = q->heap;
     *out = unpack(h[0]);
     q->now = out->t;
+    q->popped++;
     size_t n = --q->len, i = 0;
     if (n == 0)
         return 0;

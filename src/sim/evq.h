@@ -41,6 +41,7 @@ typedef struct fb_evq {
     uint64_t seq;         /* next sequence number */
     uint64_t now;         /* the virtual clock: the time of the last popped event */
     uint64_t pushed;      /* events pushed so far (a statistic) */
+    uint64_t popped;      /* events popped so far (a statistic) */
 } fb_evq;
 
 /* Initializes an empty queue at time 0 that may hold up to max events (the array grows by
@@ -53,6 +54,15 @@ void fb_evq_fini(fb_evq *q);
  * FB_EINVAL for a kind or an a out of range, or FB_ENOSPC when the queue holds `max` events
  * already (or has given 2^35 sequence numbers). */
 int fb_evq_push(fb_evq *q, uint64_t t, unsigned kind, uint32_t a, uint32_t b);
+
+/* Sets aside n sequence numbers and returns the first: events pushed later with
+ * fb_evq_push_seq(base + i) order as if pushed now, one after the other (a batch scheduled at once
+ * whose members are queued one at a time). */
+uint64_t fb_evq_reserve(fb_evq *q, uint64_t n);
+
+/* fb_evq_push with a sequence number from fb_evq_reserve (each used once). Returns 0, FB_EINVAL,
+ * or FB_ENOSPC (the queue is full, or seq is past 2^35). */
+int fb_evq_push_seq(fb_evq *q, uint64_t t, uint64_t seq, unsigned kind, uint32_t a, uint32_t b);
 
 /* Removes the earliest event into *out and advances the clock to its time. Returns 0, or
  * FB_ENOENT when the queue is empty. */

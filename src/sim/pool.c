@@ -4,14 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fb_pool_init(fb_pool *p, size_t size, uint32_t max)
+#include "core/fbstd.h"
+
+int fb_pool_init(fb_pool *p, size_t size, uint32_t max)
 {
     memset(p, 0, sizeof(*p));
     p->size = size < 4 ? 4 : (size + 7) & ~(size_t)7;
     if (p->size > 32)
         p->size = (p->size + 63) & ~(size_t)63; /* whole cache lines, line-aligned */
+    if (max == FB_POOL_NONE)
+        max--; /* an index is never FB_POOL_NONE */
     p->max = max;
     p->free_head = FB_POOL_NONE;
+    p->slabs = calloc(((size_t)max >> FB_POOL_SLAB_SHIFT) + 1, sizeof(*p->slabs));
+    return p->slabs ? 0 : FB_ENOMEM;
 }
 
 void fb_pool_fini(fb_pool *p)
@@ -34,16 +40,12 @@ uint32_t fb_pool_get(fb_pool *p)
     if (p->made >= p->max)
         return FB_POOL_NONE;
     if ((p->made >> FB_POOL_SLAB_SHIFT) == p->n_slabs) {
-        uint8_t **ns = realloc(p->slabs, (p->n_slabs + 1) * sizeof(*ns));
-        if (!ns)
-            return FB_POOL_NONE;
-        p->slabs = ns;
         size_t bytes = p->size << FB_POOL_SLAB_SHIFT;
-        ns[p->n_slabs] = aligned_alloc(64, bytes);
-        if (!ns[p->n_slabs])
+        uint8_t *slab = aligned_alloc(64, bytes);
+        if (!slab)
             return FB_POOL_NONE;
-        memset(ns[p->n_slabs], 0, bytes);
-        p->n_slabs++;
+        memset(slab, 0, bytes);
+        p->slabs[p->n_slabs++] = slab;
     }
     i = p->made++;
     p->used++;

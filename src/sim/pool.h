@@ -1,7 +1,8 @@
 /* Fixed-size blocks by index, allocated in slabs and recycled through a free list: the
  * simulator's packets, payloads and flows come from pools, so the steady state never calls
  * malloc. Indices stay valid until fb_pool_put; pointers stay valid until fb_pool_fini (slabs are
- * never moved). */
+ * never moved, and the table of slabs is allocated whole at init, so another thread may read a
+ * block it was handed while this one takes or returns others). */
 #ifndef FB_SIM_POOL_H
 #define FB_SIM_POOL_H
 
@@ -22,9 +23,9 @@ typedef struct fb_pool {
     uint32_t n_slabs;
 } fb_pool;
 
-/* Initializes an empty pool of blocks of `size` bytes, at most `max` of them. Allocates nothing
- * until the first get. */
-void fb_pool_init(fb_pool *p, size_t size, uint32_t max);
+/* Initializes an empty pool of blocks of `size` bytes, at most `max` of them. Allocates the
+ * table of slabs (a pointer per 4096 blocks of max), no slab. Returns 0 or FB_ENOMEM. */
+int fb_pool_init(fb_pool *p, size_t size, uint32_t max);
 void fb_pool_fini(fb_pool *p);
 
 /* Takes a block; returns its index, or FB_POOL_NONE when the pool holds `max` blocks already or

@@ -2,7 +2,7 @@
  * fb_engine, on the simulated network of sim/net.h, driven by one event queue on a virtual clock.
  * fb_sim_run() builds the scenario from a config, runs it to the end (every peer gone, or the time
  * limit), and fills a result. A run is a pure function of its config: the same seed gives the same
- * result, except the wall-clock time. Single-threaded. */
+ * result, except the wall-clock time, whatever the number of threads. */
 #ifndef FB_SIM_SIM_H
 #define FB_SIM_SIM_H
 
@@ -43,6 +43,7 @@ typedef struct fb_sim_config {
     uint32_t chunk_size; /* 0 = the engine's default */
     double seed_rate;    /* the seed's upload cap as a fraction of the origin uplink */
     double trace_ms;     /* > 0: print a progress line to stderr every trace_ms of virtual time */
+    uint32_t threads;    /* 1..8; 0: one per core (at most 4) from 256 visitors, else 1 */
 } fb_sim_config;
 
 /* Sets the defaults: the dsl profile, one peer, a burst, leave on completion, no NAT. */
@@ -98,6 +99,7 @@ typedef struct fb_sim_result {
     uint64_t msg_wire_peers[16], msg_wire_seed[16];
     uint64_t msg_count_peers[16], msg_count_seed[16]; /* datagrams by type */
     double wall_seconds;
+    uint32_t threads; /* threads the run used (the result does not depend on it) */
 } fb_sim_result;
 
 /* Runs the scenario. Returns 0, or a negative code when it could not be set up (FB_ENOMEM,

@@ -37,6 +37,8 @@ static void usage(FILE *f)
                "  --seed-rate F      the seed's upload cap as a fraction of the origin uplink\n"
                "                     (default 1)\n"
                "  --trace MS         print a progress line to stderr every MS ms of virtual time\n"
+               "  --threads T        run on T threads, 1 to 8 (default: one per core, at most 4,\n"
+               "                     from 256 visitors); the result is the same for any T\n"
                "  --json             print one JSON object instead of the summary\n");
 }
 
@@ -134,7 +136,7 @@ static void print_json(const fb_sim_config *c, const fb_sim_result *r)
         printf("\"spoof_sent_bytes\":%llu,\"victim_bytes\":%llu,\"spoof_amplification\":%.6f,",
                (unsigned long long)r->spoof_sent_bytes, (unsigned long long)r->victim_bytes,
                r->spoof_amplification);
-    printf("\"wall_seconds\":%.3f}\n", r->wall_seconds);
+    printf("\"threads\":%u,\"wall_seconds\":%.3f}\n", r->threads, r->wall_seconds);
 }
 
 static void print_human(const fb_sim_config *c, const fb_sim_result *r)
@@ -172,8 +174,8 @@ static void print_human(const fb_sim_config *c, const fb_sim_result *r)
         printf("spoofing: %llu bytes forged, victim received %llu (x%.2f)\n",
                (unsigned long long)r->spoof_sent_bytes, (unsigned long long)r->victim_bytes,
                r->spoof_amplification);
-    printf("run: %.2f virtual s, %llu events, %.2f wall s\n", r->end_time,
-           (unsigned long long)r->events, r->wall_seconds);
+    printf("run: %.2f virtual s, %llu events, %.2f wall s on %u thread%s\n", r->end_time,
+           (unsigned long long)r->events, r->wall_seconds, r->threads, r->threads == 1 ? "" : "s");
 }
 
 int fb_cmd_sim(int argc, char **argv)
@@ -286,6 +288,14 @@ int fb_cmd_sim(int argc, char **argv)
         } else if (strcmp(a, "--seed-rate") == 0) {
             if (num(a, v, 0.01, 1, &c.seed_rate))
                 return 2;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (num(a, v, 1, 8, &d))
+                return 2;
+            if ((uint32_t)d != d) {
+                fprintf(stderr, "flashback sim: --threads wants a whole number, not '%s'\n", v);
+                return 2;
+            }
+            c.threads = (uint32_t)d;
         } else {
             fprintf(stderr, "flashback sim: unknown option %s (try --help)\n", a);
             return 2;

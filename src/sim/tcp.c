@@ -5,28 +5,70 @@
  * one-block SACK). */
 #include "sim/tcp.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/fbstd.h"
 
 #define MS       1000000ull
 #define RTO_MIN  (200 * MS)
 #define RTO_MAX  (60000 * MS)
 #define RTO_INIT (1000 * MS)
 
-void fb_tcp_init(fb_tcp *t, fb_net *net, fb_evq *q, unsigned evk_rto, uint32_t max_flows,
-                 fb_tcp_done_fn done, void *ctx)
+/* The longest a packet can take through the network: both queues full and both latencies. */
+static uint64_t max_age(const fb_net *n)
+{
+    uint64_t up = 0, down = 0, lat = 0;
+    for (uint32_t i = 0; i < n->n_nodes; i++) {
+        const fb_net_node *nd = &n->nodes[i];
+        uint64_t u = nd->up.rate ? nd->up.cap * 1000000000ull / nd->up.rate : 0;
+        uint64_t d = nd->down.rate ? nd->down.cap * 1000000000ull / nd->down.rate : 0;
+        up = u > up ? u : up;
+        down = d > down ? d : down;
+        lat = nd->half_lat > lat ? nd->half_lat : lat;
+    }
+    return up + down + 2 * lat + MS;
+}
+
+int fb_tcp_init(fb_tcp *t, fb_net *net, unsigned evk_rto, uint32_t max_flows, fb_tcp_done_fn done,
+                void *ctx)
 {
     memset(t, 0, sizeof(*t));
     t->net = net;
-    t->q = q;
     t->evk_rto = evk_rto;
     t->done = done;
     t->ctx = ctx;
-    fb_pool_init(&t->flows, sizeof(fb_tcp_flow), max_flows);
+    t->max_age = max_age(net);
+    if (max_flows >= 1u << FB_NET_PART_SHIFT)
+        max_flows = (1u << FB_NET_PART_SHIFT) - 1;
+    for (uint32_t k = 0; k < net->cfg.parts; k++)
+        if (fb_pool_init(&t->part[k].flows, sizeof(fb_tcp_flow), max_flows))
+            return FB_ENOMEM;
+    return 0;
 }
 
 void fb_tcp_fini(fb_tcp *t)
 {
-    fb_pool_fini(&t->flows);
+    for (uint32_t k = 0; k < FB_NET_MAX_PARTS; k++) {
+        fb_tcp_part *tp = &t->part[k];
+        fb_pool_fini(&tp->flows);
+        for (uint32_t j = 0; j < FB_NET_MAX_PARTS; j++)
+            free(tp->closed[j]);
+        free(tp->cooling.flow);
+        free(tp->cooling.until);
+    }
+    memset(t, 0, sizeof(*t));
+}
+
+/* The clock of node i's part. */
+static uint64_t now_of(const fb_tcp *t, uint32_t node)
+{
+    return fb_net_now(t->net, node);
+}
+
+static fb_evq *q_of(const fb_tcp *t, uint32_t node)
+{
+    return t->net->part[t->net->nodes[node].part].q;
 }
 
 static uint32_t seg_len(const fb_tcp_flow *f, uint64_t seg)
@@ -60,8 +102,8 @@ static void transmit(fb_tcp *t, uint32_t id, fb_tcp_flow *f, uint64_t seg)
 
 static void arm(fb_tcp *t, uint32_t id, fb_tcp_flow *f)
 {
-    f->rto_at = t->q->now + f->rto;
-    if (!f->timer_queued && fb_evq_push(t->q, f->rto_at, t->evk_rto, id, f->gen) == 0)
+    f->rto_at = now_of(t, f->src) + f->rto;
+    if (!f->timer_queued && fb_evq_push(q_of(t, f->src), f->rto_at, t->evk_rto, id, f->gen) == 0)
         f->timer_queued = true;
 }
 
@@ -102,7 +144,6 @@ static void send_more(fb_tcp *t, uint32_t id, fb_tcp_flow *f)
                 transmit(t, id, f, hole);
                 bit_put(f->rtxed, hole, 1);
                 f->retransmits++;
-                t->retransmits++;
                 pipe++;
                 continue;
             }
@@ -120,9 +161,13 @@ static void send_more(fb_tcp *t, uint32_t id, fb_tcp_flow *f)
 
 uint32_t fb_tcp_open(fb_tcp *t, uint32_t src, uint32_t dst, uint64_t bytes, uint64_t tag)
 {
-    uint32_t id = fb_pool_get(&t->flows);
-    if (id == FB_POOL_NONE)
-        return id;
+    if (src >= t->net->n_nodes || dst >= t->net->n_nodes)
+        return FB_POOL_NONE;
+    unsigned k = t->net->nodes[src].part;
+    uint32_t li = fb_pool_get(&t->part[k].flows);
+    if (li == FB_POOL_NONE)
+        return li;
+    uint32_t id = li | (uint32_t)k << FB_NET_PART_SHIFT;
     fb_tcp_flow *f = fb_tcp_get(t, id);
     uint32_t gen = f->gen; /* survives recycling: the pool reuses only the first 4 bytes */
     memset(f, 0, sizeof(*f));
@@ -136,17 +181,79 @@ uint32_t fb_tcp_open(fb_tcp *t, uint32_t src, uint32_t dst, uint64_t bytes, uint
     f->cwnd = FB_TCP_IW;
     f->ssthresh = 1e12;
     f->rto = RTO_INIT;
-    f->start_ns = t->q->now;
+    f->start_ns = now_of(t, src);
     send_more(t, id, f);
     return id;
 }
 
-void fb_tcp_close(fb_tcp *t, uint32_t id)
+void fb_tcp_close(fb_tcp *t, unsigned k, uint32_t id)
 {
-    fb_tcp_flow *f = fb_tcp_get(t, id);
-    f->open = false;
-    f->gen++;
-    fb_pool_put(&t->flows, id);
+    fb_tcp_part *tp = &t->part[k];
+    unsigned o = fb_net_owner(id);
+    if (o >= t->net->cfg.parts)
+        return;
+    uint32_t n = tp->n_closed[o];
+    for (uint32_t i = 0; i < n; i++)
+        if (tp->closed[o][i] == id)
+            return;
+    if (n == tp->cap_closed[o]) {
+        uint32_t ncap = n ? n * 2 : 64;
+        uint32_t *nv = realloc(tp->closed[o], ncap * sizeof(*nv));
+        if (!nv)
+            return; /* out of memory: the flow stays open (it costs events, not correctness) */
+        tp->closed[o] = nv;
+        tp->cap_closed[o] = ncap;
+    }
+    tp->closed[o][tp->n_closed[o]++] = id;
+}
+
+void fb_tcp_exchange(fb_tcp *t, unsigned k)
+{
+    fb_tcp_part *tp = &t->part[k];
+    fb_tcp_cooling *c = &tp->cooling;
+    uint64_t now = t->net->part[k].q->now;
+    /* Slots whose flow closed long enough ago that none of its packets is left. */
+    while (c->len && c->until[c->head] <= now) {
+        fb_pool_put(&tp->flows, fb_net_local(c->flow[c->head]));
+        c->head = (c->head + 1) % c->cap;
+        c->len--;
+    }
+    for (uint32_t j = 0; j < t->net->cfg.parts; j++) {
+        fb_tcp_part *from = &t->part[j];
+        for (uint32_t i = 0; i < from->n_closed[k]; i++) {
+            uint32_t id = from->closed[k][i];
+            fb_tcp_flow *f = fb_tcp_get(t, id);
+            if (!f->open)
+                continue; /* closed from both ends in one window */
+            f->open = false;
+            f->gen++;
+            if (c->len == c->cap) {
+                uint32_t ncap = c->cap ? c->cap * 2 : 64;
+                uint32_t *nf = malloc(ncap * sizeof(*nf));
+                uint64_t *nu = malloc(ncap * sizeof(*nu));
+                if (!nf || !nu) {
+                    free(nf);
+                    free(nu);
+                    continue; /* out of memory: the slot is not reused */
+                }
+                for (uint32_t x = 0; x < c->len; x++) {
+                    nf[x] = c->flow[(c->head + x) % c->cap];
+                    nu[x] = c->until[(c->head + x) % c->cap];
+                }
+                free(c->flow);
+                free(c->until);
+                c->flow = nf;
+                c->until = nu;
+                c->head = 0;
+                c->cap = ncap;
+            }
+            uint32_t tail = (c->head + c->len) % c->cap;
+            c->flow[tail] = id;
+            c->until[tail] = now + t->max_age;
+            c->len++;
+        }
+        from->n_closed[k] = 0;
+    }
 }
 
 uint64_t fb_tcp_delivered(const fb_tcp_flow *f)
@@ -170,7 +277,7 @@ static void on_data(fb_tcp *t, uint32_t id, fb_tcp_flow *f, const fb_pkt *p)
     fb_net_send_tcp(t->net, f->dst, f->src, FB_PKT_TCP_ACK, id, f->gen, f->rcv_nxt, p->sent_ns, s,
                     0);
     if (f->bytes && f->rcv_nxt >= f->segs && !f->done_ns) {
-        f->done_ns = t->q->now;
+        f->done_ns = now_of(t, f->dst);
         if (t->done)
             t->done(t->ctx, id); /* may close the flow */
     }
@@ -178,7 +285,7 @@ static void on_data(fb_tcp *t, uint32_t id, fb_tcp_flow *f, const fb_pkt *p)
 
 static void rtt_sample(fb_tcp *t, fb_tcp_flow *f, uint64_t tsecr)
 {
-    uint64_t now = t->q->now;
+    uint64_t now = now_of(t, f->src);
     if (tsecr > now)
         return;
     uint64_t r = now - tsecr;
@@ -258,7 +365,9 @@ static void on_ack(fb_tcp *t, uint32_t id, fb_tcp_flow *f, const fb_pkt *p)
 
 void fb_tcp_packet(fb_tcp *t, const fb_pkt *p)
 {
-    if (p->flow >= t->flows.made)
+    /* p->flow was a flow when p was sent (the network makes no packet of its own), and its slot
+     * is not reused while p is in the network. */
+    if (fb_net_owner(p->flow) >= t->net->cfg.parts)
         return;
     fb_tcp_flow *f = fb_tcp_get(t, p->flow);
     if (!f->open || f->gen != p->flow_gen)
@@ -280,8 +389,8 @@ void fb_tcp_timer(fb_tcp *t, const fb_ev *ev)
     f->timer_queued = false;
     if (!f->rto_at || f->snd_una >= f->segs)
         return;
-    if (t->q->now < f->rto_at) {
-        if (fb_evq_push(t->q, f->rto_at, t->evk_rto, id, f->gen) == 0)
+    if (now_of(t, f->src) < f->rto_at) {
+        if (fb_evq_push(q_of(t, f->src), f->rto_at, t->evk_rto, id, f->gen) == 0)
             f->timer_queued = true;
         return;
     }
@@ -298,7 +407,6 @@ void fb_tcp_timer(fb_tcp *t, const fb_ev *ev)
     f->sacked_n = 0;
     f->high_sacked = f->snd_una;
     f->timeouts++;
-    t->timeouts++;
     f->rto = f->rto * 2 > RTO_MAX ? RTO_MAX : f->rto * 2;
     f->rto_at = 0;
     transmit(t, id, f, f->snd_nxt++);

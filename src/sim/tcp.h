@@ -52,32 +52,57 @@ typedef struct fb_tcp_flow {
  * open (the sender still sees the last ACKs) until the host closes it. */
 typedef void (*fb_tcp_done_fn)(void *ctx, uint32_t flow);
 
+/* A closed flow's slot is not reused before every packet of it has left the network. */
+typedef struct fb_tcp_cooling {
+    uint32_t *flow;
+    uint64_t *until; /* ns */
+    uint32_t head, len, cap;
+} fb_tcp_cooling;
+
+/* The flows of one part of the network (those its nodes opened), and the flows of any part that
+ * its nodes closed during the current window. */
+typedef struct fb_tcp_part {
+    fb_pool flows;
+    uint32_t *closed[FB_NET_MAX_PARTS]; /* closed[k]: part k's flows closed here */
+    uint32_t n_closed[FB_NET_MAX_PARTS], cap_closed[FB_NET_MAX_PARTS];
+    fb_tcp_cooling cooling;
+} fb_tcp_part;
+
+/* A flow belongs to the part of its sender, which runs its sender's half (sending, ACKs, the
+ * timer); the receiver's part runs the receiver's half. A flow closes at the next exchange of
+ * the network (fb_tcp_exchange), so both halves see it open or closed at the same moments
+ * whatever the split. */
 typedef struct fb_tcp {
     fb_net *net;
-    fb_evq *q;
     unsigned evk_rto; /* the event kind the host routes to fb_tcp_timer */
-    fb_pool flows;
     fb_tcp_done_fn done;
     void *ctx;
-    uint64_t retransmits, timeouts;
+    uint64_t max_age; /* ns: the longest a packet can be in the network */
+    fb_tcp_part part[FB_NET_MAX_PARTS];
 } fb_tcp;
 
-/* Initializes the TCP model on net and q with room for max_flows flows; the host routes events of
- * kind evk_rto to fb_tcp_timer and TCP packets to fb_tcp_packet. */
-void fb_tcp_init(fb_tcp *t, fb_net *net, fb_evq *q, unsigned evk_rto, uint32_t max_flows,
-                 fb_tcp_done_fn done, void *ctx);
+/* Initializes the TCP model on net (with its nodes added: their queues bound how long a packet
+ * stays in the network) with room for max_flows flows per part; the host routes events of kind
+ * evk_rto to fb_tcp_timer and TCP packets to fb_tcp_packet. Returns 0 or FB_ENOMEM. */
+int fb_tcp_init(fb_tcp *t, fb_net *net, unsigned evk_rto, uint32_t max_flows, fb_tcp_done_fn done,
+                void *ctx);
 void fb_tcp_fini(fb_tcp *t);
 
-/* Opens a flow of `bytes` (0: unlimited) from node src to node dst and starts sending now.
- * Returns the flow index, or FB_POOL_NONE when max_flows are open. */
+/* Opens a flow of `bytes` (0: unlimited) from node src to node dst and starts sending now (from
+ * src's part). Returns the flow index, or FB_POOL_NONE when max_flows are open. */
 uint32_t fb_tcp_open(fb_tcp *t, uint32_t src, uint32_t dst, uint64_t bytes, uint64_t tag);
 
-/* Stops a flow and frees its slot; packets of it still in the network are ignored. */
-void fb_tcp_close(fb_tcp *t, uint32_t flow);
+/* Stops a flow, from either end's part: at the next fb_tcp_exchange it is closed, and its packets
+ * still in the network are ignored from then on. Closing twice is harmless. */
+void fb_tcp_close(fb_tcp *t, unsigned k, uint32_t flow);
+
+/* With fb_net_exchange, for part k: closes the flows of part k that were closed anywhere during
+ * the window, and frees the slots that have cooled. Same rules as fb_net_exchange. */
+void fb_tcp_exchange(fb_tcp *t, unsigned k);
 
 static inline fb_tcp_flow *fb_tcp_get(const fb_tcp *t, uint32_t flow)
 {
-    return (fb_tcp_flow *)fb_pool_ptr(&t->flows, flow);
+    return (fb_tcp_flow *)fb_pool_ptr(&t->part[fb_net_owner(flow)].flows, fb_net_local(flow));
 }
 
 /* Bytes the receiver has in order so far. */

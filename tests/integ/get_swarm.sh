@@ -140,6 +140,21 @@ check "$n_files files identical to the source ($n_diff differ)" test "$n_diff" -
 # Where the bytes came from: flashbackd's counters after the crowd, less those before it (and
 # the bytes of the first scrape itself).
 curl -s -o "$T/metrics1" "$O/.flashback/metrics" || notok "metrics after the crowd"
+
+# The manifest's answer carries an address token, and a peer that echoes it is taken in on its
+# first JOIN: the seed sends it no TOKEN (no unvalidated datagram to drop).
+tok=$(curl -s -D - -o /dev/null "$O/.flashback/manifest/" | tr -d '\r' |
+    awk -F': ' 'tolower($1) == "flashback-token" {print $2}')
+check "the manifest's answer carries Flashback-Token ($tok)" \
+    test "$(printf %s "$tok" | grep -cE '^[0-9a-f]{32}$')" = 1
+curl -s -o "$T/metrics2" "$O/.flashback/metrics"
+"$FB" get --quiet --timeout 30 -o "$T/tok.html" "$O/" 2>"$T/tok.err"
+curl -s -o "$T/metrics3" "$O/.flashback/metrics"
+unval='flashback_seed_dropped_datagrams_total{reason="unvalidated"}'
+d_unval=$(($(metric "$T/metrics3" "$unval") - $(metric "$T/metrics2" "$unval")))
+d_joins=$(($(metric "$T/metrics3" flashback_seed_joins_total) - $(metric "$T/metrics2" flashback_seed_joins_total)))
+check "a peer with the token joins without the TOKEN round trip ($d_joins join, $d_unval unvalidated)" \
+    test "$d_joins" = 1 -a "$d_unval" = 0 -a -n "$(cmp "$T/tok.html" "$R/index.html" && echo same)"
 stop_fbd
 http_bytes=$(($(metric "$T/metrics1" flashback_http_sent_bytes_total) - $(metric "$T/metrics0" flashback_http_sent_bytes_total) - scrape0))
 seed_udp=$(($(metric "$T/metrics1" flashback_seed_udp_sent_bytes_total) - $(metric "$T/metrics0" flashback_seed_udp_sent_bytes_total)))

@@ -38,7 +38,8 @@ check "poisson ramp with linger: all complete" \
 # Bad flags: a one-line error naming the flag on stderr, exit status 2, nothing on stdout.
 for args in "--n 0" "--n 100001" "--n 12x" "--seed -1" "--seed 1.5" "--profile cable" \
     "--loss 1" "--corrupt -0.1" "--arrivals wave" "--nat full" "--chunk-size 1000" \
-    "--chunk-size 5000" "--chunk-size 65536" "--bogus" "--n"; do
+    "--chunk-size 5000" "--chunk-size 65536" "--threads 0" "--threads 9" "--threads 1.5" \
+    "--bogus" "--n"; do
     out=$("$FB_BUILD/flashback" sim $args --json 2>/tmp/fb_sim_err.$$)
     rc=$?
     err=$(head -c 300 /tmp/fb_sim_err.$$)

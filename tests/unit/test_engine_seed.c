@@ -121,6 +121,73 @@ static void test_token_invites_request(void **state)
     ns_free(&w);
 }
 
+/* What the seed answers a JOIN from `from` that echoes `echo`: the message type of its first
+ * answer (FB_MSG_TOKEN for an address it does not take as validated, FB_MSG_PEERS else). */
+static uint8_t answer_to(ns_world *w, ns_node *seed, const uint8_t *id, const fb_addr *from,
+                         const uint8_t echo[FB_TOKEN_LEN])
+{
+    fb_wire_msg m = join_msg(id);
+    memcpy(m.u.join.echo, echo, FB_TOKEN_LEN);
+    uint8_t buf[FB_MAX_DATAGRAM];
+    int len = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    size_t before = w->n_pkts;
+    fb_engine_input(seed->e, from, buf, (size_t)len, w->now);
+    assert_true(w->n_pkts > before);
+    fb_wire_msg r;
+    assert_int_equal(fb_wire_decode(w->pkts[before].data, w->pkts[before].len, &r), 0);
+    return r.type;
+}
+
+/* An address token (what flashbackd hands out with a manifest: the client's IP address proved by
+ * TCP) validates a first JOIN from that address, whatever its port, for 30 to 60 s; not from
+ * another address, not later, not a zero one; the seed's own TOKEN still works; a peer engine
+ * makes none. And a peer given one echoes it in its first JOIN and is taken in at once. */
+static void test_address_token(void **state)
+{
+    (void)state;
+    static ns_world w;
+    uint8_t id[32], tok[16], zero[16] = {0};
+    ns_node *seed = lone_seed(&w, 1000000, id);
+    fb_addr a, a2, b, a6;
+    fb_addr_set_v4(&a, 0xc6336401u, 40000);
+    fb_addr_set_v4(&a2, 0xc6336401u, 40001);
+    fb_addr_set_v4(&b, 0xc6336402u, 40000);
+    static const char v6[] = "[2001:db8::1]:40000";
+    assert_int_equal(fb_addr_parse(&a6, v6, sizeof(v6) - 1), 0);
+    assert_int_equal(fb_engine_address_token(seed->e, &a, w.now, tok), 0);
+    assert_int_equal(answer_to(&w, seed, id, &b, tok), FB_MSG_TOKEN);
+    assert_int_equal(answer_to(&w, seed, id, &a6, tok), FB_MSG_TOKEN);
+    assert_int_equal(answer_to(&w, seed, id, &a, zero), FB_MSG_TOKEN);
+    assert_int_equal(answer_to(&w, seed, id, &a2, tok), FB_MSG_PEERS);
+    assert_int_equal(answer_to(&w, seed, id, &a, tok), FB_MSG_PEERS);
+    uint32_t joined = tracked(seed);
+    assert_int_equal(joined, 2);
+    w.now += 61 * 1000000ull; /* two epochs later: stale */
+    fb_addr c;
+    fb_addr_set_v4(&c, 0xc6336403u, 40000);
+    uint8_t old[16];
+    assert_int_equal(fb_engine_address_token(seed->e, &c, w.now - 61 * 1000000ull, old), 0);
+    assert_int_equal(answer_to(&w, seed, id, &c, old), FB_MSG_TOKEN);
+    /* Only a seed makes them; only an address. */
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    ns_node *p = ns_add(&w, false, 1000000, &stay);
+    assert_int_equal(fb_engine_address_token(p->e, &a, w.now, tok), FB_EINVAL);
+    fb_addr none;
+    memset(&none, 0, sizeof(none));
+    assert_int_equal(fb_engine_address_token(seed->e, &none, w.now, tok), FB_EINVAL);
+    /* The peer echoes the token in its first JOIN: the seed answers PEERS, no TOKEN. */
+    assert_int_equal(fb_engine_address_token(seed->e, &p->addr, w.now, tok), 0);
+    size_t before = w.n_pkts;
+    assert_int_equal(fb_engine_swarm_join_token(p->e, p->swarm, &seed->addr, tok, w.now), 0);
+    assert_true(w.n_pkts > before);
+    fb_wire_msg j;
+    assert_int_equal(fb_wire_decode(w.pkts[before].data, w.pkts[before].len, &j), 0);
+    assert_int_equal(j.type, FB_MSG_JOIN);
+    assert_memory_equal(j.u.join.echo, tok, 16);
+    ns_free(&w);
+}
+
 /* A peer answers an inviting TOKEN with its JOIN and, right behind it, its first REQUEST to
  * the seed (before any PEERS); a plain TOKEN gets the JOIN only. Both then complete. */
 static void test_invited_peer_requests_early(void **state)
@@ -209,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_join_burst),
         cmocka_unit_test(test_token_invites_request),
         cmocka_unit_test(test_invited_peer_requests_early),
+        cmocka_unit_test(test_address_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Unit tests for core/fbstd.h's own helpers: fb_hexval over every byte value, as a char and as
- * an unsigned char, against the C library's isxdigit/strtol. */
+ * an unsigned char, against the C library's isxdigit/strtol; fb_hex_encode and fb_hex_decode
+ * round trips and refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/fbstd.h"
 
@@ -36,10 +38,34 @@ static void test_hexval_every_byte(void **state)
     assert_int_equal(fb_hexval(-1), -1);
 }
 
+static void test_hex_codec(void **state)
+{
+    (void)state;
+    uint8_t in[16], out[16];
+    char s[33];
+    for (int i = 0; i < 16; i++)
+        in[i] = (uint8_t)(i * 37 + 5);
+    fb_hex_encode(in, 16, s);
+    assert_int_equal(strlen(s), 32);
+    assert_string_equal(s, "052a4f7499bee3082d52779cc1e60b30");
+    assert_int_equal(fb_hex_decode(s, out, 16), 0);
+    assert_memory_equal(in, out, 16);
+    assert_int_equal(fb_hex_decode("052A4F7499BEE3082D52779CC1E60B30", out, 16), 0);
+    assert_memory_equal(in, out, 16);
+    /* Too short, too long, a byte that is not a digit, an empty string. */
+    assert_int_equal(fb_hex_decode("052a4f7499bee3082d52779cc1e60b3", out, 16), FB_EINVAL);
+    assert_int_equal(fb_hex_decode("052a4f7499bee3082d52779cc1e60b300", out, 16), FB_EINVAL);
+    assert_int_equal(fb_hex_decode("052a4f7499bee3082d52779cc1e60b3g", out, 16), FB_EINVAL);
+    assert_int_equal(fb_hex_decode(" 52a4f7499bee3082d52779cc1e60b30", out, 16), FB_EINVAL);
+    assert_int_equal(fb_hex_decode("", out, 16), FB_EINVAL);
+    assert_int_equal(fb_hex_decode("", out, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hexval_every_byte),
+        cmocka_unit_test(test_hex_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,7 +119,8 @@ static bool handle(conn *c, const char *req)
         has_range = false;
     if (strcmp(path, "/hello") == 0) {
         respond(c, 200,
-                "ETag: \"abc\"\r\nContent-Type: text/plain\r\nFlashback-Seed: [::1]:4242\r\n",
+                "ETag: \"abc\"\r\nContent-Type: text/plain\r\nFlashback-Seed: [::1]:4242\r\n"
+                "Flashback-Token: 00ff\r\n",
                 (const uint8_t *)"hello, world", 12);
     } else if (strcmp(path, "/data") == 0 && has_range) {
         if (a >= DATA_LEN) {
@@ -249,8 +250,8 @@ typedef struct got {
     long status;
     uint8_t *body;
     size_t len;
-    bool has_etag, has_ctype, has_captured;
-    char etag[256], ctype[256], ip[64], msg[512], captured[256];
+    bool has_etag, has_ctype, has_captured, has_captured2;
+    char etag[256], ctype[256], ip[64], msg[512], captured[256], captured2[256];
     int64_t clen, total;
     long port;
     struct fx *fx;     /* for callbacks that act on the client */
@@ -297,6 +298,8 @@ static void on_result(void *ctx, const fb_http_result *r)
     snprintf(g->msg, sizeof(g->msg), "%s", r->message);
     g->has_captured = r->captured != NULL;
     snprintf(g->captured, sizeof(g->captured), "%s", r->captured ? r->captured : "");
+    g->has_captured2 = r->captured2 != NULL;
+    snprintf(g->captured2, sizeof(g->captured2), "%s", r->captured2 ? r->captured2 : "");
     g->clen = r->content_length;
     g->total = r->total_size;
     g->port = r->primary_port;
@@ -458,12 +461,14 @@ static void test_if_range(void **state)
     got_free(&changed);
 }
 
-/* capture_header reports one more response header, matched without regard to case. */
+/* capture_header (and capture_header2) report one more response header (two), matched without
+ * regard to case. */
 static void test_capture_header(void **state)
 {
     fx *f = *state;
     got g = {0}, none = {0}, absent = {0};
-    fb_http_client_request req = {.max_body = 100, .capture_header = "flashback-seed"};
+    fb_http_client_request req = {
+        .max_body = 100, .capture_header = "flashback-seed", .capture_header2 = "FLASHBACK-TOKEN"};
     start(f, "/hello", &g, &req);
     start(f, "/hello", &none, NULL);
     start(f, "/data", &absent,
@@ -473,7 +478,10 @@ static void test_capture_header(void **state)
     assert_int_equal(g.error, 0);
     assert_true(g.has_captured);
     assert_string_equal(g.captured, "[::1]:4242");
+    assert_true(g.has_captured2);
+    assert_string_equal(g.captured2, "00ff");
     assert_false(none.has_captured);
+    assert_false(none.has_captured2);
     assert_int_equal(absent.error, 0);
     assert_false(absent.has_captured);
     /* Bad names and values are refused up front. */
@@ -484,6 +492,9 @@ static void test_capture_header(void **state)
     bad.capture_header = "";
     assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
     bad.capture_header = NULL;
+    bad.capture_header2 = "a b";
+    assert_int_equal(fb_http_get(f->c, &bad, on_result, &x, NULL), FB_EINVAL);
+    bad.capture_header2 = NULL;
     bad.range = true;
     bad.range_last = 5;
     bad.if_range = "\"a\"\r\nX-Injected: 1";

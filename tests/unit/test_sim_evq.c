@@ -37,6 +37,31 @@ static void test_order_and_ties(void **state)
     fb_evq_fini(&q);
 }
 
+/* Reserved sequence numbers: a batch reserved now and queued one member at a time orders, at
+ * equal times, after what was pushed before the reservation and before what was pushed after,
+ * in its own order. */
+static void test_reserved_seq(void **state)
+{
+    (void)state;
+    fb_evq q;
+    assert_int_equal(fb_evq_init(&q, 100), 0);
+    assert_int_equal(fb_evq_push(&q, 20, 1, 100, 0), 0); /* before the batch */
+    uint64_t base = fb_evq_reserve(&q, 3);
+    assert_int_equal(fb_evq_push(&q, 20, 1, 200, 0), 0); /* after it */
+    assert_int_equal(fb_evq_push_seq(&q, 20, base + 2, 1, 12, 0), 0);
+    assert_int_equal(fb_evq_push_seq(&q, 20, base + 0, 1, 10, 0), 0);
+    assert_int_equal(fb_evq_push_seq(&q, 10, base + 1, 1, 11, 0), 0);
+    static const uint32_t want[] = {11, 100, 10, 12, 200};
+    fb_ev e;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(fb_evq_pop(&q, &e), 0);
+        assert_int_equal(e.a, want[i]);
+    }
+    assert_int_equal(q.popped, 5);
+    assert_int_equal(fb_evq_push_seq(&q, 30, 1ull << FB_EVQ_SEQ_BITS, 1, 0, 0), FB_ENOSPC);
+    fb_evq_fini(&q);
+}
+
 static void test_cap(void **state)
 {
     (void)state;
@@ -204,9 +229,13 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_order_and_ties), cmocka_unit_test(test_cap),
-        cmocka_unit_test(test_packing),        cmocka_unit_test(test_random_against_sort),
-        cmocka_unit_test(test_upcoming),       cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_order_and_ties),
+        cmocka_unit_test(test_reserved_seq),
+        cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_packing),
+        cmocka_unit_test(test_random_against_sort),
+        cmocka_unit_test(test_upcoming),
+        cmocka_unit_test(test_rng),
         cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

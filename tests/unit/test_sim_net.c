@@ -48,16 +48,15 @@ static void setup(double loss)
 
 static void run(void)
 {
-    fb_ev e;
-    while (fb_evq_pop(&q, &e) == 0)
-        fb_net_event(&net, &e);
+    fb_net_drain(&net, UINT64_MAX - 1, NULL, NULL, NULL);
 }
 
 static void teardown(void)
 {
     /* Every packet went back to its pool. */
-    assert_int_equal(net.pkts.used, 0);
-    assert_int_equal(net.bufs[0].used + net.bufs[1].used + net.bufs[2].used, 0);
+    const fb_net_part *pt = &net.part[0];
+    assert_int_equal(pt->pkts.used, 0);
+    assert_int_equal(pt->bufs[0].used + pt->bufs[1].used + pt->bufs[2].used, 0);
     fb_net_fini(&net);
     fb_evq_fini(&q);
 }
@@ -150,8 +149,8 @@ static void test_loss(void **state)
     for (int i = 0; i < 10000; i++)
         assert_int_equal(send_(a, b, 10, 1), 0);
     run();
-    assert_int_equal((int)net.lost + n_log, 10000);
-    assert_true(net.lost > 900 && net.lost < 1100);
+    assert_int_equal((int)net.part[0].c.lost + n_log, 10000);
+    assert_true(net.part[0].c.lost > 900 && net.part[0].c.lost < 1100);
     teardown();
 }
 
@@ -174,11 +173,11 @@ static void test_dead_nodes(void **state)
     net.nodes[b].alive = false;
     run();
     assert_int_equal(n_log, 0);
-    assert_int_equal(net.dropped_dead, 3);
+    assert_int_equal(net.part[0].c.dropped_dead, 3);
     fb_addr nowhere;
     fb_addr_set_v4(&nowhere, 0x0a000001, 1);
     assert_true(fb_net_send_udp(&net, (uint32_t)a, NULL, &nowhere, (const uint8_t *)"x", 1) < 0);
-    assert_int_equal(net.dropped_noroute, 1);
+    assert_int_equal(net.part[0].c.dropped_noroute, 1);
     teardown();
 }
 
@@ -259,12 +258,137 @@ static void test_symmetric_nat(void **state)
     teardown();
 }
 
+/* ---- Parts: the same traffic split over 1 or 3 parts gives every node the same deliveries ----
+ * Eight nodes of mixed rates, latencies (the lookahead is the two smallest), small queues and
+ * 5% loss bounce datagrams: each delivery is answered, to a node the payload picks, until its
+ * hop count runs out. The parts run one after the other within a window (as threads would side
+ * by side: a part touches only its nodes), then exchange. */
+
+#define P_NODES 8
+#define P_LOG   4000
+
+typedef struct hop {
+    uint64_t t;
+    uint32_t src;
+    uint8_t a, b;
+} hop;
+
+static fb_evq pq[3];
+static fb_net pnet;
+static hop plog[P_NODES][P_LOG];
+static int pn[P_NODES];
+
+static void on_bounce(void *ctx, const fb_pkt *p)
+{
+    (void)ctx;
+    uint32_t d = p->dst;
+    assert_true(pn[d] < P_LOG);
+    hop *h = &plog[d][pn[d]++];
+    h->t = fb_net_now(&pnet, d);
+    h->src = p->src;
+    h->a = p->data[0];
+    h->b = p->data[1];
+    if (p->data[0] == 0)
+        return;
+    uint8_t buf[700];
+    memset(buf, 0, sizeof(buf));
+    buf[0] = (uint8_t)(p->data[0] - 1);
+    buf[1] = (uint8_t)(p->data[1] * 5 + d + 1);
+    fb_addr to;
+    fb_net_node_addr(&pnet, (buf[1] + d) % P_NODES, &to);
+    fb_net_send_udp(&pnet, d, NULL, &to, buf, 100 + buf[1] * 2u);
+}
+
+static void run_parts(unsigned parts)
+{
+    memset(pn, 0, sizeof(pn));
+    for (unsigned k = 0; k < parts; k++)
+        assert_int_equal(fb_evq_init(&pq[k], 1 << 16), 0);
+    fb_net_config c = {.loss = 0.05, .seed = 3, .parts = parts};
+    assert_int_equal(fb_net_init(&pnet, &pq[0], &c, on_bounce, NULL), 0);
+    for (unsigned k = 1; k < parts; k++)
+        pnet.part[k].q = &pq[k];
+    for (uint32_t i = 0; i < P_NODES; i++) {
+        uint64_t up = 50000 + 30000 * i, half = (2 + i % 3) * MS;
+        int n = fb_net_node_add(&pnet, up, 4000 + 500 * i, 400000, 6000, half, FB_NAT_NONE);
+        assert_int_equal(n, (int)i);
+        pnet.nodes[i].part = (uint8_t)(i % parts);
+        pnet.nodes[i].alive = true;
+    }
+    assert_int_equal(fb_net_lookahead(&pnet), 4 * MS);
+    /* Every node starts three bounces of 12 hops. */
+    for (uint32_t i = 0; i < P_NODES; i++)
+        for (uint8_t j = 0; j < 3; j++) {
+            uint8_t buf[200] = {12, (uint8_t)(i * 3 + j)};
+            fb_addr to;
+            fb_net_node_addr(&pnet, (i + j + 1) % P_NODES, &to);
+            fb_net_send_udp(&pnet, i, NULL, &to, buf, sizeof(buf));
+        }
+    for (unsigned k = 0; k < parts; k++)
+        fb_net_exchange(&pnet, k);
+    for (;;) {
+        uint64_t t0 = UINT64_MAX;
+        for (unsigned k = 0; k < parts; k++) {
+            uint64_t t = fb_evq_peek_time(&pq[k]);
+            t0 = t < t0 ? t : t0;
+        }
+        if (t0 == UINT64_MAX)
+            break;
+        uint64_t end = t0 + fb_net_lookahead(&pnet);
+        for (unsigned k = 0; k < parts; k++) {
+            fb_ev e;
+            while (fb_evq_peek_time(&pq[k]) < end && fb_evq_pop(&pq[k], &e) == 0) {
+                assert_true(fb_ev_kind(&e) < FB_NET_EVK_END);
+                fb_net_event(&pnet, k, &e);
+            }
+        }
+        for (unsigned k = 0; k < parts; k++)
+            fb_net_exchange(&pnet, k);
+    }
+    for (unsigned k = 0; k < parts; k++) {
+        assert_int_equal(pnet.part[k].pkts.used, 0); /* every packet back to its own pool */
+        fb_evq_fini(&pq[k]);
+    }
+    fb_net_fini(&pnet);
+}
+
+static void test_parts_same_result(void **state)
+{
+    (void)state;
+    static hop one[P_NODES][P_LOG];
+    static int n_one[P_NODES];
+    run_parts(1);
+    memcpy(one, plog, sizeof(one));
+    memcpy(n_one, pn, sizeof(n_one));
+    int total = 0, drops = 0;
+    for (int i = 0; i < P_NODES; i++)
+        total += n_one[i];
+    run_parts(3);
+    for (int i = 0; i < P_NODES; i++) {
+        assert_int_equal(pn[i], n_one[i]);
+        for (int j = 0; j < pn[i]; j++) {
+            assert_int_equal(plog[i][j].t, one[i][j].t);
+            assert_int_equal(plog[i][j].src, one[i][j].src);
+            assert_int_equal(plog[i][j].a, one[i][j].a);
+            assert_int_equal(plog[i][j].b, one[i][j].b);
+        }
+    }
+    /* The traffic did something: hops were lost (loss, queues), and many arrived. */
+    drops = P_NODES * 3 * 13 - total;
+    assert_true(total > 100);
+    assert_true(drops > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_latency_and_overhead), cmocka_unit_test(test_rate_and_droptail),
-        cmocka_unit_test(test_downlink_bottleneck),  cmocka_unit_test(test_loss),
-        cmocka_unit_test(test_dead_nodes),           cmocka_unit_test(test_cone_nat),
+        cmocka_unit_test(test_parts_same_result),
+        cmocka_unit_test(test_latency_and_overhead),
+        cmocka_unit_test(test_rate_and_droptail),
+        cmocka_unit_test(test_downlink_bottleneck),
+        cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_dead_nodes),
+        cmocka_unit_test(test_cone_nat),
         cmocka_unit_test(test_symmetric_nat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
