@@ -57,6 +57,11 @@ void fb_rate_rtt(fb_rate *r, uint32_t rtt_us)
     r->period_us = FB_MIN(FB_MAX(2 * rtt_us, 50000u), 400000u);
 }
 
+bool fb_rate_bottleneck(uint64_t spread_us, uint64_t span_us)
+{
+    return spread_us > span_us + span_us / FB_RATE_BN_SLACK;
+}
+
 static void set(fb_rate *r, uint64_t v)
 {
     r->rate = FB_MAX(r->min, FB_MIN(v, r->max));

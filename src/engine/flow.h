@@ -51,9 +51,17 @@ uint32_t fb_rtt_rto(const fb_rtt *r, uint32_t initial, uint32_t lo, uint32_t hi)
  * A competing TCP flow fills the uplink queue: reports show bottleneck rates and a standing
  * queue, and the sender yields. */
 #define FB_RATE_TARGET_US 60000
+#define FB_RATE_BN_SLACK  24      /* a spread over span + span / 24 is a bottleneck report */
 #define FB_RATE_SHRINK    16      /* over the target: (delay - target) / target / 16 less */
 #define FB_RATE_WINDOW    4       /* periods over which the fastest report counts */
 #define FB_RATE_CEIL_US   5000000 /* the last rate a queue grew at is a ceiling this long */
+
+/* Whether a report's blocks met a growing queue: they arrived spread over `spread_us`, having
+ * left the sender over `span_us` (both over the same blocks), and the spread is longer by more
+ * than 1/FB_RATE_BN_SLACK of the span. A queue that grows because the pace is a few percent
+ * over the path's rate counts (1/8 let a pace 6-8% over a broadband uplink build a standing
+ * queue of 20-50 ms in front of every request and announcement). */
+bool fb_rate_bottleneck(uint64_t spread_us, uint64_t span_us);
 
 typedef struct fb_rate {
     uint64_t rate;     /* pace, bytes per second */

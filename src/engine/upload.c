@@ -182,7 +182,7 @@ static void on_ack(fb_engine *e, int si, const fb_addr *from, const fb_wire_msg 
         /* Slower than sent, by more than the jitter of the datagrams between blocks: a queue
          * grew on the way, whose link carried no more than this. Faster than sent: a queue
          * drained on the way (the receiver's downlink), which says nothing of our link. */
-        bottleneck = spread > span + span / 8;
+        bottleneck = fb_rate_bottleneck(spread, span);
         rate = bytes * 1000000 / FB_MAX(spread, FB_MAX(span, 1u));
     }
     fb_rate_report(&e->rate, (uint32_t)m->u.request.ack_qd * 1000,

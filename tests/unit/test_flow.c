@@ -1,6 +1,7 @@
 /* Unit tests for engine/flow: the 2007 burst rule, the RTT estimator, the sender window
- * (start phase, bottleneck rate and ceiling, growth, cuts once per loss episode) and the token
- * bucket (never more than rate x time + depth, debt from forced takes is paid back). */
+ * (start phase, what counts as a bottleneck report, bottleneck rate and ceiling, growth, cuts once
+ * per loss episode) and the token bucket (never more than rate x time + depth, debt from forced
+ * takes is paid back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,22 @@ static void test_rtt(void **state)
     assert_true(r.srtt < 45000);
     assert_int_equal(r.min, 40000);
     assert_int_equal(fb_rtt_rto(&r, 1000000, 200000, 8000000), 200000); /* clamped */
+}
+
+/* A report is a bottleneck when its blocks arrived spread over more than the span they left
+ * in, by more than 1/24: a pace 5% over the path's rate builds a queue that must count (with
+ * 1/8, broadband uplinks kept 20-50 ms of standing queue in front of every control datagram). */
+static void test_bottleneck(void **state)
+{
+    (void)state;
+    assert_true(fb_rate_bottleneck(105000, 100000)); /* 5% over: a queue grew */
+    assert_true(fb_rate_bottleneck(112000, 100000)); /* 12% over: under 1/8, missed before */
+    assert_true(fb_rate_bottleneck(250000, 100000));
+    /* Within 1/24: the jitter of the datagrams sent between the blocks. */
+    assert_false(fb_rate_bottleneck(104000, 100000));
+    assert_false(fb_rate_bottleneck(100000, 100000));
+    assert_false(fb_rate_bottleneck(60000, 100000)); /* faster: a queue drained on the way */
+    assert_false(fb_rate_bottleneck(0, 0));
 }
 
 static void test_rate(void **state)
@@ -201,9 +218,8 @@ static void test_bucket(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_burst_rule),
-        cmocka_unit_test(test_rtt),
-        cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_burst_rule), cmocka_unit_test(test_rtt),
+        cmocka_unit_test(test_bottleneck), cmocka_unit_test(test_rate),
         cmocka_unit_test(test_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
