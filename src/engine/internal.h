@@ -45,6 +45,7 @@
  * introductions). While those of the window fit in the bucket's depth, a TOKEN invites the
  * joiner to send its first request with its JOIN (FB_TOKEN_REQUEST). */
 #define JOIN_WINDOW_US     (100 * T_MS)
+#define JOIN_BURST         64 /* fresh joins in a window that make it a join burst (seed) */
 #define JOIN_COST          512
 #define ORIGIN_MAX         2 /* origin chunks outstanding per swarm */
 #define NB_BURSTS          8 /* request slots per sender (the most the seed may get: a lone peer) */
@@ -273,6 +274,8 @@ typedef struct fb_swarm {
     uint64_t expire_next_us; /* next sweep for tracked peers past TRACK_EXPIRE_US */
     uint64_t tok_win_us;     /* start of the current window of TOKENs (JOIN_WINDOW_US) */
     uint32_t tok_win_n;      /* TOKENs sent in it */
+    uint64_t join_win_us;    /* start of the current window of fresh joins (JOIN_WINDOW_US) */
+    uint32_t join_win_n;     /* fresh joins in it */
 } fb_swarm;
 
 /* A request this engine serves (sender side). */

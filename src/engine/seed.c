@@ -207,8 +207,14 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
     memcpy(t->node, m->u.join.node, FB_NODE_LEN);
     t->n_local = m->u.join.n_local;
     memcpy(t->local, m->u.join.local, sizeof(fb_addr) * t->n_local);
-    if (fresh_join)
+    if (fresh_join) {
         e->st.joins++;
+        if (e->now - s->join_win_us >= JOIN_WINDOW_US) {
+            s->join_win_us = e->now;
+            s->join_win_n = 0;
+        }
+        s->join_win_n++;
+    }
     uint32_t want = m->u.join.want;
     fb_wire_msg out, intro;
     memset(&out, 0, sizeof(out));

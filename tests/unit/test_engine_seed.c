@@ -188,6 +188,90 @@ static void test_address_token(void **state)
     ns_free(&w);
 }
 
+/* Feeds the seed a REQUEST for 4 chunks of its choice (ANY) from `from` in swarm `id`. */
+static void request_any(ns_world *w, ns_node *seed, const uint8_t *id, const fb_addr *from,
+                        uint32_t req_id)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_REQUEST;
+    memcpy(m.swarm, id, 8);
+    m.u.request.req_id = req_id;
+    m.u.request.n = 1;
+    m.u.request.e[0].chunk = FB_WIRE_ANY;
+    m.u.request.e[0].mask = 4;
+    uint8_t iv[2] = {0, 0}; /* an empty exclusion list */
+    m.u.request.iv = iv;
+    m.u.request.iv_len = sizeof(iv);
+    uint8_t buf[FB_MAX_DATAGRAM];
+    int len = fb_wire_encode(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    fb_engine_input(seed->e, from, buf, (size_t)len, w->now);
+}
+
+/* The BUSY answers sent so far for requests first .. first + n - 1. */
+static int busy_for(const ns_world *w, uint32_t first, uint32_t n)
+{
+    int busy = 0;
+    for (size_t i = 0; i < w->n_pkts; i++) {
+        fb_wire_msg r;
+        if (fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &r) == 0 && r.type == FB_MSG_BUSY &&
+            r.u.busy.req_id >= first && r.u.busy.req_id < first + n)
+            busy++;
+    }
+    return busy;
+}
+
+/* In a join burst (JOIN_BURST fresh joins in a window) a request that finds the seed's queue full
+ * gets no BUSY (the seed's uplink is worth more than the answer); it gets one outside a burst,
+ * and a window of fewer joins is no burst. */
+static void test_join_burst_quiet(void **state)
+{
+    (void)state;
+    static ns_world w;
+    uint8_t id[32], buf[FB_MAX_DATAGRAM];
+    ns_node *seed = lone_seed(&w, 1000000, id);
+    fb_wire_msg j = join_msg(id);
+    fb_addr a[JOIN_BURST];
+    for (uint32_t i = 0; i < JOIN_BURST; i++)
+        fb_addr_set_v4(&a[i], 0xc6336500u + i, 41000);
+    /* Validated joins (their answers wait in the seed's paced control queue). */
+    for (uint32_t i = 0; i < JOIN_BURST; i++) {
+        if (i == JOIN_BURST - 1) {
+            /* JOIN_BURST - 1 fresh joins: not a burst. The first requests fill the small
+             * queue; the next meet it full. */
+            assert_int_equal(tracked(seed), JOIN_BURST - 1);
+            for (uint32_t k = 0; k < 14; k++)
+                request_any(&w, seed, id, &a[k], 101 + k);
+        }
+        assert_int_equal(fb_engine_address_token(seed->e, &a[i], w.now, j.u.join.echo), 0);
+        int len = fb_wire_encode(&j, buf, sizeof(buf));
+        assert_true(len > 0);
+        fb_engine_input(seed->e, &a[i], buf, (size_t)len, w.now);
+    }
+    /* One more join made the window a burst: the same refusal is silent. */
+    assert_int_equal(tracked(seed), JOIN_BURST);
+    for (uint32_t k = 0; k < 14; k++)
+        request_any(&w, seed, id, &a[14 + k], 201 + k);
+    /* A window later the burst is over (the queue is still full). */
+    w.now += JOIN_WINDOW_US;
+    for (uint32_t k = 0; k < 14; k++)
+        request_any(&w, seed, id, &a[28 + k], 301 + k);
+    /* The answers leave through the paced control queue: tick the seed for 3 s (nothing is
+     * delivered: the datagrams stay in the world's log). */
+    for (int k = 0; k < 3000; k++) {
+        w.now += 1000;
+        ns_tick(seed);
+    }
+    int before = busy_for(&w, 101, 14), during = busy_for(&w, 201, 14),
+        after = busy_for(&w, 301, 14);
+    printf("# BUSY answers: %d before the burst, %d in it, %d after\n", before, during, after);
+    assert_true(before >= 3);
+    assert_int_equal(during, 0);
+    assert_int_equal(after, 14);
+    ns_free(&w);
+}
+
 /* A peer answers an inviting TOKEN with its JOIN and, right behind it, its first REQUEST to
  * the seed (before any PEERS); a plain TOKEN gets the JOIN only. Both then complete. */
 static void test_invited_peer_requests_early(void **state)
@@ -277,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_token_invites_request),
         cmocka_unit_test(test_invited_peer_requests_early),
         cmocka_unit_test(test_address_token),
+        cmocka_unit_test(test_join_burst_quiet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
