@@ -311,7 +311,6 @@ static void put_dec(uint8_t *out, size_t cap, size_t *off, uint64_t v)
 int fb_manifest_build(uint8_t *out, size_t cap, uint32_t chunk_size, const fb_manifest_entry *objs,
                       uint32_t n, const uint8_t (*hashes)[32], size_t *needed)
 {
-    static const char hex[] = "0123456789abcdef";
     if (chunk_size == 0 || chunk_size % FB_BLOCK_SIZE || chunk_size > FB_CHUNK_SIZE_MAX)
         return FB_EINVAL;
     size_t off = 0;
@@ -341,10 +340,7 @@ int fb_manifest_build(uint8_t *out, size_t cap, uint32_t chunk_size, const fb_ma
         uint64_t nc = fb_chunk_count(o->size, chunk_size);
         for (uint64_t k = 0; k < nc; k++, chunk++) {
             char line[HASH_LINE];
-            for (int b = 0; b < 32; b++) {
-                line[2 * b] = hex[hashes[chunk][b] >> 4];
-                line[2 * b + 1] = hex[hashes[chunk][b] & 15];
-            }
+            fb_hex_encode(hashes[chunk], 32, line); /* 64 digits, then a NUL the '\n' replaces */
             line[64] = '\n';
             put(out, cap, &off, line, HASH_LINE);
         }
