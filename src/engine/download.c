@@ -131,9 +131,13 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         e->st.bursts_timeout++;
     if (!push && (b->arrived > 0 || !timeout))
         n->burst = fb_flow_next_burst(n->burst, b->blocks, b->arrived);
-    if (timeout && b->arrived == 0)
+    if (timeout && b->arrived == 0) {
         n->fails++;
-    else if (!push)
+        /* A new neighbour's first burst brought nothing and we heard nothing from it: our
+         * last HELLO may have been lost. Repeated once, not at every tick after. */
+        if (n->fails == 1 && !n->heard && !n->is_seed)
+            fb_peer_rehello(e, s, n);
+    } else if (!push)
         n->fails = 0;
     for (uint32_t i = 0; i < b->n; i++) {
         if (!flight_of(s, b, i, ni))
@@ -1038,8 +1042,6 @@ uint64_t fb_dl_tick(fb_engine *e, fb_swarm *s, fb_nb *n)
         fb_peer_nb_remove(e, s, n, false);
         return UINT64_MAX;
     }
-    if (!n->is_seed && n->fails == 1 && !n->heard)
-        fb_peer_rehello(e, s, n);
     fb_dl_pump(e, s, n);
     for (int k = 0; k < NB_BURSTS; k++)
         if (n->out[k].req_id)

@@ -91,7 +91,7 @@ typedef struct fb_engine_config {
     uint64_t upload_rate;       /* bytes per second the engine may send; 0 = no cap (peers use
                                    flow control), required for the seed */
     uint32_t max_swarms;        /* swarms held at once (default 64 seed, 8 peer) */
-    uint32_t max_neighbours;    /* per swarm (default 32) */
+    uint32_t max_neighbours;    /* per swarm (default 16) */
     uint32_t max_tracked_peers; /* seed: peers remembered per swarm (default 4096) */
     uint32_t max_inflight;      /* peer: chunks being received at once (default 32) */
     uint32_t linger_ms;         /* peer: stay and upload this long after completion (default 0:
@@ -131,7 +131,8 @@ void fb_engine_free(fb_engine *e);
 
 /* Adds the swarm of a page, given its manifest bytes (docs/PROTOCOL.md). In the seed role the
  * engine holds every chunk; in the peer role it starts empty. Returns a swarm handle (>= 0), or
- * FB_EINVAL (the manifest does not parse), FB_EEXIST (already added), FB_ENOSPC (max_swarms). */
+ * FB_EINVAL (the manifest does not parse, or is over a cap), FB_EEXIST (already added),
+ * FB_ENOSPC (max_swarms), FB_ENOMEM (its tables could not be allocated). */
 int fb_engine_swarm_add(fb_engine *e, const uint8_t *manifest, size_t len, uint64_t now_us);
 
 /* Removes a swarm (seed: the page changed; peer: done with it). Sends nothing. */

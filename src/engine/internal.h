@@ -246,6 +246,7 @@ typedef struct fb_swarm {
     uint32_t verify_gap_us; /* smoothed time between verified chunks (HAVE batching) */
     bool joined;            /* the seed accepted a JOIN with our token */
     bool seed_token_ok;
+    uint8_t join_want; /* `want` of the last JOIN sent (a TOKEN's answer repeats it) */
     uint8_t seed_token[FB_TOKEN_LEN];
     uint64_t join_next_us, join_rto_us, join_refresh_us;
     uint64_t last_progress_us, rejoin_next_us, rejoin_backoff_us;

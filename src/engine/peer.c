@@ -86,6 +86,7 @@ static void send_join(fb_engine *e, fb_swarm *s, uint8_t want)
     m.type = FB_MSG_JOIN;
     m.u.join.flags = s->complete ? FB_JOIN_COMPLETE : 0;
     m.u.join.want = want;
+    s->join_want = want;
     memcpy(m.u.join.node, s->node, FB_NODE_LEN);
     if (s->seed_token_ok)
         memcpy(m.u.join.echo, s->seed_token, FB_TOKEN_LEN);
@@ -385,6 +386,11 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     }
     if (memcmp(m->u.hello.node, s->node, FB_NODE_LEN) == 0)
         return; /* ourselves, through some address of ours */
+    if (!(m->u.hello.flags & FB_HELLO_COMPLETE) &&
+        fb_ivwire_check(m->u.hello.iv, m->u.hello.iv_len, s->n_chunks) < 0) {
+        e->st.dropped_invalid++; /* names chunks past the page, as a HAVE or a DATA would */
+        return;
+    }
     bool valid = fb_token_check(&e->key, from, TOKEN_TAG_HELLO, e->now, m->u.hello.echo);
     fb_nb *n = fb_peer_nb_find(s, from);
     if (!n && s->draining) {
@@ -429,8 +435,8 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     if (m->u.hello.flags & FB_HELLO_COMPLETE) {
         if (!n->complete)
             nb_set_complete(s, n);
-    } else if (!nb_apply_iv(s, n, m->u.hello.iv, m->u.hello.iv_len)) {
-        e->st.dropped_invalid++;
+    } else {
+        nb_apply_iv(s, n, m->u.hello.iv, m->u.hello.iv_len); /* checked above */
     }
     if (!(m->u.hello.flags & FB_HELLO_VALIDATED))
         send_hello(e, s, from, m->u.hello.token, FB_HELLO_VALIDATED, FB_WIRE_MAX);
@@ -457,9 +463,10 @@ static void on_peers(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     } else {
         n->last_rx_us = e->now;
     }
-    /* A complete peer that will leave looks for no new neighbours, but it still answers an
-     * introduction: the newcomer behind a NAT can reach it only if it punches back. */
-    if (s->state != SW_ACTIVE ||
+    /* A complete peer that will leave looks for no new neighbours, but while it lingers it
+     * still answers an introduction: the newcomer behind a NAT can reach it only if it punches
+     * back. A draining one would refuse the newcomer's answer (on_hello): it answers none. */
+    if (s->state != SW_ACTIVE || s->draining ||
         (s->complete && s->leave_at_us != UINT64_MAX && !(m->u.peers.flags & FB_PEERS_INTRO)))
         return;
     for (uint8_t i = 0; i < m->u.peers.count; i++)
@@ -480,7 +487,9 @@ static void on_token(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
         return;
     memcpy(s->seed_token, m->u.token.token, FB_TOKEN_LEN);
     s->seed_token_ok = true;
-    send_join(e, s, s->joined ? 4 : 8);
+    /* The JOIN it answers, again with the echo: a keepalive stays a keepalive (want 0) when
+     * our token expired, rather than asking for peers we do not need. */
+    send_join(e, s, s->joined ? s->join_want : 8);
     s->join_next_us = e->now + s->join_rto_us;
     fb_eng_arm(e, s->join_next_us);
     /* Invited (the seed has room): the first request follows the JOIN, a round trip before the
