@@ -6,15 +6,17 @@
 # (aria2 seeder on the origin, opentracker, aria2 leechers), and by Flashback (flashbackd and
 # `flashback get --all`, once they exist). It prints per N the makespan and mean completion time
 # of each system beside T_min and the client-server time, their ratios, and the origin's share of
-# the bytes, and writes BUILD/bench/crowd.json and BUILD/bench/crowd.svg. docs/BENCH-CROWD.md
+# the bytes, and writes BUILD/bench/crowd.json, crowd.svg and crowd.txt. docs/BENCH-CROWD.md
 # explains the setup and how to read the output.
 #
 # Environment:
 #   CROWD_NS="25 50 100 200"   crowd sizes (1..240)
 #   CROWD_SYSTEMS="nginx bittorrent flashback"
-#   CROWD_RATE=10mbit          the origin's uplink (tc tbf on its egress)
+#   CROWD_RATE=10mbit          the origin's uplink (tc tbf, on the bridge side: ns_cap_uplink)
 #   CROWD_PEER_UP=20mbit       every crowd host's uplink (tc tbf); "none" leaves it unbounded
+#   CROWD_SEED_RATE=RATE       flashbackd's --seed-rate (default CROWD_RATE)
 #   CROWD_TIMEOUT=SECONDS      bound on one run (default 3 x the client-server time + 120 s)
+#   CROWD_DEBUG=1              keep aria2's info-level logs (seeder and every leecher)
 #   SITE=DIR                   the page's root with index.html (default: site/ when it has an
 #                              index.html, else a ~2 MB stand-in generated in a temp dir)
 set -u

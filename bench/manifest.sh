@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How long flashbackd's event loop is held while it builds a manifest (docs/SEED.md, "Cost"):
 # a page embedding N_IMG objects of IMG_KB each (about 60 MB with the defaults, under the
-# 64 MiB --manifest-bytes cap), built cold (every chunk hashed, in 4 MiB slices), rebuilt after
+# 64 MiB --manifest-bytes cap), built cold (every chunk hashed, in 1 MiB slices), rebuilt after
 # one object changed (the others' hashes come from the hash cache), and a second page sharing
 # the objects. Prints, for each, the request's time (it waits for the build) and the loop time
 # the build took in all, then the longest the loop was held at once, from /.flashback/metrics.
