@@ -46,6 +46,7 @@
  * joiner to send its first request with its JOIN (FB_TOKEN_REQUEST). */
 #define JOIN_WINDOW_US     (100 * T_MS)
 #define JOIN_BURST         64 /* fresh joins in a window that make it a join burst (seed) */
+#define JOIN_BURST_PEERS   4  /* peers named in a PEERS answer during a join burst */
 #define JOIN_COST          512
 #define ORIGIN_MAX         2 /* origin chunks outstanding per swarm */
 #define NB_BURSTS          8 /* request slots per sender (the most the seed may get: a lone peer) */
@@ -468,6 +469,9 @@ void fb_seed_input(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire
 fb_tracked *fb_seed_find(fb_swarm *s, const fb_addr *a);
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s);
 uint32_t fb_seed_choose(fb_engine *e, fb_swarm *s, const fb_wire_msg *m);
+/* Whether swarm s is in a join burst: JOIN_BURST fresh joins or more in a window of
+ * JOIN_WINDOW_US that began under a window ago. */
+bool fb_seed_join_burst(const fb_engine *e, const fb_swarm *s);
 /* Forgets tracked peers not heard from for TRACK_EXPIRE_US; returns when to sweep again. */
 uint64_t fb_seed_tick(fb_engine *e, fb_swarm *s);
 

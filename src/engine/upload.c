@@ -239,13 +239,6 @@ static void send_busy(fb_engine *e, fb_swarm *s, const fb_addr *to, uint32_t req
                 FB_CHUNK_NONE);
 }
 
-/* Seed role: whether swarm s is in a join burst: JOIN_BURST fresh joins or more in a window of
- * JOIN_WINDOW_US that began under a window ago. */
-static bool seed_join_burst(const fb_engine *e, const fb_swarm *s)
-{
-    return s->join_win_n >= JOIN_BURST && e->now - s->join_win_us < JOIN_WINDOW_US;
-}
-
 /* Seed role: remembers `to` (swarm si, holding `covered` chunks), refused for a full queue, to
  * tell it when the queue has room: the SEED_INVITES least advanced such requesters (those a
  * crowd leaves behind, with few neighbours and much left), each once. */
@@ -411,7 +404,7 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
              * first requests meet a queue that their own crowd filled 10-20 ms before (N=4096:
              * 7,738 BUSYs in the first 0.1 s, 340 KB, more than the DATA). Unanswered, a
              * request times out like a lost one, and its requester is invited later. */
-            if (seed_join_burst(e, s))
+            if (fb_seed_join_burst(e, s))
                 return;
         }
         send_busy(e, s, from, m->u.request.req_id);

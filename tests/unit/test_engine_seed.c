@@ -272,6 +272,58 @@ static void test_join_burst_quiet(void **state)
     ns_free(&w);
 }
 
+/* The peers named in the PEERS answer (not an introduction) sent to `to`, or -1 if none. */
+static int peers_named(const ns_world *w, const fb_addr *to)
+{
+    for (size_t i = 0; i < w->n_pkts; i++) {
+        fb_wire_msg r;
+        if (fb_addr_eq(&w->pkts[i].to, to) &&
+            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &r) == 0 && r.type == FB_MSG_PEERS &&
+            !(r.u.peers.flags & FB_PEERS_INTRO))
+            return r.u.peers.count;
+    }
+    return -1;
+}
+
+/* In a join burst the seed names JOIN_BURST_PEERS peers per answer, not the 8 a joiner asks
+ * for; before the burst, and a window after it, it names 8. */
+static void test_join_burst_fewer_peers(void **state)
+{
+    (void)state;
+    static ns_world w;
+    uint8_t id[32], buf[FB_MAX_DATAGRAM];
+    ns_node *seed = lone_seed(&w, 10000000, id);
+    fb_wire_msg j = join_msg(id);
+    enum { N = JOIN_BURST + 8 };
+    fb_addr a[N + 1];
+    for (uint32_t i = 0; i <= N; i++)
+        fb_addr_set_v4(&a[i], 0xc6336500u + i, 41000);
+    for (uint32_t i = 0; i <= N; i++) {
+        if (i == N)
+            w.now += JOIN_WINDOW_US; /* the last one joins a window later */
+        assert_int_equal(fb_engine_address_token(seed->e, &a[i], w.now, j.u.join.echo), 0);
+        j.u.join.node[0] = (uint8_t)(i + 1); /* distinct peers (one node id is one peer) */
+        int len = fb_wire_encode(&j, buf, sizeof(buf));
+        assert_true(len > 0);
+        fb_engine_input(seed->e, &a[i], buf, (size_t)len, w.now);
+    }
+    assert_int_equal(tracked(seed), N + 1);
+    for (int k = 0; k < 1000; k++) { /* the answers leave through the paced control queue */
+        w.now += 1000;
+        ns_tick(seed);
+    }
+    for (uint32_t i = 0; i <= N; i++) {
+        int named = peers_named(&w, &a[i]);
+        if (i >= 16 && i < JOIN_BURST - 1)
+            assert_int_equal(named, 8); /* 8 drawn among 16 or more */
+        else if (i >= JOIN_BURST - 1 && i < N)
+            assert_int_equal(named, JOIN_BURST_PEERS); /* the 64th fresh join on */
+        else if (i == N)
+            assert_int_equal(named, 8);
+    }
+    ns_free(&w);
+}
+
 /* A peer answers an inviting TOKEN with its JOIN and, right behind it, its first REQUEST to
  * the seed (before any PEERS); a plain TOKEN gets the JOIN only. Both then complete. */
 static void test_invited_peer_requests_early(void **state)
@@ -362,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_invited_peer_requests_early),
         cmocka_unit_test(test_address_token),
         cmocka_unit_test(test_join_burst_quiet),
+        cmocka_unit_test(test_join_burst_fewer_peers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
