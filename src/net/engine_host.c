@@ -282,6 +282,10 @@ int fb_engine_host_new(uv_loop_t *loop, const fb_engine_host_config *cfg, fb_eng
     if (rc != 0)
         goto fail;
     ec = cfg->engine;
+    /* The engine counts UDP/IP headers against its cap: 48 bytes over IPv6 (an IPv6 socket
+     * may also carry IPv4; counting more never exceeds the cap). */
+    if (!ec.datagram_overhead && bound.family == 6)
+        ec.datagram_overhead = 48;
     if (cfg->find_local_addrs && ec.n_local_addrs == 0)
         find_local_addrs(&ec, &bound, &cfg->bind, cfg->udp.ipv6_only);
     host = (fb_host){

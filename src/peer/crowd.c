@@ -719,7 +719,8 @@ static void usage(FILE *f)
         "\n"
         "exit status: 0 every visitor completed and every byte verified; 1 a visitor failed\n"
         "(or was interrupted); 2 bad usage; 3 the origin is unreachable or has no manifest\n"
-        "for URL; 4 the crowd does not fit the descriptor limit or the memory.\n",
+        "for URL; 4 the page is over a cap (--max-size, 1024 objects, 65536 chunks) or the\n"
+        "crowd does not fit the descriptor limit or the memory.\n",
         MAX_N, fb_crowd_fds_per_visitor(DEFAULT_ORIG_CONNS), DEFAULT_ORIG_CONNS);
 }
 

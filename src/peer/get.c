@@ -352,14 +352,16 @@ static void usage(FILE *f)
             "  0  every byte verified and written\n"
             "  1  internal error (out of memory, no UDP socket)\n"
             "  2  bad usage\n"
-            "  3  origin unreachable (connection refused, timed out, name not resolved)\n"
+            "  3  origin unreachable (connection refused, timed out, name not resolved), or a\n"
+            "     plain download (no manifest service) still running at --timeout\n"
             "  4  the origin answered an HTTP error status (404, 500...)\n"
             "  5  the manifest does not parse\n"
             "  6  stalled: the swarm stopped delivering and the origin is down or failing, or\n"
-            "     --timeout passed\n"
+            "     --timeout passed during a download through the swarm\n"
             "  7  the origin's bytes do not match its manifest, even after fetching it again\n"
             "  8  an output could not be written (or a path was unsafe to write)\n"
-            "  9  the page or its manifest is over a cap (--max-size)\n");
+            "  9  the page or its manifest is over a cap (--max-size; a manifest of 8 MiB,\n"
+            "     1024 objects or 65536 chunks)\n");
 }
 
 /* Returns -1 to go on, or an exit code (0 after --help). */

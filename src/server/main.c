@@ -84,7 +84,7 @@ static const struct opt {
      "RATE: the seed's upload cap, UDP/IP headers included (default 10mbit)"},
     {"seed-peers", OPT_COUNT, &opts.seed_peers, sizeof(uint32_t), 2, 1u << 20,
      "N: peers tracked per swarm; past it the stalest of 4 random ones goes (default 4096)"},
-    {"swarm-grace", OPT_DURATION, &opts.grace_ms, sizeof(uint32_t), 0, 86400000,
+    {"swarm-grace", OPT_DURATION, &opts.grace_ms, sizeof(uint32_t), 1, 86400000,
      "TIME: a replaced manifest's swarm is served this long after (default 30s)"},
     {"manifests", OPT_COUNT, &opts.manifests.max_manifests, sizeof(uint32_t), 1, 2048,
      "N: pages whose manifests (and swarms) are kept, least recently used out (default 64)"},
@@ -163,8 +163,15 @@ static void set_option(const struct opt *o, const char *value)
     if (o->kind == OPT_RATE) {
         if (fb_rate_parse(value, &v) != 0)
             die("bad value '%s' for --%s (try --help)", value, o->name);
-    } else if (!parse_value(o->kind, value, &v) || v < o->min || v > o->max) {
+    } else if (!parse_value(o->kind, value, &v)) {
         die("bad value '%s' for --%s (try --help)", value, o->name);
+    } else if (v < o->min || v > o->max) {
+        const char *unit = o->kind == OPT_DURATION ? "ms" : o->kind == OPT_SIZE ? " bytes" : "";
+        char range[96];
+        snprintf(range, sizeof(range), "%llu%s to %llu%s", (unsigned long long)o->min, unit,
+                 (unsigned long long)o->max, unit);
+        fprintf(stderr, "flashbackd: --%s: '%s' is out of range (%s)\n", o->name, value, range);
+        exit(2);
     }
     if (o->dst_size == sizeof(uint32_t))
         *(uint32_t *)o->dst = (uint32_t)v;

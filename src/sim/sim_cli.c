@@ -39,7 +39,11 @@ static void usage(FILE *f)
                "  --trace MS         print a progress line to stderr every MS ms of virtual time\n"
                "  --threads T        run on T threads, 1 to 8 (default: one per core, at most 4,\n"
                "                     from 256 visitors); the result is the same for any T\n"
-               "  --json             print one JSON object instead of the summary\n");
+               "  --json             print one JSON object instead of the summary\n"
+               "  -h, --help         this text\n\n"
+               "exit status: 0 the run ended (its result says whether every visitor completed);\n"
+               "1 the run could not be set up (out of memory); 2 bad usage or a scenario out of\n"
+               "range.\n");
 }
 
 static int num(const char *flag, const char *v, double lo, double hi, double *out)

@@ -25,6 +25,12 @@ expect_exit2 "flag without its value" --root "$R" --listen
 expect_exit2 "bad number" --root "$R" --listen 127.0.0.1:0 --max-conns many
 expect_exit2 "negative timeout" --root "$R" --listen 127.0.0.1:0 --header-timeout -1
 expect_exit2 "zero connections" --root "$R" --listen 127.0.0.1:0 --max-conns 0
+expect_exit2 "no swarm grace (0 meant the 30 s default)" --root "$R" --listen 127.0.0.1:0 --swarm-grace 0
+if timeout 10 "$D" --root "$R" --listen 127.0.0.1:0 --max-head 10 2>&1 | grep -q "out of range (256 bytes to"; then
+    ok "a value out of range names the range"
+else
+    fail "a value out of range names the range: '$(timeout 10 "$D" --root "$R" --listen 127.0.0.1:0 --max-head 10 2>&1)'"
+fi
 expect_exit2 "stray argument" "$R"
 expect_exit2 "missing root" --root "$T/nope" --listen 127.0.0.1:0
 expect_exit2 "root is a file" --root "$R/one.txt" --listen 127.0.0.1:0

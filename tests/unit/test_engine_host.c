@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "core/manifest.h"
+#include "engine/internal.h"
 #include "net/engine_host.h"
 
 #define CHUNK     16384
@@ -227,9 +228,41 @@ static void test_download_swarm(void **state)
     assert_true(r.from_peers > 0);
 }
 
+/* The seed's cap counts each datagram's UDP/IP headers: 28 bytes bound to IPv4, 48 to IPv6. */
+static void test_overhead_by_family(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    node n[2];
+    memset(n, 0, sizeof(n));
+    const char *bind[2] = {"127.0.0.1:0", "[::1]:0"};
+    const uint32_t want[2] = {28, 48};
+    for (int i = 0; i < 2; i++) {
+        fb_engine_host_config c = {0};
+        c.engine.role = FB_ROLE_SEED;
+        c.engine.upload_rate = 100000;
+        assert_int_equal(fb_addr_parse(&c.bind, bind[i], strlen(bind[i])), 0);
+        const uint64_t size = 1000;
+        assert_int_equal(fb_memstore_init_objects(&n[i].ms, &size, 1, CHUNK, 1 << 20), 0);
+        c.store = fb_memstore_as_store(&n[i].ms);
+        c.on_event = on_event;
+        c.ctx = &n[i];
+        assert_int_equal(fb_engine_host_new(&loop, &c, &n[i].h), 0);
+        assert_int_equal(fb_engine_host_engine(n[i].h)->cfg.datagram_overhead, want[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        fb_engine_host_free(n[i].h);
+        fb_memstore_fini(&n[i].ms);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overhead_by_family),
         cmocka_unit_test(test_download),
         cmocka_unit_test(test_download_swarm),
     };
