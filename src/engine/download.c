@@ -51,6 +51,7 @@ static void fl_start(const fb_engine *e, fb_swarm *s, fb_flight *f, uint16_t ni,
     f->got = 0;
     f->started_us = e->now;
     f->answered = answered;
+    f->eta_us = 0;
 }
 
 /* Frees a flight, its buffer back to the engine's pool; its chunk becomes wanted again unless
@@ -242,15 +243,19 @@ static int exclusion(const fb_swarm *s, uint8_t *out, size_t cap)
 }
 
 /* The endgame's choice for sender ni (holding `theirs`, NULL: all): a chunk in flight from
- * someone else, asked of nobody else yet, with the most blocks still to come; or -1. */
+ * someone else, asked of nobody else yet, with the most blocks still to come; or -1. With
+ * seed_after nonzero, only a chunk the seed chose for us and queued (QUEUED named it) to start
+ * after seed_after, of which nothing has come yet. */
 static int endgame(const fb_swarm *s, uint16_t ni, const uint64_t *theirs, uint64_t stalled_since,
-                   uint64_t silent_since, uint32_t max_req)
+                   uint64_t silent_since, uint32_t max_req, uint64_t seed_after)
 {
     fb_pick_flight cand[64];
     uint32_t nc = 0;
     for (uint32_t i = 0; i < s->n_fl && nc < 64; i++) {
         const fb_flight *f = &s->fl[i];
         if (!f->used || f->chunk == FB_CHUNK_NONE)
+            continue;
+        if (seed_after && (f->nb != NB_SEED || f->got || f->eta_us <= seed_after))
             continue;
         if (f->last_us > stalled_since && (f->answered || f->started_us > silent_since))
             continue;
@@ -341,9 +346,10 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             /* Endgame: everything missing is in flight elsewhere; ask the seed too for the
              * chunk with the most blocks still to come (a straggler's neighbours may be
              * leaving). */
-            int k = e->now > ENDGAME_SEED_US && finishing(s)
-                        ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, e->now - silent_us(s), 2)
-                        : -1;
+            int k =
+                e->now > ENDGAME_SEED_US && finishing(s)
+                    ? endgame(s, ni, NULL, e->now - ENDGAME_SEED_US, e->now - silent_us(s), 2, 0)
+                    : -1;
             if (k < 0)
                 return false;
             uint16_t slot;
@@ -390,6 +396,7 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
                 f->started_us = e->now;
                 f->last_us = e->now;
                 f->answered = false;
+                f->eta_us = 0;
                 add_entry(b, slot, FB_CHUNK_NONE, 0);
             }
             if (!b->n)
@@ -410,9 +417,17 @@ static bool build(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool cont_on
             if (c == FB_CHUNK_NONE && s->n_want)
                 c = fb_pick_rarest(&q);
             bool dup = false;
-            /* Endgame (a finisher only: before, the copies cost uplinks more than they saved). */
-            if (c == FB_CHUNK_NONE && s->n_want == 0 && finishing(s)) {
-                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 0, 1);
+            /* Endgame (a finisher only: before, the copies cost uplinks more than they saved).
+             * Before it, everything asked, a chunk the seed chose for us and queued to start
+             * later than this sender would send SEED_COPY_CHUNKS chunks (at the gap between its
+             * blocks), nothing of it here yet: the seed serves its queue least advanced first,
+             * and such a chunk came last of all (broadband N=4096: named 0.28 s before it came,
+             * nobody else asked until the peer was a finisher). */
+            if (c == FB_CHUNK_NONE && s->n_want == 0 && (finishing(s) || n->gap_us)) {
+                uint64_t after = finishing(s) ? 0
+                                              : e->now + (uint64_t)SEED_COPY_CHUNKS * n->gap_us *
+                                                             (s->map.chunk_size / FB_BLOCK_SIZE);
+                int k = endgame(s, ni, n->complete ? NULL : n->have, UINT64_MAX, 0, 1, after);
                 if (k >= 0) {
                     c = (uint32_t)k;
                     dup = true;
@@ -996,6 +1011,9 @@ void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             name_any(s, b, 0, c);
         /* Accepted behind others: wait what the sender expects, and some more. */
         uint64_t wait = (uint64_t)m->u.queued.wait_ms * T_MS;
+        for (uint32_t i = 0; i < b->n; i++)
+            if (flight_of(s, b, i, nbi(s, n)))
+                s->fl[b->slot[i]].eta_us = e->now + wait;
         if (n->is_seed)
             n->spare = wait <= own_ahead_us(n, b) + n->rtt.srtt / 2;
         uint64_t d = e->now + wait + wait / 2 + rto_of(s, n);

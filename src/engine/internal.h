@@ -65,6 +65,13 @@
 #define SEED_INVITES       8            /* seed: refused requesters told when the queue has room */
 /* A draining peer leaves once nothing is queued and nobody asked it anything for this long. */
 #define DRAIN_IDLE_US (20 * T_MS)
+/* Before the endgame, a chunk the seed queued for us is asked of a neighbour too when the seed
+ * would start it later than the neighbour sends this many chunks. */
+#define SEED_COPY_CHUNKS 16
+/* A peer refuses a request of a neighbour in the last quarter of its page (not a finisher) that
+ * would wait behind more than this long, and this many chunks, of queue. */
+#define TAIL_QUEUE_US     (80 * T_MS)
+#define TAIL_QUEUE_CHUNKS 16
 /* A finisher misses at most this many chunks: senders serve it first, the seed does not refuse
  * it for a full queue (up to twice the queue), and it does not back off from the seed. */
 #define FINISH_CHUNKS(n_chunks) FB_MAX(4u, (uint32_t)(n_chunks) / 32)
@@ -130,6 +137,7 @@ typedef struct fb_flight {
     uint64_t started_us;
     uint64_t last_us; /* when its last block came (or it started) */
     bool answered;    /* its sender answered the request (QUEUED or DATA) */
+    uint64_t eta_us;  /* when its sender's QUEUED said it would start (0: no QUEUED) */
 } fb_flight;
 
 typedef struct fb_nb {
