@@ -315,6 +315,16 @@ static inline fb_swarm *ns_swarm(const ns_node *n)
 {
     return &n->e->sw[n->swarm];
 }
+
+/* self's active neighbour entry for `other`, or NULL. */
+static inline fb_nb *ns_nb_of(ns_node *self, const ns_node *other)
+{
+    fb_swarm *s = ns_swarm(self);
+    for (uint32_t i = 1; i < s->n_nb; i++)
+        if (s->nb[i].state == NB_ACTIVE && fb_addr_eq(&s->nb[i].addr, &other->addr))
+            return &s->nb[i];
+    return NULL;
+}
 #endif
 
 static inline void ns_kill(ns_node *n)
@@ -335,6 +345,33 @@ static inline void ns_feed(ns_world *w, ns_node *to, const fb_addr *from, fb_wir
     if (len <= 0)
         abort();
     fb_engine_input(to->e, from, buf, (size_t)len, w->now);
+}
+
+/* Feeds `a` a REQUEST from b for the whole of chunk 0 (id req_id) and returns the type of a's
+ * answer to it (BUSY, QUEUED or DATA), or 0 if none was sent. */
+static inline uint8_t ns_request_answer(ns_world *w, ns_node *a, ns_node *b, uint32_t req_id)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_REQUEST;
+    m.u.request.req_id = req_id;
+    m.u.request.n = 1;
+    m.u.request.e[0].chunk = 0;
+    m.u.request.e[0].mask = fb_chunk_full_mask(fb_chunk_len(&w->map, 0));
+    size_t before = w->n_pkts;
+    ns_feed(w, a, &b->addr, &m);
+    uint8_t type = 0;
+    for (size_t i = before; i < w->n_pkts && !type; i++) {
+        fb_wire_msg r;
+        if (!fb_addr_eq(&w->pkts[i].to, &b->addr) ||
+            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &r) != 0)
+            continue;
+        if ((r.type == FB_MSG_BUSY && r.u.busy.req_id == req_id) ||
+            (r.type == FB_MSG_QUEUED && r.u.queued.req_id == req_id) ||
+            (r.type == FB_MSG_DATA && r.u.data.req_id == req_id))
+            type = r.type;
+    }
+    return type;
 }
 
 /* ns_run's stop condition: every live visitor that does not corrupt what it serves has

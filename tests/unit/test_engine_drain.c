@@ -13,33 +13,6 @@
 
 static const uint64_t sizes[] = {40000, 20000};
 
-/* Feeds `a` a REQUEST from b for the whole of chunk 0 (id req_id) and returns the type of a's
- * answer to it (BUSY, QUEUED or DATA), or 0 if none was sent. */
-static uint8_t request_answer(ns_world *w, ns_node *a, ns_node *b, uint32_t req_id)
-{
-    fb_wire_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = FB_MSG_REQUEST;
-    m.u.request.req_id = req_id;
-    m.u.request.n = 1;
-    m.u.request.e[0].chunk = 0;
-    m.u.request.e[0].mask = fb_chunk_full_mask(fb_chunk_len(&w->map, 0));
-    size_t before = w->n_pkts;
-    ns_feed(w, a, &b->addr, &m);
-    uint8_t type = 0;
-    for (size_t i = before; i < w->n_pkts && !type; i++) {
-        fb_wire_msg r;
-        if (!fb_addr_eq(&w->pkts[i].to, &b->addr) ||
-            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &r) != 0)
-            continue;
-        if ((r.type == FB_MSG_BUSY && r.u.busy.req_id == req_id) ||
-            (r.type == FB_MSG_QUEUED && r.u.queued.req_id == req_id) ||
-            (r.type == FB_MSG_DATA && r.u.data.req_id == req_id))
-            type = r.type;
-    }
-    return type;
-}
-
 /* A seed and two peers that stay, all complete; *a and *b are neighbours. */
 static void completed_pair(ns_world *w, ns_node **a, ns_node **b)
 {
@@ -74,12 +47,12 @@ static void test_draining_serves_what_fits(void **state)
     s->draining = true;
     s->leave_at_us = w.now + DRAIN_MAX_US;
     uint32_t pending = fb_up_pending(a->e, a->swarm);
-    uint8_t t = request_answer(&w, a, b, 77);
+    uint8_t t = ns_request_answer(&w, a, b, 77);
     assert_true(t == FB_MSG_DATA || t == FB_MSG_QUEUED);
     assert_int_equal(fb_up_pending(a->e, a->swarm), pending + 1);
     /* 1 ms left: the chunk (and what is queued before it) cannot leave in time: BUSY. */
     s->leave_at_us = w.now + 1000;
-    assert_int_equal(request_answer(&w, a, b, 78), FB_MSG_BUSY);
+    assert_int_equal(ns_request_answer(&w, a, b, 78), FB_MSG_BUSY);
     assert_int_equal(fb_up_pending(a->e, a->swarm), pending + 1);
     ns_free(&w);
 }
@@ -103,7 +76,7 @@ static void test_draining_stays_while_asked(void **state)
     ns_run(&w, t0 + DRAIN_IDLE_US / 2, NULL);
     assert_int_equal(a->left, 0);
     /* A request half way: served, and the peer stays DRAIN_IDLE_US past it. */
-    uint8_t t = request_answer(&w, a, b, 79);
+    uint8_t t = ns_request_answer(&w, a, b, 79);
     assert_true(t == FB_MSG_DATA || t == FB_MSG_QUEUED);
     ns_tick(a);
     ns_run(&w, t0 + DRAIN_IDLE_US + DRAIN_IDLE_US / 4, NULL);

@@ -18,15 +18,6 @@
 static const uint64_t sizes[] = {200000, 120000}; /* 40 chunks: a finisher misses at most 4 */
 static ns_node *a, *b;
 
-static fb_nb *nb_of(ns_node *self, const ns_node *other)
-{
-    fb_swarm *s = ns_swarm(self);
-    for (uint32_t i = 1; i < s->n_nb; i++)
-        if (s->nb[i].state == NB_ACTIVE && fb_addr_eq(&s->nb[i].addr, &other->addr))
-            return &s->nb[i];
-    return NULL;
-}
-
 static bool b_complete(ns_world *w)
 {
     (void)w;
@@ -36,7 +27,7 @@ static bool b_complete(ns_world *w)
 static bool a_knows_b(ns_world *w)
 {
     (void)w;
-    fb_nb *n = nb_of(a, b);
+    fb_nb *n = ns_nb_of(a, b);
     return n && n->complete;
 }
 
@@ -70,7 +61,7 @@ static uint32_t stage(ns_world *w, uint16_t from, uint32_t got, uint64_t eta_ms)
     f->answered = true;
     f->started_us = f->last_us = w->now;
     f->eta_us = w->now + eta_ms * 1000;
-    nb_of(a, b)->gap_us = 1000;
+    ns_nb_of(a, b)->gap_us = 1000;
     s->cs[c] = (uint8_t)((s->cs[c] & ~CS_REQ) | 1);
     fb_burst *q = &s->nb[from].out[0];
     memset(q, 0, sizeof(*q));
@@ -94,7 +85,7 @@ static bool asks_b_for(ns_world *w, uint32_t c)
 {
     fb_swarm *s = ns_swarm(a);
     size_t before = w->n_pkts;
-    fb_dl_pump(a->e, s, nb_of(a, b));
+    fb_dl_pump(a->e, s, ns_nb_of(a, b));
     bool asked = false;
     for (size_t i = before; i < w->n_pkts; i++) {
         fb_wire_msg m;

@@ -13,44 +13,7 @@
 #include "engine/internal.h"
 #include "netsim.h"
 
-static const uint64_t sizes[] = {200000, 120000}; /* 40 chunks: a finisher misses at most 4 */
-
-/* Feeds `a` a REQUEST from b for the whole of chunk 0 (id req_id) and returns the type of a's
- * answer to it (BUSY, QUEUED or DATA), or 0 if none was sent. */
-static uint8_t request_answer(ns_world *w, ns_node *a, ns_node *b, uint32_t req_id)
-{
-    fb_wire_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = FB_MSG_REQUEST;
-    m.u.request.req_id = req_id;
-    m.u.request.n = 1;
-    m.u.request.e[0].chunk = 0;
-    m.u.request.e[0].mask = fb_chunk_full_mask(fb_chunk_len(&w->map, 0));
-    size_t before = w->n_pkts;
-    ns_feed(w, a, &b->addr, &m);
-    uint8_t type = 0;
-    for (size_t i = before; i < w->n_pkts && !type; i++) {
-        fb_wire_msg r;
-        if (!fb_addr_eq(&w->pkts[i].to, &b->addr) ||
-            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &r) != 0)
-            continue;
-        if ((r.type == FB_MSG_BUSY && r.u.busy.req_id == req_id) ||
-            (r.type == FB_MSG_QUEUED && r.u.queued.req_id == req_id) ||
-            (r.type == FB_MSG_DATA && r.u.data.req_id == req_id))
-            type = r.type;
-    }
-    return type;
-}
-
-static fb_nb *nb_of(ns_node *self, const ns_node *other)
-{
-    fb_swarm *s = ns_swarm(self);
-    for (uint32_t i = 1; i < s->n_nb; i++)
-        if (s->nb[i].state == NB_ACTIVE && fb_addr_eq(&s->nb[i].addr, &other->addr))
-            return &s->nb[i];
-    return NULL;
-}
-
+static const uint64_t sizes[] = {200000, 120000};
 static void test_tail_request_refused_behind_long_queue(void **state)
 {
     (void)state;
@@ -66,7 +29,7 @@ static void test_tail_request_refused_behind_long_queue(void **state)
         ns_tick(&w.node[i]);
     }
     ns_run(&w, 10000000, ns_all_complete);
-    fb_nb *nb = nb_of(a, b);
+    fb_nb *nb = ns_nb_of(a, b);
     assert_non_null(nb);
     fb_engine *e = a->e;
     fb_swarm *s = ns_swarm(a);
@@ -87,21 +50,21 @@ static void test_tail_request_refused_behind_long_queue(void **state)
     /* In its last quarter (30 of 40), not a finisher: refused behind a long queue... */
     nb->have_count = n - n / 4;
     e->ring_blocks = (uint32_t)lim + 2;
-    assert_int_equal(request_answer(&w, a, b, ++id), FB_MSG_BUSY);
+    assert_int_equal(ns_request_answer(&w, a, b, ++id), FB_MSG_BUSY);
     /* ...taken behind a short one. */
     e->ring_blocks = 0;
-    uint8_t t = request_answer(&w, a, b, ++id);
+    uint8_t t = ns_request_answer(&w, a, b, ++id);
     assert_true(t == FB_MSG_DATA || t == FB_MSG_QUEUED);
     fb_up_cancel(e, a->swarm, (uint16_t)(nb - s->nb), &b->addr, id);
     /* A finisher is taken behind the long queue (it is served first). */
     nb->have_count = n - FINISH_CHUNKS(n);
     e->ring_blocks = (uint32_t)lim + 2;
-    t = request_answer(&w, a, b, ++id);
+    t = ns_request_answer(&w, a, b, ++id);
     assert_true(t == FB_MSG_DATA || t == FB_MSG_QUEUED);
     fb_up_cancel(e, a->swarm, (uint16_t)(nb - s->nb), &b->addr, id);
     /* So is a neighbour with more than a quarter of its page to get. */
     nb->have_count = n / 2;
-    t = request_answer(&w, a, b, ++id);
+    t = ns_request_answer(&w, a, b, ++id);
     assert_true(t == FB_MSG_DATA || t == FB_MSG_QUEUED);
     fb_up_cancel(e, a->swarm, (uint16_t)(nb - s->nb), &b->addr, id);
     e->ring_blocks = saved;
