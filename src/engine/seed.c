@@ -8,16 +8,23 @@
 #define FRESH_US (30000 * T_MS) /* only peers heard from within this are introduced */
 #define SWEEP_US (1000 * T_MS)  /* expired peers are looked for at most this often */
 
+/* Counts one more event in the window of JOIN_WINDOW_US that `start` began (a new window if that
+ * one is over); returns the count in the window. */
+static uint32_t window_count(uint64_t now, uint64_t *start, uint32_t *n)
+{
+    if (now - *start >= JOIN_WINDOW_US) {
+        *start = now;
+        *n = 0;
+    }
+    return ++*n;
+}
+
 /* True while the joins of the current window cost less than the bucket's depth (an uncapped
  * seed always has room). Counts this join. */
 static bool join_room(fb_engine *e, fb_swarm *s)
 {
-    if (e->now - s->tok_win_us >= JOIN_WINDOW_US) {
-        s->tok_win_us = e->now;
-        s->tok_win_n = 0;
-    }
-    s->tok_win_n++;
-    return !e->bucket.rate || (uint64_t)s->tok_win_n * JOIN_COST <= e->bucket.depth;
+    uint32_t n = window_count(e->now, &s->tok_win_us, &s->tok_win_n);
+    return !e->bucket.rate || (uint64_t)n * JOIN_COST <= e->bucket.depth;
 }
 
 int fb_seed_swarm_init(fb_engine *e, fb_swarm *s)
@@ -214,11 +221,7 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
     memcpy(t->local, m->u.join.local, sizeof(fb_addr) * t->n_local);
     if (fresh_join) {
         e->st.joins++;
-        if (e->now - s->join_win_us >= JOIN_WINDOW_US) {
-            s->join_win_us = e->now;
-            s->join_win_n = 0;
-        }
-        s->join_win_n++;
+        window_count(e->now, &s->join_win_us, &s->join_win_n);
     }
     uint32_t want = m->u.join.want;
     /* In a join burst the seed's uplink is the crowd's only source, and each peer named costs

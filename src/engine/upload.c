@@ -391,12 +391,10 @@ void fb_up_request(fb_engine *e, fb_swarm *s, fb_nb *n, fb_tracked *t, const fb_
      * behind more than TAIL_QUEUE_US (and TAIL_QUEUE_CHUNKS chunks at our pace): refused, it
      * asks a neighbour with less queued. At the end of a broadband crowd the last requests were
      * committed to queues of 70-120 ms while a fifth of the uplinks idled with nothing asked. */
-    if (n && !finisher && covered + s->n_chunks / 4 >= s->n_chunks && e->bucket.rate) {
+    if (n && !finisher && covered + s->n_chunks / 4 >= s->n_chunks) {
         uint64_t ahead = (uint64_t)e->ring_blocks + cur_left(e);
-        uint64_t us = ahead * block_wire(e) * 1000000 / e->bucket.rate;
-        uint64_t chunk_us = (uint64_t)TAIL_QUEUE_CHUNKS * (s->map.chunk_size / FB_BLOCK_SIZE) *
-                            block_wire(e) * 1000000 / e->bucket.rate;
-        if (us > FB_MAX((uint64_t)TAIL_QUEUE_US, chunk_us)) {
+        uint64_t chunks = (uint64_t)TAIL_QUEUE_CHUNKS * (s->map.chunk_size / FB_BLOCK_SIZE);
+        if (ahead > chunks && fb_up_backlog_us(e) > TAIL_QUEUE_US) {
             send_busy(e, s, from, m->u.request.req_id);
             return;
         }
