@@ -107,13 +107,32 @@ static void burst_clear(fb_swarm *s, fb_nb *n, fb_burst *b)
     b->push = false;
 }
 
-static void budget(fb_swarm *s, int delta)
+/* One more request after a burst that arrived whole, one fewer after any other (partial,
+ * empty) and after a BUSY. */
+static void budget(fb_swarm *s, bool whole)
 {
     uint32_t hi = FB_MAX(REQ_BUDGET_INIT, 2 * s->n_active);
-    if (delta > 0)
+    if (whole) {
         s->req_budget = FB_MIN(s->req_budget + 1, hi);
-    else if (s->req_budget > REQ_BUDGET_MIN)
+        return;
+    }
+    s->budget_cut = true;
+    if (s->req_budget > REQ_BUDGET_MIN)
         s->req_budget--;
+}
+
+/* Requests we may have outstanding at neighbours now. The budget grows by one per whole burst
+ * (slow start); until it first shrinks, it is at least what fills the downlink for two round
+ * trips, 2 x the smallest handshake round trip / (16 blocks x the smallest full block's gap),
+ * at most 2 x active neighbours: on a fast downlink the slow start only delayed requests to idle
+ * neighbours (broadband N=16 mean / T_min 1.253 -> 1.229); a slow one (dsl: 16 blocks take
+ * 91 ms, more than two round trips of 40 ms) gets nothing more. */
+uint32_t fb_dl_budget(const fb_swarm *s)
+{
+    if (s->budget_cut || !s->down_gap_us || !s->hs_rtt.init)
+        return s->req_budget;
+    uint64_t fill = 2 * (uint64_t)s->hs_rtt.min / ((uint64_t)FB_BURST_INIT * s->down_gap_us);
+    return (uint32_t)FB_MAX(s->req_budget, FB_MIN(fill, 2 * (uint64_t)s->n_active));
 }
 
 static bool flight_of(const fb_swarm *s, const fb_burst *b, uint32_t i, uint16_t ni)
@@ -179,7 +198,7 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
         n->backoff_us = 0;
     }
     if (!n->is_seed && !push)
-        budget(s, !timeout && b->arrived >= b->blocks ? 1 : timeout && !b->arrived ? -1 : 0);
+        budget(s, !timeout && b->arrived >= b->blocks);
     burst_clear(s, n, b);
 }
 
@@ -575,7 +594,7 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
              * CONT_IDLE_US) and no request of ours is still asked for the rest of it (and
              * nothing else): otherwise the blocks already here wait, and are lost when the
              * sender leaves or drops us. */
-            bool over = !n->is_seed && s->req_out >= s->req_budget;
+            bool over = !n->is_seed && s->req_out >= fb_dl_budget(s);
             bool idle = true;
             for (int j = 0; j < NB_BURSTS; j++)
                 idle &= !n->out[j].req_id;
@@ -891,8 +910,11 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             n->busy_count = 0;
         } else if (b->last_us) {
             uint64_t g = e->now - b->last_us;
-            if (g < 1000000)
+            if (g < 1000000) {
                 n->gap_us = (uint32_t)((7 * (uint64_t)n->gap_us + g) / 8);
+                if (g && m->u.data.len == FB_BLOCK_SIZE && (!s->down_gap_us || g < s->down_gap_us))
+                    s->down_gap_us = (uint32_t)g;
+            }
         }
         b->last_us = e->now;
         b->arrived++;
@@ -966,7 +988,7 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         if (finishing(s))
             fb_eng_arm(e, e->now); /* its chunks go to another sender (the seed) at once */
         if (!n->is_seed)
-            budget(s, -1);
+            budget(s, false);
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
          * asking the same sender), with jitter. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);

@@ -193,6 +193,7 @@ typedef struct fb_cand {
     uint8_t n, tries;
     fb_addr addr[FB_WIRE_MAX_ADDRS];
     uint64_t next_us;
+    uint64_t sent_us; /* our first HELLO to it; 0 once repeated (its answer could be to either) */
 } fb_cand;
 
 /* Seed: a peer it tracks. */
@@ -242,13 +243,17 @@ typedef struct fb_swarm {
     fb_cand *cand;
     fb_addr *ban;
     uint32_t n_ban, ban_next;
-    uint32_t *vlog;      /* the chunks verified, in order (have of them): a neighbour's ann says
-                            how many of them it was told of */
-    uint32_t n_fresh;    /* chunks verified since the last HAVE batch (the last n_fresh of vlog) */
-    uint32_t req_out;    /* requests outstanding at neighbours (not the seed) */
-    fb_rtt answer_rtt;   /* request -> first answer, over all senders (for new ones) */
-    uint16_t lossy;      /* share of recent bursts that lost a block, in 1/256 (smoothed) */
-    uint32_t req_budget; /* how many may be: grows with completed bursts, shrinks with BUSY */
+    uint32_t *vlog;       /* the chunks verified, in order (have of them): a neighbour's ann says
+                             how many of them it was told of */
+    uint32_t n_fresh;     /* chunks verified since the last HAVE batch (the last n_fresh of vlog) */
+    uint32_t req_out;     /* requests outstanding at neighbours (not the seed) */
+    fb_rtt answer_rtt;    /* request -> first answer, over all senders (for new ones) */
+    uint16_t lossy;       /* share of recent bursts that lost a block, in 1/256 (smoothed) */
+    uint32_t req_budget;  /* how many may be: grows with whole bursts, shrinks with others, BUSY */
+    uint32_t down_gap_us; /* smallest gap seen between two full blocks of one burst (any
+                             sender): what our downlink takes per block at most */
+    fb_rtt hs_rtt;        /* handshake round trips: a first HELLO to a candidate -> its answer */
+    bool budget_cut;      /* the budget has shrunk once (a BUSY, or a burst that was not whole) */
     uint64_t have_flush_us;
     uint64_t have_early_us; /* an early HAVE flush (idle uplink) not before this */
     uint64_t last_verify_us;
@@ -446,6 +451,9 @@ void fb_peer_rehello(fb_engine *e, fb_swarm *s, fb_nb *n);
 /* download.c: requests, data, verification, the origin fallback. */
 void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n);
 void fb_dl_pump_all(fb_engine *e, fb_swarm *s);
+/* Requests s may have outstanding at neighbours now (not the seed): req_budget, or before the
+ * budget first shrank, what fills the downlink for two answer times (docs/PROTOCOL.md 8). */
+uint32_t fb_dl_budget(const fb_swarm *s);
 void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);

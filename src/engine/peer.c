@@ -178,6 +178,7 @@ static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p)
         }
         if (fb_addr_eq(&c->addr[0], &p->addr[0])) { /* known: just try again now */
             c->tries = 0;
+            c->sent_us = 0;
             c->next_us = e->now;
             fb_eng_arm(e, e->now);
             return;
@@ -192,12 +193,15 @@ static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p)
     memcpy(free_c->addr, p->addr, sizeof(fb_addr) * p->n);
     free_c->tries = 1;
     free_c->next_us = e->now + HELLO_RTO_US;
+    free_c->sent_us = e->now;
     for (uint8_t k = 0; k < p->n; k++)
         send_hello(e, s, &p->addr[k], NULL, 0, FB_WIRE_MAX);
     fb_eng_arm(e, free_c->next_us);
 }
 
-static void cand_drop_addr(fb_engine *e, fb_swarm *s, const fb_addr *a)
+/* Forgets the candidate with address a; returns when we first said HELLO to it, 0 if that
+ * HELLO was repeated since or there is no such candidate. */
+static uint64_t cand_drop_addr(fb_engine *e, fb_swarm *s, const fb_addr *a)
 {
     for (uint32_t i = 0; i < e->cfg.max_candidates; i++) {
         fb_cand *c = &s->cand[i];
@@ -206,9 +210,10 @@ static void cand_drop_addr(fb_engine *e, fb_swarm *s, const fb_addr *a)
         for (uint8_t k = 0; k < c->n; k++)
             if (fb_addr_eq(&c->addr[k], a)) {
                 c->used = false;
-                return;
+                return c->sent_us;
             }
     }
+    return 0;
 }
 
 /* Handshakes under way (candidates not yet answered). */
@@ -234,6 +239,7 @@ static uint64_t cand_tick(fb_engine *e, fb_swarm *s)
             }
             for (uint8_t k = 0; k < c->n; k++)
                 send_hello(e, s, &c->addr[k], NULL, 0, FB_WIRE_MAX);
+            c->sent_us = 0;
             c->next_us = e->now + (HELLO_RTO_US << c->tries);
             c->tries++;
         }
@@ -363,7 +369,10 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     s->n_active++;
     s->had_nb = true;
     e->st.neighbours++;
-    cand_drop_addr(e, s, a);
+    /* Our HELLO's answer: a round trip of control datagrams, no data queued on the way. */
+    uint64_t sent = cand_drop_addr(e, s, a);
+    if (sent && e->now > sent)
+        fb_rtt_sample(&s->hs_rtt, (uint32_t)FB_MIN(e->now - sent, (uint64_t)UINT32_MAX));
     fb_eng_emit(e, FB_EV_PEER_ADDED, fb_eng_swarm_index(e, s), 0, 0, 0, a);
     return n;
 }
