@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# flashbackd --upstream in front of an unchanged site: Debian's nginx on 127.0.0.1 serving the
+# demo site, with locations that set a cookie, forbid storing, answer 404, redirect, serve a body
+# over the cap, serve slowly, and freshen for 1 s. Through the proxy: bytes identical to
+# nginx's, nginx's Content-Type kept, conditional GET -> 304 and Range -> 206 from the mirror,
+# uncacheable answers relayed with their headers and never stored, 200 concurrent requests for
+# a cold path -> one upstream request (nginx's access log), expiry -> a conditional upstream
+# request answered 304, upstream stopped -> the stale copy, a cold path then -> 502, a slow
+# upstream -> 504, a body over --upstream-max-body -> 502, POST -> 405, bad flags -> exit 2.
+set -u
+. "$(dirname "$0")/../lib/integ.sh"
+fb_tmpdir proxy
+fb_need_built "$FBD" "$SC"
+fb_need_cmds nginx curl
+fb_demo_site "$T"
+head -c 3000000 /dev/urandom >"$R/large.bin"   # under the cap: mirrored, sent with sendfile
+head -c 5000000 /dev/urandom >"$R/huge.bin"    # over --upstream-max-body 4m
+head -c 200000 /dev/urandom >"$R/slow.bin"     # sent at 20 kB/s: longer than the timeout
+head -c 100000 /dev/urandom >"$R/crowd.bin"    # sent at 40 kB/s: the crowd arrives meanwhile
+printf 'session page\n' >"$R/cookie.txt"
+printf 'secret\n' >"$R/nostore.txt"
+printf 'fresh for one second\n' >"$R/short.txt"
+printf 'custom type\n' >"$R/data.xyz"
+for i in $(seq 5); do printf 'cold %d\n' "$i" >"$R/cold$i.txt"; done
+
+upstream_conf() {
+    cat <<EOF
+  log_format up '\$request_method \$request_uri \$status inm=\$http_if_none_match xff=\$http_x_forwarded_for';
+  access_log $T/up.log up;
+  types { text/html html; text/css css; text/javascript js; image/png png; image/svg+xml svg;
+          image/jpeg jpg; text/plain txt; application/x-custom xyz; }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$1 backlog=1024;
+    root $R;
+    location = /cookie.txt { add_header Set-Cookie "s=1; Path=/"; }
+    location = /nostore.txt { add_header Cache-Control "no-store"; }
+    location = /short.txt { add_header Cache-Control "max-age=1"; }
+    location = /moved { return 301 /index.html; }
+    location = /slow.bin { limit_rate 20k; }
+    location = /crowd.bin { limit_rate 40k; }
+  }
+EOF
+}
+fb_nginx_start upstream_conf || { notok "nginx starts"; cat "$T/logs/start.log"; exit 1; }
+U=http://127.0.0.1:$NGINX_PORT
+upcount() { grep -c "^GET $1 " "$T/up.log"; } # upstream requests for a path
+
+# ---- bad flags -------------------------------------------------------------------------------
+expect_exit2() { # description, args...
+    local d=$1 rc=0
+    shift
+    timeout 10 "$FBD" --listen 127.0.0.1:0 --no-udp "$@" >"$T/o" 2>"$T/e" || rc=$?
+    check "$d: exit 2 with one line ($(head -c 120 "$T/e"))" \
+        test "$rc" -eq 2 -a "$(wc -l <"$T/e")" -eq 1 -a ! -s "$T/o"
+}
+expect_exit2 "--upstream ftp://" --upstream ftp://127.0.0.1/
+expect_exit2 "--upstream without a host" --upstream http:///x
+expect_exit2 "--upstream with a bad port" --upstream http://127.0.0.1:99999
+expect_exit2 "--upstream with a query" --upstream "$U/?a=b"
+expect_exit2 "--upstream with a user" --upstream http://u:p@127.0.0.1/
+expect_exit2 "--upstream and --root" --upstream "$U" --root "$R"
+expect_exit2 "--mirror-dir without --upstream" --mirror-dir "$T/m"
+expect_exit2 "--mirror-dir not empty" --upstream "$U" --mirror-dir "$R"
+expect_exit2 "--upstream-ttl bad" --upstream "$U" --upstream-ttl soon
+
+# ---- the proxy ---------------------------------------------------------------------------------
+mkdir "$T/mirror"
+M=$T/mirror
+fbd_start px --no-udp --upstream "$U" --mirror-dir "$M" --upstream-max-body 4m \
+    --upstream-timeout 5s --upstream-ttl 60s ||
+    { notok "flashbackd --upstream starts"; cat "$T/px.err"; exit 1; }
+P=$FBD_URL
+ok "flashbackd in front of $U on $P"
+
+# Bytes and types, for the page and every object it embeds.
+n_diff=0
+n_type=0
+for p in /index.html / $page_objs /large.bin /data.xyz; do
+    want=$p
+    [ "$p" = / ] && want=/index.html
+    t_up=$(curl -s -o "$T/up.body" -w '%{content_type}' "$U$p")
+    t_px=$(curl -s -o "$T/px.body" -w '%{content_type}' "$P$p")
+    cmp -s "$T/px.body" "$R$want" || { n_diff=$((n_diff + 1)); echo "# differs: $p"; }
+    [ "$t_up" = "$t_px" ] || { n_type=$((n_type + 1)); echo "# type of $p: '$t_px', upstream '$t_up'"; }
+done
+check "page, its $(echo $page_objs | wc -w) objects, a 3 MB file: bytes identical to the upstream's ($n_diff differ)" \
+    test "$n_diff" -eq 0
+check "Content-Type kept from the upstream ($n_type differ)" test "$n_type" -eq 0
+eq "the upstream's type wins over the guess by extension" \
+    "$(curl -s -o /dev/null -w '%{content_type}' "$P/data.xyz")" application/x-custom
+check "the mirror holds the page and the 3 MB file" cmp -s "$M/large.bin" "$R/large.bin"
+check "/ is mirrored as index.html" cmp -s "$M/index.html" "$R/index.html"
+eq "the client's address reaches the upstream as X-Forwarded-For" \
+    "$(grep '^GET /data.xyz ' "$T/up.log" | tail -n1 | sed 's/.*xff=//')" 127.0.0.1
+
+# Served from the mirror: a second GET costs the upstream nothing; 304 and 206.
+before=$(upcount /index.html)
+curl -s -o /dev/null "$P/index.html"
+eq "a fresh copy is served without the upstream" "$(upcount /index.html)" "$before"
+etag=$(curl -s -D - -o /dev/null "$P/large.bin" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+eq "If-None-Match with the ETag -> 304" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$P/large.bin")" 304
+code=$(curl -s -o "$T/range" -w '%{http_code}' -r 1000-1999 "$P/large.bin")
+check "Range -> 206 with the right 1000 bytes" \
+    test "$code" = 206 -a "$(cmp "$T/range" <(tail -c +1001 "$R/large.bin" | head -c 1000) && echo same)" = same
+eq "HEAD has the length and no body" \
+    "$(curl -s -I "$P/large.bin" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}')" 3000000
+eq "the ETag stays while the upstream object does not change" \
+    "$(curl -s -D - -o /dev/null "$P/large.bin" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')" "$etag"
+
+# Uncacheable answers: relayed with their status and headers, never stored.
+for i in 1 2; do curl -s -D "$T/cookie.h$i" -o "$T/cookie.b$i" "$P/cookie.txt"; done
+check "Set-Cookie answer relayed with its cookie and bytes" \
+    grep -qi '^Set-Cookie: s=1; Path=/' "$T/cookie.h2"
+check "Set-Cookie answer: bytes identical" cmp -s "$T/cookie.b2" "$R/cookie.txt"
+eq "Set-Cookie answer: both requests went upstream" "$(upcount /cookie.txt)" 2
+check "Set-Cookie answer: not in the mirror" test ! -e "$M/cookie.txt"
+for i in 1 2; do curl -s -D "$T/ns.h" -o "$T/ns.b" "$P/nostore.txt"; done
+check "no-store answer relayed with its Cache-Control" grep -qi '^Cache-Control: no-store' "$T/ns.h"
+eq "no-store answer: both requests went upstream, none stored" \
+    "$(upcount /nostore.txt)$(test -e "$M/nostore.txt" && echo stored)" 2
+eq "404 relayed" "$(curl -s -o /dev/null -w '%{http_code}' "$P/missing.html")" 404
+check "404 not stored" test ! -e "$M/missing.html"
+curl -s -D "$T/moved.h" -o /dev/null "$P/moved"
+check "301 relayed with its Location, not followed" \
+    grep -qE '^HTTP/1.1 301|^Location: http://127.0.0.1:[0-9]+/index.html' "$T/moved.h"
+check "301: Location kept" grep -qi '^Location: .*/index.html' "$T/moved.h"
+eq "a body over --upstream-max-body -> 502" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$P/huge.bin")" 502
+check "the body over the cap is not stored" test ! -e "$M/huge.bin"
+t0=$(date +%s%N)
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 20 "$P/slow.bin")
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a slow upstream -> 504 after --upstream-timeout 5s ($code in $ms ms)" \
+    test "$code" = 504 -a "$ms" -ge 4500 -a "$ms" -lt 9000
+eq "POST -> 405" "$(curl -s -o /dev/null -w '%{http_code}' -d x "$P/index.html")" 405
+eq "a query is passed through" "$(curl -s "$P/cold1.txt?x=1")" "cold 1"
+
+# ---- the crowd on a cold path: one upstream request ---------------------------------------------
+# One curl process, 200 transfers at once; the upstream takes about 2.5 s for this object.
+args=()
+for i in $(seq 200); do args+=(-o "$T/c$i" "$P/crowd.bin"); done
+curl -s --parallel --parallel-immediate --parallel-max 200 "${args[@]}" >/dev/null 2>&1
+n_bad=0
+for i in $(seq 200); do cmp -s "$T/c$i" "$R/crowd.bin" || n_bad=$((n_bad + 1)); done
+check "200 concurrent GETs of a cold path: all identical ($n_bad differ)" test "$n_bad" -eq 0
+eq "200 concurrent GETs of a cold path: upstream requests" "$(upcount /crowd.bin)" 1
+echo "# 200 concurrent cold GETs -> $(upcount /crowd.bin) upstream request(s)"
+
+# ---- freshness: expiry, revalidation, stale-if-error -----------------------------------------
+curl -s -o "$T/s1" "$P/short.txt"
+curl -s -o /dev/null "$P/short.txt"
+eq "max-age=1: fresh copy, one upstream request" "$(upcount /short.txt)" 1
+sleep 1.5
+curl -s -D "$T/s2.h" -o "$T/s2" "$P/short.txt"
+line=$(grep '^GET /short.txt ' "$T/up.log" | sed -n 2p)
+check "after max-age a conditional request, answered 304 ($line)" \
+    test -n "$(echo "$line" | grep -E ' 304 inm=[^ -]')"
+check "revalidated copy: same bytes" cmp -s "$T/s2" "$R/short.txt"
+curl -s -o "$T/metrics" "$P/.flashback/metrics"
+m() { awk -v n="$1" '$1 == n {print $2}' "$T/metrics"; }
+check "metrics: revalidations $(m flashback_proxy_revalidations_total), 304s $(m flashback_proxy_not_modified_total), coalesced $(m flashback_proxy_coalesced_total)" \
+    test "$(m flashback_proxy_not_modified_total)" -ge 1 -a "$(m flashback_proxy_coalesced_total)" -ge 100
+sleep 1.2
+kill "$NGINX_PID"
+wait "$NGINX_PID" 2>/dev/null
+fb_forget "$NGINX_PID"
+code=$(curl -s -o "$T/s3" -w '%{http_code}' "$P/short.txt")
+check "upstream stopped: the stale copy is served ($code)" \
+    test "$code" = 200 -a -n "$(cmp "$T/s3" "$R/short.txt" && echo same)"
+eq "upstream stopped: a cold path -> 502" "$(curl -s -o /dev/null -w '%{http_code}' "$P/cold3.txt")" 502
+eq "upstream stopped: a fresh copy still served" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$P/index.html")" 200
+curl -s -o "$T/metrics" "$P/.flashback/metrics"
+check "metrics: stale served $(m flashback_proxy_stale_served_total), upstream errors $(m flashback_proxy_upstream_errors_total)" \
+    test "$(m flashback_proxy_stale_served_total)" -ge 1 -a "$(m flashback_proxy_upstream_errors_total)" -ge 2
+fbd_stop "$FBD_PID" "$T/px.err"
+check "a given --mirror-dir is left empty at exit" test -z "$(ls -A "$M")"
+
+# ---- a fresh mirror of its own, removed at exit ---------------------------------------------
+fbd_start own --no-udp --upstream "$U" || { notok "flashbackd with its own mirror"; exit 1; }
+own=$(sed -n 's|.*(mirror \(.*\)) on.*|\1|p' "$T/own.out")
+check "its own mirror exists while it runs ($own)" test -d "$own"
+fbd_stop "$FBD_PID" "$T/own.err"
+check "its own mirror is removed at exit" test ! -e "$own"
+exit $failed
