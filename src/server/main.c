@@ -63,6 +63,8 @@ static const struct opt {
      "TIME: one upstream request (default 10s; 504 past it)"},
     {"upstream-max-body", OPT_SIZE, &opts.proxy.max_body, sizeof(uint64_t), 1, 1ull << 32,
      "BYTES: largest upstream body kept or relayed (default 64m; 502 past it)"},
+    {"mirror-bytes", OPT_SIZE, &opts.proxy.max_bytes, sizeof(uint64_t), 1, 1ull << 50,
+     "BYTES: with --upstream, the mirrored copies in all, least recently used out (default 1g)"},
     {"upstream-waiters", OPT_COUNT, &opts.proxy.max_waiters, sizeof(uint32_t), 1, 1000000,
      "N: requests waiting for one path's upstream answer (default 1024; 503 past it)"},
     {"upstream-paths", OPT_COUNT, &opts.proxy.max_paths, sizeof(uint32_t), 16, 10000000,

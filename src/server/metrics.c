@@ -264,6 +264,7 @@ static void proxy(fb_wbuf *b, const fb_proxy *p)
     counter(b, "flashback_proxy_evictions_total", "Mirrored paths dropped to make room.",
             st.evictions);
     gauge(b, "flashback_proxy_paths", "Paths tracked now.", st.paths);
+    gauge(b, "flashback_proxy_mirror_bytes", "Bytes of the mirrored files now.", st.mirror_bytes);
     gauge(b, "flashback_proxy_fetches", "Upstream requests in flight now.", st.in_flight);
 }
 

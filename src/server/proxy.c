@@ -39,6 +39,7 @@ typedef struct pentry {
     char *file; /* the mirror path: the key */
     size_t file_len;
     bool mirrored;                /* the mirror holds the file for this path */
+    uint64_t size;                /* its bytes (counted in the mirror's total) */
     uint64_t fresh_until;         /* loop time (ms) until which the copy is fresh */
     uint64_t pass_until;          /* loop time until which requests go upstream on their own */
     uint64_t ttl_ms;              /* freshness of the copy, from its last 200 */
@@ -95,6 +96,7 @@ struct fb_proxy {
     uint32_t n_buckets;
     pentry *head, *tail;
     uint32_t n;
+    uint64_t bytes; /* of the mirrored files */
     uint32_t tmp_seq;
     char *relay; /* RELAY_HEADERS bytes: headers of the answer being relayed */
     char *path;  /* scratch for mirror paths */
@@ -149,9 +151,12 @@ static void lru_front(fb_proxy *p, pentry *e)
 /* Removes the mirror file of e (relative to the mirror). */
 static void unmirror(fb_proxy *p, pentry *e)
 {
-    if (e->mirrored)
+    if (e->mirrored) {
         unlinkat(p->mirror_fd, e->file + 1, 0);
+        p->bytes -= e->size;
+    }
     e->mirrored = false;
+    e->size = 0;
     free(e->etag);
     free(e->lastmod);
     e->etag = e->lastmod = NULL;
@@ -610,6 +615,22 @@ static char *dup_str(fb_proxy_str s)
     return d;
 }
 
+/* Makes room for `need` more mirrored bytes by dropping the least recently used copies without
+ * a fetch (other than keep's). Returns false when that cannot be done. */
+static bool make_room(fb_proxy *p, const pentry *keep, uint64_t need)
+{
+    pentry *v = p->tail;
+    while (p->bytes + need > p->cfg.max_bytes && v) {
+        pentry *prev = v->prev;
+        if (v != keep && !v->inflight && v->mirrored) {
+            unmirror(p, v);
+            p->st.evictions++;
+        }
+        v = prev;
+    }
+    return p->bytes + need <= p->cfg.max_bytes;
+}
+
 /* Stores a STORE answer for e. Returns 0 when the mirror now holds it. */
 static int store(fb_proxy *p, pentry *e, const fb_http_result *r, const fb_proxy_answer *a,
                  uint64_t now)
@@ -624,8 +645,13 @@ static int store(fb_proxy *p, pentry *e, const fb_http_result *r, const fb_proxy
     bool type_same = strcmp(type, e->type) == 0;
     if (!type_same && e->mirrored)
         unmirror(p, e);
+    uint64_t old = e->mirrored ? e->size : 0;
+    if (r->len > old && !make_room(p, e, r->len - old))
+        return -1;
     if (mirror_write(p, e, r->body, r->len, upstream_mtime(a), &kept) != 0)
         return -1;
+    p->bytes = p->bytes - old + r->len;
+    e->size = r->len;
     if (kept)
         p->st.unchanged++;
     else
@@ -997,6 +1023,8 @@ int fb_proxy_new(uv_loop_t *loop, const fb_proxy_config *cfg, fb_proxy **out, ch
         p->cfg.max_paths = 16384;
     if (!p->cfg.max_fetches)
         p->cfg.max_fetches = 256;
+    if (!p->cfg.max_bytes)
+        p->cfg.max_bytes = 1ull << 30;
     p->n_buckets = 1;
     while (p->n_buckets < p->cfg.max_paths)
         p->n_buckets <<= 1;
@@ -1096,6 +1124,7 @@ void fb_proxy_stats_get(const fb_proxy *p, fb_proxy_stats *out)
 {
     *out = p->st;
     out->paths = p->n;
+    out->mirror_bytes = p->bytes;
     out->in_flight = p->client ? fb_http_client_pending(p->client) : 0;
 }
 

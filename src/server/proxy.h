@@ -26,6 +26,8 @@ typedef struct fb_proxy_config {
     uint32_t max_paths;     /* paths tracked, each with at most one mirrored file (default
                                16384); the least recently used one without a fetch goes */
     uint32_t max_fetches;   /* upstream requests in flight (default 256) */
+    uint64_t max_bytes;     /* bytes of the mirrored files in all (default 1 GiB); the least
+                               recently used copies go to make room */
 } fb_proxy_config;
 
 typedef struct fb_proxy_stats {
@@ -45,8 +47,9 @@ typedef struct fb_proxy_stats {
     uint64_t passed;            /* requests sent upstream on their own (private answers,
                                    queries, Authorization) */
     uint64_t refused;           /* 503: too many waiters or fetches, or no free path slot */
-    uint64_t evictions;         /* mirrored paths dropped to stay under max_paths */
+    uint64_t evictions;         /* paths dropped to stay under max_paths or max_bytes */
     uint32_t paths;             /* tracked now */
+    uint64_t mirror_bytes;      /* bytes of the mirrored files now */
     uint32_t in_flight;         /* fetches now */
 } fb_proxy_stats;
 

@@ -22,6 +22,10 @@ printf 'secret\n' >"$R/nostore.txt"
 printf 'fresh for one second\n' >"$R/short.txt"
 printf 'custom type\n' >"$R/data.xyz"
 for i in $(seq 5); do printf 'cold %d\n' "$i" >"$R/cold$i.txt"; done
+printf 'hostile headers\n' >"$R/bighead.txt"
+# 80 header lines of 1000 bytes: a header block over flashbackd's 64 KiB cap.
+big=$(head -c 1000 /dev/zero | tr '\0' 'h')
+bighead=$(for i in $(seq 80); do printf 'add_header X-Big-%d %s; ' "$i" "$big"; done)
 
 upstream_conf() {
     cat <<EOF
@@ -37,8 +41,10 @@ upstream_conf() {
     location = /nostore.txt { add_header Cache-Control "no-store"; }
     location = /short.txt { add_header Cache-Control "max-age=1"; }
     location = /moved { return 301 /index.html; }
+    location = /noval.txt { add_header Cache-Control "max-age=1"; return 200 "no validators\n"; }
     location = /slow.bin { limit_rate 20k; }
     location = /crowd.bin { limit_rate 40k; }
+    location = /bighead.txt { $bighead }
   }
 EOF
 }
@@ -63,6 +69,24 @@ expect_exit2 "--upstream and --root" --upstream "$U" --root "$R"
 expect_exit2 "--mirror-dir without --upstream" --mirror-dir "$T/m"
 expect_exit2 "--mirror-dir not empty" --upstream "$U" --mirror-dir "$R"
 expect_exit2 "--upstream-ttl bad" --upstream "$U" --upstream-ttl soon
+
+# ---- a fresh mirror of its own, capped, removed at exit ----------------------------------------
+cp "$R/large.bin" "$R/large2.bin"
+fbd_start own --no-udp --upstream "$U" --mirror-bytes 4m --upstream-ttl 60s ||
+    { notok "flashbackd with its own mirror"; exit 1; }
+own=$(sed -n 's|.*(mirror \(.*\)) on.*|\1|p' "$T/own.out")
+check "its own mirror exists while it runs ($own)" test -d "$own"
+curl -s -o "$T/l1" "$FBD_URL/large.bin"
+curl -s -o "$T/l2" "$FBD_URL/large2.bin"
+check "--mirror-bytes 4m: two 3 MB files, the older copy goes, the newer stays" \
+    test ! -e "$own/large.bin" -a -e "$own/large2.bin"
+curl -s -o "$T/l3" "$FBD_URL/large.bin"
+check "the evicted path is fetched again, all three answers identical" \
+    sh -c "cmp -s '$T/l1' '$R/large.bin' && cmp -s '$T/l2' '$R/large2.bin' && cmp -s '$T/l3' '$R/large.bin'"
+eq "evictions counted" "$(curl -s "$FBD_URL/.flashback/metrics" | awk '$1 == "flashback_proxy_evictions_total" {print $2}')" 2
+fbd_stop "$FBD_PID" "$T/own.err"
+check "its own mirror is removed at exit" test ! -e "$own"
+: >"$T/up.log"
 
 # ---- the proxy ---------------------------------------------------------------------------------
 mkdir "$T/mirror"
@@ -134,6 +158,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -m 20 "$P/slow.bin")
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "a slow upstream -> 504 after --upstream-timeout 5s ($code in $ms ms)" \
     test "$code" = 504 -a "$ms" -ge 4500 -a "$ms" -lt 9000
+eq "an upstream header block over 64 KiB -> 502" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$P/bighead.txt")" 502
 eq "POST -> 405" "$(curl -s -o /dev/null -w '%{http_code}' -d x "$P/index.html")" 405
 eq "a query is passed through" "$(curl -s "$P/cold1.txt?x=1")" "cold 1"
 
@@ -162,6 +188,12 @@ curl -s -o "$T/metrics" "$P/.flashback/metrics"
 m() { awk -v n="$1" '$1 == n {print $2}' "$T/metrics"; }
 check "metrics: revalidations $(m flashback_proxy_revalidations_total), 304s $(m flashback_proxy_not_modified_total), coalesced $(m flashback_proxy_coalesced_total)" \
     test "$(m flashback_proxy_not_modified_total)" -ge 1 -a "$(m flashback_proxy_coalesced_total)" -ge 100
+# Without validators the upstream answers 200 again: same bytes, so the copy (and its ETag) stays.
+e1=$(curl -s -D - -o /dev/null "$P/noval.txt" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+sleep 1.5
+e2=$(curl -s -D - -o "$T/nv" "$P/noval.txt" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+check "no validators upstream: refetched after max-age ($(upcount /noval.txt) requests), same ETag $e1" \
+    test "$(upcount /noval.txt)" = 2 -a -n "$e1" -a "$e1" = "$e2" -a "$(cat "$T/nv")" = "no validators"
 sleep 1.2
 kill "$NGINX_PID"
 wait "$NGINX_PID" 2>/dev/null
@@ -178,10 +210,4 @@ check "metrics: stale served $(m flashback_proxy_stale_served_total), upstream e
 fbd_stop "$FBD_PID" "$T/px.err"
 check "a given --mirror-dir is left empty at exit" test -z "$(ls -A "$M")"
 
-# ---- a fresh mirror of its own, removed at exit ---------------------------------------------
-fbd_start own --no-udp --upstream "$U" || { notok "flashbackd with its own mirror"; exit 1; }
-own=$(sed -n 's|.*(mirror \(.*\)) on.*|\1|p' "$T/own.out")
-check "its own mirror exists while it runs ($own)" test -d "$own"
-fbd_stop "$FBD_PID" "$T/own.err"
-check "its own mirror is removed at exit" test ! -e "$own"
 exit $failed
