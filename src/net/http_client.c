@@ -14,10 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define HDR_MAX     256
-#define MSG_MAX     512
-#define GROW_MIN    16384
-#define CAPNAME_MAX 64
+#define HDR_MAX       256
+#define MSG_MAX       512
+#define GROW_MIN      16384
+#define CAPNAME_MAX   64
+#define LINE_MAX_SENT 8192 /* an extra request header line, at most */
 
 typedef struct sockctx {
     uv_poll_t poll;
@@ -715,7 +716,7 @@ static bool header_line_ok(const char *line)
     const char *colon = strchr(line, ':');
     char name[CAPNAME_MAX];
     size_t n = colon ? (size_t)(colon - line) : 0;
-    if (n == 0 || n >= CAPNAME_MAX || strlen(colon) > HDR_MAX)
+    if (n == 0 || n >= CAPNAME_MAX || strlen(colon) > LINE_MAX_SENT)
         return false;
     memcpy(name, line, n);
     name[n] = '\0';

@@ -84,8 +84,8 @@ typedef struct fb_http_client_request {
     bool accept_gzip;            /* send Accept-Encoding: gzip; a gzipped body is decoded
                                     (max_body caps the decoded bytes) */
     const char *const *headers;  /* n_headers extra request header lines "Name: value" (copied;
-                                    each a token, a colon and at most 255 bytes without CR, LF
-                                    or NUL, else FB_EINVAL), e.g. If-None-Match */
+                                    each a token, a colon and at most 8 KiB without CR, LF or
+                                    NUL, else FB_EINVAL), e.g. If-None-Match */
     size_t n_headers;            /* at most 8 */
     bool any_status;             /* keep the body of every final status (not only 2xx) and
                                     report it with error 0: for relaying answers as they are */

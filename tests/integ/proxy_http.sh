@@ -29,7 +29,7 @@ bighead=$(for i in $(seq 80); do printf 'add_header X-Big-%d %s; ' "$i" "$big"; 
 
 upstream_conf() {
     cat <<EOF
-  log_format up '\$request_method \$request_uri \$status inm=\$http_if_none_match xff=\$http_x_forwarded_for';
+  log_format up '\$request_method \$request_uri \$status inm=\$http_if_none_match ck=\$cookie_k xff=\$http_x_forwarded_for';
   access_log $T/up.log up;
   types { text/html html; text/css css; text/javascript js; image/png png; image/svg+xml svg;
           image/jpeg jpg; text/plain txt; application/x-custom xyz; }
@@ -162,6 +162,12 @@ eq "an upstream header block over 64 KiB -> 502" \
     "$(curl -s -o /dev/null -w '%{http_code}' "$P/bighead.txt")" 502
 eq "POST -> 405" "$(curl -s -o /dev/null -w '%{http_code}' -d x "$P/index.html")" 405
 eq "a query is passed through" "$(curl -s "$P/cold1.txt?x=1")" "cold 1"
+long=$(head -c 1500 /dev/zero | tr '\0' 'c')
+eq "a request passed through carries its (1.5 kB) Cookie" \
+    "$(curl -s -H "Cookie: k=$long" "$P/cold1.txt?x=2")$(grep -c "^GET /cold1.txt?x=2 .* ck=$long " "$T/up.log")" \
+    "cold 11"
+curl -s -o /dev/null -H "Cookie: k=v" "$P/cold4.txt"
+check "a fetch that fills the mirror carries no Cookie" grep -q "^GET /cold4.txt 200 .* ck=- " "$T/up.log"
 
 # ---- the crowd on a cold path: one upstream request ---------------------------------------------
 # One curl process, 200 transfers at once; the upstream takes about 2.5 s for this object.
