@@ -256,6 +256,8 @@ static void proxy(fb_wbuf *b, const fb_proxy *p)
     counter(b, "flashback_proxy_stored_total", "Files written into the mirror.", st.stored);
     counter(b, "flashback_proxy_relayed_total", "Upstream answers relayed without storing.",
             st.relayed);
+    counter(b, "flashback_proxy_spooled_total",
+            "Large shared answers relayed through a file of the mirror (sendfile).", st.spooled);
     counter(b, "flashback_proxy_passed_total",
             "Requests sent upstream on their own (private answers, queries, Authorization).",
             st.passed);

@@ -29,6 +29,7 @@
 #define MAX_HTML      (4u << 20)  /* bytes of a page scanned for its objects */
 #define MAX_URL       1024        /* longest object path a manifest takes */
 #define URL_MAX       (16 * 1024)
+#define SPOOL_MIN     (64 * 1024) /* a shared relay larger than this goes through a file */
 
 typedef struct fetch fetch;
 typedef struct waiter waiter;
@@ -353,7 +354,40 @@ static int serve_mirror(fb_proxy *p, fb_http_exchange *x, const fb_http_request 
                                    e->file_len);
 }
 
-static void relay(fb_proxy *p, fb_http_exchange *x, bool head, const fb_http_result *r)
+/* A large answer relayed to several requests is spooled into a file of the mirror (a hidden
+ * name, unlinked at once: the file cache holds its descriptor) and sent from there with
+ * sendfile, so that each connection does not copy the body it cannot send at once. Returns a
+ * referenced entry, or NULL (then the body goes from memory). */
+static fb_file *spool(fb_proxy *p, const fb_http_result *r, int64_t now)
+{
+    char name[64];
+    fb_file *f = NULL;
+    snprintf(name, sizeof(name), "/.fbrelay.%ld.%u", (long)getpid(), p->tmp_seq++);
+    int fd =
+        openat(p->mirror_fd, name + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    size_t off = 0;
+    while (off < r->len) {
+        ssize_t n = write(fd, r->body + off, r->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    if (close(fd) == 0 && off == r->len &&
+        fb_file_cache_get(&p->origin->cache, name, strlen(name), now, &f) == 0 &&
+        (f->is_dir || f->size != r->len)) {
+        fb_file_release(&p->origin->cache, f);
+        f = NULL;
+    }
+    unlinkat(p->mirror_fd, name + 1, 0);
+    return f;
+}
+
+static void relay(fb_proxy *p, fb_http_exchange *x, bool head, const fb_http_result *r,
+                  fb_file *spooled)
 {
     int n = fb_proxy_relay_headers(r->headers ? r->headers : "", r->headers_len, p->relay,
                                    RELAY_HEADERS);
@@ -368,7 +402,10 @@ static void relay(fb_proxy *p, fb_http_exchange *x, bool head, const fb_http_res
                          .has_length = !bodiless,
                          .length = r->len,
                          .body = (const char *)r->body,
+                         .file = spooled,
                          .head_only = head || bodiless};
+    if (spooled)
+        rep.body = NULL;
     p->st.relayed++;
     fb_http_reply_send(x, &rep);
 }
@@ -754,6 +791,13 @@ static void fetch_done(void *ctx, const fb_http_result *r)
         unmirror(p, e); /* the upstream no longer gives a storable answer */
     if (e && v == FB_PROXY_PRIVATE)
         e->pass_until = now + FB_MAX(p->cfg.ttl_ms, 1000u);
+    uint32_t n_clients = 0;
+    for (waiter *w = list; w; w = w->next)
+        n_clients += w->prep == NULL;
+    fb_file *spooled = NULL;
+    if (v == FB_PROXY_SHARED && n_clients > 1 && r->len > SPOOL_MIN && p->origin)
+        spooled = spool(p, r, (int64_t)time(NULL));
+    p->st.spooled += spooled != NULL;
     bool first = true;
     while (list) {
         waiter *w = list;
@@ -763,7 +807,7 @@ static void fetch_done(void *ctx, const fb_http_result *r)
             continue;
         }
         if (first || v != FB_PROXY_PRIVATE) {
-            relay(p, w->x, w->head, r);
+            relay(p, w->x, w->head, r, spooled);
             waiter_free(w);
         } else {
             size_t len;
@@ -772,6 +816,8 @@ static void fetch_done(void *ctx, const fb_http_result *r)
         }
         first = false;
     }
+    if (spooled)
+        fb_file_release(&p->origin->cache, spooled);
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */

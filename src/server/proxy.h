@@ -43,7 +43,8 @@ typedef struct fb_proxy_stats {
     uint64_t upstream_5xx;      /* 5xx answers */
     uint64_t stale_served;      /* answers from a stale copy because the upstream failed */
     uint64_t stored;            /* files written into the mirror */
-    uint64_t relayed;           /* answers relayed from memory (not stored) */
+    uint64_t relayed;           /* answers relayed (not stored) */
+    uint64_t spooled;           /* large shared answers relayed through a file (sendfile) */
     uint64_t passed;            /* requests sent upstream on their own (private answers,
                                    queries, Authorization) */
     uint64_t refused;           /* 503: too many waiters or fetches, or no free path slot */

@@ -17,6 +17,7 @@ head -c 3000000 /dev/urandom >"$R/large.bin"   # under the cap: mirrored, sent w
 head -c 5000000 /dev/urandom >"$R/huge.bin"    # over --upstream-max-body 4m
 head -c 200000 /dev/urandom >"$R/slow.bin"     # sent at 20 kB/s: longer than the timeout
 head -c 100000 /dev/urandom >"$R/crowd.bin"    # sent at 40 kB/s: the crowd arrives meanwhile
+head -c 300000 /dev/urandom >"$R/nocache.bin"  # no-cache: shared by concurrent requests, not stored
 printf 'session page\n' >"$R/cookie.txt"
 printf 'secret\n' >"$R/nostore.txt"
 printf 'fresh for one second\n' >"$R/short.txt"
@@ -44,6 +45,7 @@ upstream_conf() {
     location = /noval.txt { add_header Cache-Control "max-age=1"; return 200 "no validators\n"; }
     location = /slow.bin { limit_rate 20k; }
     location = /crowd.bin { limit_rate 40k; }
+    location = /nocache.bin { add_header Cache-Control "no-cache"; limit_rate 300k; }
     location = /bighead.txt { $bighead }
   }
 EOF
@@ -179,6 +181,18 @@ for i in $(seq 200); do cmp -s "$T/c$i" "$R/crowd.bin" || n_bad=$((n_bad + 1)); 
 check "200 concurrent GETs of a cold path: all identical ($n_bad differ)" test "$n_bad" -eq 0
 eq "200 concurrent GETs of a cold path: upstream requests" "$(upcount /crowd.bin)" 1
 echo "# 200 concurrent cold GETs -> $(upcount /crowd.bin) upstream request(s)"
+
+# A no-cache answer: relayed (from a spooled file) to every concurrent request, never stored.
+args=()
+for i in $(seq 20); do args+=(-o "$T/n$i" "$P/nocache.bin"); done
+curl -s --parallel --parallel-immediate --parallel-max 20 "${args[@]}" >/dev/null 2>&1
+n_bad=0
+for i in $(seq 20); do cmp -s "$T/n$i" "$R/nocache.bin" || n_bad=$((n_bad + 1)); done
+check "20 concurrent GETs of a no-cache 300 kB object: all identical ($n_bad differ), $(upcount /nocache.bin) upstream request(s), not stored" \
+    test "$n_bad" -eq 0 -a "$(upcount /nocache.bin)" -le 2 -a ! -e "$M/nocache.bin"
+check "no spooled file is left in the mirror" test -z "$(ls -A "$M" | grep fbrelay)"
+eq "the shared 300 kB answer went through one spooled file" \
+    "$(curl -s "$P/.flashback/metrics" | awk '$1 == "flashback_proxy_spooled_total" {print $2}')" 1
 
 # ---- freshness: expiry, revalidation, stale-if-error -----------------------------------------
 curl -s -o "$T/s1" "$P/short.txt"
