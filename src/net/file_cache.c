@@ -365,6 +365,12 @@ void fb_file_ref(fb_file *f)
     f->refs++;
 }
 
+void fb_file_cache_forget(fb_file_cache *c, fb_file *f)
+{
+    if (f->cached)
+        unlink_entry(c, f);
+}
+
 void fb_file_release(fb_file_cache *c, fb_file *f)
 {
     (void)c;

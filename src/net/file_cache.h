@@ -93,6 +93,11 @@ int fb_file_cache_open(fb_file_cache *c, const char *path);
 size_t fb_file_etag(char out[FB_FILE_ETAG_MAX], uint64_t ino, uint64_t size, int64_t mtime,
                     int64_t mtime_nsec);
 
+/* Takes a referenced entry out of the table (a later lookup of its path loads the file again);
+ * the entry lives on, with its descriptor, until its last reference is released. For files
+ * that are read once and unlinked (the reverse proxy's spooled answers). */
+void fb_file_cache_forget(fb_file_cache *c, fb_file *f);
+
 /* Drops a reference taken by fb_file_cache_get (or fb_file_ref). */
 void fb_file_release(fb_file_cache *c, fb_file *f);
 

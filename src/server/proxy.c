@@ -382,6 +382,8 @@ static fb_file *spool(fb_proxy *p, const fb_http_result *r, int64_t now)
         fb_file_release(&p->origin->cache, f);
         f = NULL;
     }
+    if (f)
+        fb_file_cache_forget(&p->origin->cache, f); /* gone with its last reference */
     unlinkat(p->mirror_fd, name + 1, 0);
     return f;
 }
