@@ -74,7 +74,7 @@ expect_exit2 "--upstream-ttl bad" --upstream "$U" --upstream-ttl soon
 
 # ---- a fresh mirror of its own, capped, removed at exit ----------------------------------------
 cp "$R/large.bin" "$R/large2.bin"
-fbd_start own --no-udp --upstream "$U" --mirror-bytes 4m --upstream-ttl 60s ||
+fbd_start own --no-udp --upstream "$U" --mirror-bytes 4m --upstream-ttl 60s --shutdown-timeout 1s ||
     { notok "flashbackd with its own mirror"; exit 1; }
 own=$(sed -n 's|.*(mirror \(.*\)) on.*|\1|p' "$T/own.out")
 check "its own mirror exists while it runs ($own)" test -d "$own"
@@ -86,8 +86,24 @@ curl -s -o "$T/l3" "$FBD_URL/large.bin"
 check "the evicted path is fetched again, all three answers identical" \
     sh -c "cmp -s '$T/l1' '$R/large.bin' && cmp -s '$T/l2' '$R/large2.bin' && cmp -s '$T/l3' '$R/large.bin'"
 eq "evictions counted" "$(curl -s "$FBD_URL/.flashback/metrics" | awk '$1 == "flashback_proxy_evictions_total" {print $2}')" 2
+# A stop while an upstream request is in flight (the upstream needs 10 s, --shutdown-timeout is
+# 1 s): a clean exit within the deadline, the waiting client cut off, never a hang.
+curl -s -m 20 -o /dev/null -w '%{http_code}' "$FBD_URL/slow.bin" >"$T/inflight.code" &
+inflight=$!
+sleep 0.5
+t0=$(date +%s%N)
 fbd_stop "$FBD_PID" "$T/own.err"
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$inflight"
+check "stopped during an upstream request: exit in $ms ms, the client cut off ($(cat "$T/inflight.code"))" \
+    test "$ms" -lt 4000 -a "$(cat "$T/inflight.code")" != 200
 check "its own mirror is removed at exit" test ! -e "$own"
+
+# An upstream with a path prefix.
+fbd_start pre --no-udp --upstream "$U/img/" || { notok "flashbackd --upstream URL/img/"; exit 1; }
+curl -s -o "$T/pre.svg" "$FBD_URL/logo.svg"
+check "--upstream URL/img/: /logo.svg is the upstream's /img/logo.svg" cmp -s "$T/pre.svg" "$R/img/logo.svg"
+fbd_stop "$FBD_PID" "$T/pre.err"
 : >"$T/up.log"
 
 # ---- the proxy ---------------------------------------------------------------------------------
@@ -163,6 +179,8 @@ check "a slow upstream -> 504 after --upstream-timeout 5s ($code in $ms ms)" \
 eq "an upstream header block over 64 KiB -> 502" \
     "$(curl -s -o /dev/null -w '%{http_code}' "$P/bighead.txt")" 502
 eq "POST -> 405" "$(curl -s -o /dev/null -w '%{http_code}' -d x "$P/index.html")" 405
+code=$(curl -s -o "$T/r5" -w '%{http_code}' -r 0-3 "$P/cold5.txt")
+eq "Range on a cold path: the waiting request gets its 206 from the new copy" "$code $(cat "$T/r5")" "206 cold"
 eq "a query is passed through" "$(curl -s "$P/cold1.txt?x=1")" "cold 1"
 long=$(head -c 1500 /dev/zero | tr '\0' 'c')
 eq "a request passed through carries its (1.5 kB) Cookie" \
