@@ -253,6 +253,8 @@ static void proxy(fb_wbuf *b, const fb_proxy *p)
             st.upstream_5xx);
     counter(b, "flashback_proxy_stale_served_total",
             "Answers from a stale copy because the upstream failed.", st.stale_served);
+    counter(b, "flashback_proxy_stale_updating_total",
+            "Answers from a stale copy while another request revalidated it.", st.stale_updating);
     counter(b, "flashback_proxy_stored_total", "Files written into the mirror.", st.stored);
     counter(b, "flashback_proxy_relayed_total", "Upstream answers relayed without storing.",
             st.relayed);

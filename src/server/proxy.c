@@ -824,10 +824,13 @@ static void fetch_done(void *ctx, const fb_http_result *r)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-/* Joins (or starts) e's fetch with w. Returns 0, or a negative code when neither can be done
- * (w is then untouched). `path` names the object upstream. */
+/* Joins (or starts) e's fetch with w (NULL: starts it without a waiter). Returns 0, or a
+ * negative code when neither can be done (w is then untouched). `path` names the object
+ * upstream. */
 static int join(fb_proxy *p, pentry *e, waiter *w, const char *path, size_t len)
 {
+    if (e->inflight && !w)
+        return 0;
     if (e->inflight) {
         if (e->inflight->n_waiters >= p->cfg.max_waiters)
             return FB_ENOSPC;
@@ -849,7 +852,8 @@ static int join(fb_proxy *p, pentry *e, waiter *w, const char *path, size_t len)
     else
         p->st.misses++;
     e->inflight = f;
-    fetch_add(f, w);
+    if (w)
+        fetch_add(f, w);
     return 0;
 }
 
@@ -875,6 +879,15 @@ void fb_proxy_handle(fb_proxy *p, fb_http_exchange *x, const fb_http_request *re
             return;
         }
         unmirror(p, e); /* gone from the mirror: fetch it again */
+    }
+    if (e->mirrored && e->inflight) {
+        /* Being revalidated: the copy we have, at once, so a crowd never waits for the
+         * upstream once a copy exists (nginx's "use_stale updating"). */
+        if (serve_mirror(p, x, req, e) == 0) {
+            p->st.stale_updating++;
+            return;
+        }
+        unmirror(p, e);
     }
     if (!e->inflight && now < e->pass_until) {
         pass(p, x, req, path);
@@ -924,6 +937,13 @@ static int prep_ensure(fb_proxy_prep *pp, const char *path, size_t len)
     if (!e || (e->mirrored && now < e->fresh_until && !e->inflight) ||
         (!e->inflight && now < e->pass_until))
         return 0;
+    if (e->mirrored) {
+        /* A stale copy: the manifest is built from it while it is revalidated (a changed file
+         * rebuilds the manifest later). */
+        if (!e->inflight)
+            join(p, e, NULL, path, len);
+        return 0;
+    }
     waiter *w = calloc(1, sizeof(*w));
     if (!w)
         return 0;

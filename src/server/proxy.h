@@ -42,6 +42,7 @@ typedef struct fb_proxy_stats {
     uint64_t upstream_errors;   /* no answer: refused, timeout, reset, too large */
     uint64_t upstream_5xx;      /* 5xx answers */
     uint64_t stale_served;      /* answers from a stale copy because the upstream failed */
+    uint64_t stale_updating;    /* answers from a stale copy while it was being revalidated */
     uint64_t stored;            /* files written into the mirror */
     uint64_t relayed;           /* answers relayed (not stored) */
     uint64_t spooled;           /* large shared answers relayed through a file (sendfile) */

@@ -18,6 +18,7 @@ head -c 5000000 /dev/urandom >"$R/huge.bin"    # over --upstream-max-body 4m
 head -c 200000 /dev/urandom >"$R/slow.bin"     # sent at 20 kB/s: longer than the timeout
 head -c 100000 /dev/urandom >"$R/crowd.bin"    # sent at 40 kB/s: the crowd arrives meanwhile
 head -c 300000 /dev/urandom >"$R/nocache.bin"  # no-cache: shared by concurrent requests, not stored
+head -c 100000 /dev/urandom >"$R/swr.bin"      # max-age=1, no validators, 2.5 s to fetch
 printf 'session page\n' >"$R/cookie.txt"
 printf 'secret\n' >"$R/nostore.txt"
 printf 'fresh for one second\n' >"$R/short.txt"
@@ -45,6 +46,8 @@ upstream_conf() {
     location = /noval.txt { add_header Cache-Control "max-age=1"; return 200 "no validators\n"; }
     location = /slow.bin { limit_rate 20k; }
     location = /crowd.bin { limit_rate 40k; }
+    location = /swr.bin { add_header Cache-Control "max-age=1"; etag off; if_modified_since off;
+                          limit_rate 40k; }
     location = /nocache.bin { add_header Cache-Control "no-cache"; limit_rate 300k; }
     location = /bighead.txt { $bighead }
   }
@@ -232,6 +235,21 @@ sleep 1.5
 e2=$(curl -s -D - -o "$T/nv" "$P/noval.txt" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
 check "no validators upstream: refetched after max-age ($(upcount /noval.txt) requests), same ETag $e1" \
     test "$(upcount /noval.txt)" = 2 -a -n "$e1" -a "$e1" = "$e2" -a "$(cat "$T/nv")" = "no validators"
+# While a stale copy is being revalidated (slowly), other requests get it at once.
+curl -s -o /dev/null "$P/swr.bin"
+sleep 1.2
+curl -s -m 20 -o "$T/swr0" "$P/swr.bin" &
+trigger=$!
+sleep 0.3
+n_fast=0
+for i in $(seq 10); do
+    t=$(curl -s -o "$T/swr$i" -w '%{time_total}' "$P/swr.bin")
+    cmp -s "$T/swr$i" "$R/swr.bin" && awk -v t="$t" 'BEGIN {exit !(t < 0.5)}' && n_fast=$((n_fast + 1))
+done
+wait "$trigger"
+check "a stale copy being revalidated: 10 requests meanwhile answered at once from it ($n_fast fast), the revalidating one gets the new answer" \
+    test "$n_fast" -eq 10 -a -n "$(cmp "$T/swr0" "$R/swr.bin" && echo same)"
+eq "... and the upstream saw 2 requests for it" "$(upcount /swr.bin)" 2
 sleep 1.2
 kill "$NGINX_PID"
 wait "$NGINX_PID" 2>/dev/null
@@ -243,8 +261,9 @@ eq "upstream stopped: a cold path -> 502" "$(curl -s -o /dev/null -w '%{http_cod
 eq "upstream stopped: a fresh copy still served" \
     "$(curl -s -o /dev/null -w '%{http_code}' "$P/index.html")" 200
 curl -s -o "$T/metrics" "$P/.flashback/metrics"
-check "metrics: stale served $(m flashback_proxy_stale_served_total), upstream errors $(m flashback_proxy_upstream_errors_total)" \
-    test "$(m flashback_proxy_stale_served_total)" -ge 1 -a "$(m flashback_proxy_upstream_errors_total)" -ge 2
+check "metrics: stale served $(m flashback_proxy_stale_served_total), while updating $(m flashback_proxy_stale_updating_total), upstream errors $(m flashback_proxy_upstream_errors_total)" \
+    test "$(m flashback_proxy_stale_served_total)" -ge 1 -a "$(m flashback_proxy_upstream_errors_total)" -ge 2 -a \
+    "$(m flashback_proxy_stale_updating_total)" -ge 10
 fbd_stop "$FBD_PID" "$T/px.err"
 check "a given --mirror-dir is left empty at exit" test -z "$(ls -A "$M")"
 
