@@ -22,13 +22,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
     }
     static char path[1 << 16];
-    int m = fb_proxy_mirror_path(s, size, path, sizeof(path));
+    int m = fb_proxy_mirror_path(s, size, NULL, 0, path, sizeof(path));
     if (m > 0) {
         if (path[0] != '/' || path[m] != '\0')
             __builtin_trap();
         for (int i = 0; i + 1 < m; i++)
             if (path[i] == '/' && (path[i + 1] == '.' || path[i + 1] == '/'))
                 __builtin_trap();
+    }
+    /* the input split at its first '?' as path and query: always under "/.q/" */
+    const char *qm = memchr(s, '?', size);
+    if (qm) {
+        m = fb_proxy_mirror_path(s, (size_t)(qm - s), qm + 1, size - (size_t)(qm - s) - 1, path,
+                                 sizeof(path));
+        if (m > 0 && (m < 6 || memcmp(path, "/.q/", 4) != 0 || path[m] != '\0'))
+            __builtin_trap();
     }
     fb_proxy_url u;
     const char *why;

@@ -249,9 +249,11 @@ int fb_proxy_relay_headers(const char *hdr, size_t len, char *out, size_t cap)
     return r.overflow ? FB_E2BIG : (int)r.len;
 }
 
-int fb_proxy_mirror_path(const char *path, size_t len, char *out, size_t cap)
+int fb_proxy_mirror_path(const char *path, size_t len, const char *query, size_t qlen, char *out,
+                         size_t cap)
 {
-    static const char index[] = "index.html";
+    static const char index[] = "index.html", qdir[] = "/.q";
+    static const char hex[] = "0123456789abcdef";
     if (len == 0 || path[0] != '/')
         return FB_EINVAL;
     size_t seg = 0;
@@ -271,14 +273,38 @@ int fb_proxy_mirror_path(const char *path, size_t len, char *out, size_t cap)
             return FB_E2BIG;
     }
     bool dir = path[len - 1] == '/';
-    size_t need = len + (dir ? sizeof(index) - 1 : 0) + 1;
+    if (!query) {
+        size_t need = len + (dir ? sizeof(index) - 1 : 0) + 1;
+        if (need > cap)
+            return FB_E2BIG;
+        memcpy(out, path, len);
+        if (dir)
+            memcpy(out + len, index, sizeof(index) - 1);
+        out[need - 1] = '\0';
+        return (int)(need - 1);
+    }
+    /* "/.q" + the path without its trailing slash + "/." + 's' or 'f' + the query in hex */
+    size_t plen = dir ? len - 1 : len;
+    size_t name = 2 + 2 * qlen;
+    size_t need = sizeof(qdir) - 1 + plen + 1 + name + 1;
+    if (name > 255)
+        return FB_E2BIG;
     if (need > cap)
         return FB_E2BIG;
-    memcpy(out, path, len);
-    if (dir)
-        memcpy(out + len, index, sizeof(index) - 1);
-    out[need - 1] = '\0';
-    return (int)(need - 1);
+    size_t k = 0;
+    memcpy(out, qdir, sizeof(qdir) - 1);
+    k += sizeof(qdir) - 1;
+    memcpy(out + k, path, plen);
+    k += plen;
+    out[k++] = '/';
+    out[k++] = '.';
+    out[k++] = dir ? 's' : 'f';
+    for (size_t i = 0; i < qlen; i++) {
+        out[k++] = hex[(unsigned char)query[i] >> 4];
+        out[k++] = hex[(unsigned char)query[i] & 15];
+    }
+    out[k] = '\0';
+    return (int)k;
 }
 
 int fb_proxy_url_parse(const char *url, size_t len, fb_proxy_url *u, const char **why)

@@ -57,11 +57,15 @@ uint64_t fb_proxy_ttl_ms(const fb_proxy_answer *a, uint64_t default_ms);
 int fb_proxy_relay_headers(const char *hdr, size_t len, char *out, size_t cap);
 
 /* Maps a normalized request path (fb_http_path_parse's output: starts with '/', no dot
- * segments) to the file that mirrors it: the same path, with "index.html" appended when it ends
- * in '/'. Writes it NUL-terminated into out (cap bytes) and returns its length; FB_EINVAL when
- * the path cannot be mirrored (a hidden segment, a NUL, an empty name) and FB_E2BIG when a
- * segment is over 255 bytes or the result does not fit. */
-int fb_proxy_mirror_path(const char *path, size_t len, char *out, size_t cap);
+ * segments) and its query (NULL when the target had no '?') to the file that mirrors it. Without
+ * a query: the same path, with "index.html" appended when it ends in '/'. With one: a file under
+ * the hidden directory "/.q" (never a request path's file), named after the path and the query
+ * in hex: "/a/b" + "x=1" -> "/.q/a/b/.f783d31", "/a/" + "" -> "/.q/a/.s" (distinct for every
+ * path and query). Writes it NUL-terminated into out (cap bytes) and returns its length;
+ * FB_EINVAL when the path cannot be mirrored (a hidden segment, a NUL, an empty name) and
+ * FB_E2BIG when a name is over 255 bytes or the result does not fit. */
+int fb_proxy_mirror_path(const char *path, size_t len, const char *query, size_t qlen, char *out,
+                         size_t cap);
 
 /* An --upstream URL: "http://HOST[:PORT][/PREFIX]" or https. */
 typedef struct fb_proxy_url {

@@ -261,7 +261,7 @@ static void proxy(fb_wbuf *b, const fb_proxy *p)
     counter(b, "flashback_proxy_spooled_total",
             "Large shared answers relayed through a file of the mirror (sendfile).", st.spooled);
     counter(b, "flashback_proxy_passed_total",
-            "Requests sent upstream on their own (private answers, queries, Authorization).",
+            "Requests sent upstream on their own (private answers, Authorization, odd paths).",
             st.passed);
     counter(b, "flashback_proxy_refused_total",
             "Requests refused with 503 (waiter, fetch or path caps).", st.refused);

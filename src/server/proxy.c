@@ -39,6 +39,10 @@ typedef struct pentry {
     uint32_t hash;
     char *file; /* the mirror path: the key */
     size_t file_len;
+    char *upath; /* the request path it is fetched by (the first one that mapped here) */
+    size_t upath_len;
+    char *query; /* and its query, or NULL */
+    size_t query_len;
     bool mirrored;                /* the mirror holds the file for this path */
     uint64_t size;                /* its bytes (counted in the mirror's total) */
     uint64_t fresh_until;         /* loop time (ms) until which the copy is fresh */
@@ -173,13 +177,17 @@ static void entry_drop(fb_proxy *p, pentry *e)
     lru_unlink(p, e);
     unmirror(p, e);
     free(e->file);
+    free(e->upath);
+    free(e->query);
     free(e);
     p->n--;
 }
 
 /* The entry for mirror path file[0..len), created when missing (evicting the least recently
- * used entry without a fetch when the table is full). NULL when none can be had. */
-static pentry *entry_get(fb_proxy *p, const char *file, size_t len)
+ * used entry without a fetch when the table is full) for the request path[0..plen) with its
+ * query (NULL: none), by which it is fetched. NULL when none can be had. */
+static pentry *entry_get(fb_proxy *p, const char *file, size_t len, const char *path, size_t plen,
+                         const char *query, size_t qlen)
 {
     pentry *e = lookup(p, file, len);
     if (e) {
@@ -200,13 +208,26 @@ static pentry *entry_get(fb_proxy *p, const char *file, size_t len)
     if (!e)
         return NULL;
     e->file = malloc(len + 1);
-    if (!e->file) {
+    e->upath = malloc(plen + 1);
+    e->query = query ? malloc(qlen + 1) : NULL;
+    if (!e->file || !e->upath || (query && !e->query)) {
+        free(e->file);
+        free(e->upath);
+        free(e->query);
         free(e);
         return NULL;
     }
     memcpy(e->file, file, len);
     e->file[len] = '\0';
     e->file_len = len;
+    memcpy(e->upath, path, plen);
+    e->upath[plen] = '\0';
+    e->upath_len = plen;
+    if (query) {
+        memcpy(e->query, query, qlen);
+        e->query[qlen] = '\0';
+        e->query_len = qlen;
+    }
     e->hash = hash_key(file, len);
     e->hnext = p->buckets[e->hash & (p->n_buckets - 1)];
     p->buckets[e->hash & (p->n_buckets - 1)] = e;
@@ -610,11 +631,11 @@ static void pass(fb_proxy *p, fb_http_exchange *x, const fb_http_request *req,
     fb_http_reply_status(x, rc == FB_E2BIG ? 414 : 503, NULL, false);
 }
 
-/* Restarts a waiter of a private answer as its own pass-through fetch (its path is e's). */
-static void repass(fb_proxy *p, waiter *w, const char *path, size_t len)
+/* Restarts a waiter of a private answer for e as its own pass-through fetch. */
+static void repass(fb_proxy *p, waiter *w, const pentry *e)
 {
     fetch *f = fetch_new(p, NULL);
-    if (f && fetch_start(p, f, path, len, NULL, 0, w) == 0) {
+    if (f && fetch_start(p, f, e->upath, e->upath_len, e->query, e->query_len, w) == 0) {
         fetch_add(f, w);
         p->st.passed++;
         return;
@@ -623,14 +644,6 @@ static void repass(fb_proxy *p, waiter *w, const char *path, size_t len)
     p->st.refused++;
     fb_http_reply_status(w->x, 503, NULL, false);
     waiter_free(w);
-}
-
-/* The request path a mirror path came from ("/a/index.html" serves "/a/" too; the file's own
- * path is a fine name to fetch it by). */
-static const char *entry_path(const pentry *e, size_t *len)
-{
-    *len = e->file_len;
-    return e->file;
 }
 
 static int64_t upstream_mtime(const fb_proxy_answer *a)
@@ -812,9 +825,7 @@ static void fetch_done(void *ctx, const fb_http_result *r)
             relay(p, w->x, w->head, r, spooled);
             waiter_free(w);
         } else {
-            size_t len;
-            const char *path = entry_path(e, &len);
-            repass(p, w, path, len);
+            repass(p, w, e);
         }
         first = false;
     }
@@ -825,9 +836,8 @@ static void fetch_done(void *ctx, const fb_http_result *r)
 /* ---- requests ---------------------------------------------------------------------------- */
 
 /* Joins (or starts) e's fetch with w (NULL: starts it without a waiter). Returns 0, or a
- * negative code when neither can be done (w is then untouched). `path` names the object
- * upstream. */
-static int join(fb_proxy *p, pentry *e, waiter *w, const char *path, size_t len)
+ * negative code when neither can be done (w is then untouched). */
+static int join(fb_proxy *p, pentry *e, waiter *w)
 {
     if (e->inflight && !w)
         return 0;
@@ -842,7 +852,7 @@ static int join(fb_proxy *p, pentry *e, waiter *w, const char *path, size_t len)
     if (!f)
         return FB_ENOMEM;
     f->conditional = e->mirrored && (e->etag || e->lastmod);
-    int rc = fetch_start(p, f, path, len, NULL, 0, w);
+    int rc = fetch_start(p, f, e->upath, e->upath_len, e->query, e->query_len, w);
     if (rc != 0) {
         free(f);
         return rc;
@@ -861,12 +871,14 @@ void fb_proxy_handle(fb_proxy *p, fb_http_exchange *x, const fb_http_request *re
                      const fb_http_path *path)
 {
     p->st.requests++;
-    int fl = fb_proxy_mirror_path(path->path, path->len, p->path, URL_MAX);
-    if (fl < 0 || path->query || fb_http_find_header(req, "Authorization")) {
+    int fl =
+        fb_proxy_mirror_path(path->path, path->len, path->query, path->query_len, p->path, URL_MAX);
+    if (fl < 0 || fb_http_find_header(req, "Authorization")) {
         pass(p, x, req, path);
         return;
     }
-    pentry *e = entry_get(p, p->path, (size_t)fl);
+    pentry *e =
+        entry_get(p, p->path, (size_t)fl, path->path, path->len, path->query, path->query_len);
     if (!e) {
         p->st.refused++;
         fb_http_reply_status(x, 503, NULL, false);
@@ -894,7 +906,7 @@ void fb_proxy_handle(fb_proxy *p, fb_http_exchange *x, const fb_http_request *re
         return;
     }
     waiter *w = waiter_new(x, req, false);
-    int rc = w ? join(p, e, w, path->path, path->len) : FB_ENOMEM;
+    int rc = w ? join(p, e, w) : FB_ENOMEM;
     if (rc == 0) {
         w->x = fb_http_defer(x, on_waiter_cancel, w);
         if (w->x)
@@ -929,10 +941,10 @@ static void prep_finish(fb_proxy_prep *pp)
 static int prep_ensure(fb_proxy_prep *pp, const char *path, size_t len)
 {
     fb_proxy *p = pp->p;
-    int fl = fb_proxy_mirror_path(path, len, p->path, URL_MAX);
+    int fl = fb_proxy_mirror_path(path, len, NULL, 0, p->path, URL_MAX);
     if (fl < 0)
         return 0;
-    pentry *e = entry_get(p, p->path, (size_t)fl);
+    pentry *e = entry_get(p, p->path, (size_t)fl, path, len, NULL, 0);
     uint64_t now = uv_now(p->loop);
     if (!e || (e->mirrored && now < e->fresh_until && !e->inflight) ||
         (!e->inflight && now < e->pass_until))
@@ -941,14 +953,14 @@ static int prep_ensure(fb_proxy_prep *pp, const char *path, size_t len)
         /* A stale copy: the manifest is built from it while it is revalidated (a changed file
          * rebuilds the manifest later). */
         if (!e->inflight)
-            join(p, e, NULL, path, len);
+            join(p, e, NULL);
         return 0;
     }
     waiter *w = calloc(1, sizeof(*w));
     if (!w)
         return 0;
     w->prep = pp;
-    if (join(p, e, w, path, len) != 0) {
+    if (join(p, e, w) != 0) {
         free(w);
         return 0;
     }
@@ -963,7 +975,7 @@ static void prep_objects(fb_proxy_prep *pp)
 {
     fb_proxy *p = pp->p;
     pp->page_phase = false;
-    int fl = fb_proxy_mirror_path(pp->page, pp->page_len, p->path, URL_MAX);
+    int fl = fb_proxy_mirror_path(pp->page, pp->page_len, NULL, 0, p->path, URL_MAX);
     pentry *e = fl < 0 ? NULL : lookup(p, p->path, (size_t)fl);
     if (!e || !e->mirrored || pp->max_objects < 2)
         return;

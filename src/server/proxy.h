@@ -47,7 +47,7 @@ typedef struct fb_proxy_stats {
     uint64_t relayed;           /* answers relayed (not stored) */
     uint64_t spooled;           /* large shared answers relayed through a file (sendfile) */
     uint64_t passed;            /* requests sent upstream on their own (private answers,
-                                   queries, Authorization) */
+                                   Authorization, paths that cannot be mirrored) */
     uint64_t refused;           /* 503: too many waiters or fetches, or no free path slot */
     uint64_t evictions;         /* paths dropped to stay under max_paths or max_bytes */
     uint32_t paths;             /* tracked now */

@@ -184,11 +184,21 @@ eq "an upstream header block over 64 KiB -> 502" \
 eq "POST -> 405" "$(curl -s -o /dev/null -w '%{http_code}' -d x "$P/index.html")" 405
 code=$(curl -s -o "$T/r5" -w '%{http_code}' -r 0-3 "$P/cold5.txt")
 eq "Range on a cold path: the waiting request gets its 206 from the new copy" "$code $(cat "$T/r5")" "206 cold"
-eq "a query is passed through" "$(curl -s "$P/cold1.txt?x=1")" "cold 1"
+# A query is part of the key: mirrored apart (under the hidden .q directory), types kept.
+for i in 1 2; do curl -s -o "$T/q1.$i" "$P/cold1.txt?x=1"; done
+curl -s -o "$T/q2" "$P/cold1.txt?x=2"
+check "a query: bytes identical, one upstream request per distinct query ($(upcount '/cold1.txt?x=1') and $(upcount '/cold1.txt?x=2'))" \
+    test "$(cat "$T/q1.1")$(cat "$T/q1.2")$(cat "$T/q2")" = "cold 1cold 1cold 1" -a \
+    "$(upcount '/cold1.txt?x=1')" = 1 -a "$(upcount '/cold1.txt?x=2')" = 1
+check "a query: mirrored under .q, apart from the path without it" \
+    test -e "$M/.q/cold1.txt/.f783d31" -a ! -e "$M/cold1.txt"
+eq "a query: the upstream's Content-Type" "$(curl -s -o /dev/null -w '%{content_type}' "$P/data.xyz?v=2")" \
+    application/x-custom
 long=$(head -c 1500 /dev/zero | tr '\0' 'c')
-eq "a request passed through carries its (1.5 kB) Cookie" \
-    "$(curl -s -H "Cookie: k=$long" "$P/cold1.txt?x=2")$(grep -c "^GET /cold1.txt?x=2 .* ck=$long " "$T/up.log")" \
+eq "a request with Authorization is passed through, with its (1.5 kB) Cookie" \
+    "$(curl -s -H "Authorization: Basic eDp5" -H "Cookie: k=$long" "$P/cold1.txt")$(grep -c "^GET /cold1.txt .* ck=$long " "$T/up.log")" \
     "cold 11"
+check "... and not stored" test ! -e "$M/cold1.txt"
 curl -s -o /dev/null -H "Cookie: k=v" "$P/cold4.txt"
 check "a fetch that fills the mirror carries no Cookie" grep -q "^GET /cold4.txt 200 .* ck=- " "$T/up.log"
 

@@ -155,7 +155,8 @@ static void test_mirror_path(void **state)
     };
     char out[64];
     for (size_t i = 0; i < FB_ARRAY_LEN(cases); i++) {
-        int rc = fb_proxy_mirror_path(gcopy(cases[i].in), strlen(cases[i].in), out, sizeof(out));
+        int rc = fb_proxy_mirror_path(gcopy(cases[i].in), strlen(cases[i].in), NULL, 0, out,
+                                      sizeof(out));
         if (cases[i].out) {
             assert_int_equal(rc, (int)strlen(cases[i].out));
             assert_string_equal(out, cases[i].out);
@@ -166,14 +167,51 @@ static void test_mirror_path(void **state)
     char longp[300] = "/";
     memset(longp + 1, 'x', 256);
     longp[257] = 0;
-    assert_int_equal(fb_proxy_mirror_path(longp, strlen(longp), out, sizeof(out)), FB_E2BIG);
+    assert_int_equal(fb_proxy_mirror_path(longp, strlen(longp), NULL, 0, out, sizeof(out)),
+                     FB_E2BIG);
     longp[256] = 0; /* 255 bytes: fits a name, not this buffer */
-    assert_int_equal(fb_proxy_mirror_path(longp, strlen(longp), out, sizeof(out)), FB_E2BIG);
+    assert_int_equal(fb_proxy_mirror_path(longp, strlen(longp), NULL, 0, out, sizeof(out)),
+                     FB_E2BIG);
     char big[300];
-    assert_int_equal(fb_proxy_mirror_path(longp, strlen(longp), big, sizeof(big)), 256);
+    assert_int_equal(fb_proxy_mirror_path(longp, strlen(longp), NULL, 0, big, sizeof(big)), 256);
     /* "/" needs 12 bytes */
-    assert_int_equal(fb_proxy_mirror_path("/", 1, out, 11), FB_E2BIG);
-    assert_int_equal(fb_proxy_mirror_path("/", 1, out, 12), 11);
+    assert_int_equal(fb_proxy_mirror_path("/", 1, NULL, 0, out, 11), FB_E2BIG);
+    assert_int_equal(fb_proxy_mirror_path("/", 1, NULL, 0, out, 12), 11);
+}
+
+/* With a query: a file under "/.q", distinct for every (path, query). */
+static void test_mirror_path_query(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *query, *out;
+    } cases[] = {
+        {"/a/b", "x=1", "/.q/a/b/.f783d31"},
+        {"/a/b/", "x=1", "/.q/a/b/.s783d31"},
+        {"/", "", "/.q/.s"},
+        {"/", "a", "/.q/.s61"},
+        {"/index.html", "a", "/.q/index.html/.f61"},
+        {"/a", "", "/.q/a/.f"},
+    };
+    char out[128], prev[8][128];
+    for (size_t i = 0; i < FB_ARRAY_LEN(cases); i++) {
+        int rc = fb_proxy_mirror_path(cases[i].path, strlen(cases[i].path), cases[i].query,
+                                      strlen(cases[i].query), out, sizeof(out));
+        assert_int_equal(rc, (int)strlen(cases[i].out));
+        assert_string_equal(out, cases[i].out);
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(out, prev[k]);
+        snprintf(prev[i], sizeof(prev[i]), "%s", out);
+    }
+    /* never a file a path without a query maps to: those have no hidden segment */
+    assert_int_equal(fb_proxy_mirror_path("/.q/a", 5, NULL, 0, out, sizeof(out)), FB_EINVAL);
+    assert_int_equal(fb_proxy_mirror_path("/.q/a", 5, "x", 1, out, sizeof(out)), FB_EINVAL);
+    char q[200];
+    memset(q, 'q', sizeof(q));
+    assert_int_equal(fb_proxy_mirror_path("/a", 2, q, 126, out, sizeof(out)), FB_E2BIG); /* cap */
+    char big[400];
+    assert_int_equal(fb_proxy_mirror_path("/a", 2, q, 126, big, sizeof(big)), 3 + 2 + 1 + 254);
+    assert_int_equal(fb_proxy_mirror_path("/a", 2, q, 127, big, sizeof(big)), FB_E2BIG); /* name */
 }
 
 static void test_url(void **state)
@@ -227,7 +265,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verdicts),    cmocka_unit_test(test_scan_fields),
         cmocka_unit_test(test_ttl),         cmocka_unit_test(test_relay),
-        cmocka_unit_test(test_mirror_path), cmocka_unit_test(test_url),
+        cmocka_unit_test(test_mirror_path), cmocka_unit_test(test_mirror_path_query),
+        cmocka_unit_test(test_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
