@@ -53,7 +53,7 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps test unit fuzz fuzz-build demo format format-check clean \
-        bench-origin bench-sim bench-crowd bench-manifest site
+        bench-origin bench-sim bench-crowd bench-manifest bench-proxy site
 .DEFAULT_GOAL := all
 .SECONDARY:
 V ?= 0
@@ -143,6 +143,11 @@ bench-origin:
 	@scripts/deps.sh build bench
 	@$(MAKE) --no-print-directory all
 	@bench/origin.sh $(BUILD)
+
+bench-proxy:
+	@scripts/deps.sh build bench
+	@$(MAKE) --no-print-directory all
+	@bench/proxy.sh $(BUILD)
 
 bench-sim:
 	@scripts/deps.sh build

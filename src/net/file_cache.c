@@ -238,6 +238,18 @@ static bool make_room(fb_file_cache *c, size_t mem)
     return c->entries < c->max_entries && c->bytes + mem <= c->max_bytes;
 }
 
+void fb_file_cache_set_types(fb_file_cache *c, fb_file_type_fn fn, void *ctx)
+{
+    c->type_fn = fn;
+    c->type_ctx = ctx;
+}
+
+const char *fb_file_cache_type(const fb_file_cache *c, const char *path, size_t len)
+{
+    const char *t = c->type_fn ? c->type_fn(c->type_ctx, path, len) : NULL;
+    return t ? t : fb_mime_type(path, len);
+}
+
 static int load(fb_file_cache *c, const char *path, size_t len, uint32_t h, int64_t now,
                 fb_file **out)
 {
@@ -254,11 +266,13 @@ static int load(fb_file_cache *c, const char *path, size_t len, uint32_t h, int6
         close(fd);
         return FB_ENOENT;
     }
+    const char *type = fb_file_cache_type(c, path, len);
+    size_t tlen = strlen(type) + 1;
     bool in_mem = S_ISREG(st.st_mode) && (uint64_t)st.st_size <= c->max_file_mem;
-    size_t mem = sizeof(fb_file) + len + 1 + (in_mem ? (size_t)st.st_size : 0);
+    size_t mem = sizeof(fb_file) + len + 1 + tlen + (in_mem ? (size_t)st.st_size : 0);
     if (in_mem && mem > c->max_bytes) {
         in_mem = false;
-        mem = sizeof(fb_file) + len + 1;
+        mem = sizeof(fb_file) + len + 1 + tlen;
     }
     fb_file *f = malloc(mem);
     if (!f) {
@@ -280,12 +294,12 @@ static int load(fb_file_cache *c, const char *path, size_t len, uint32_t h, int6
     f->is_dir = S_ISDIR(st.st_mode);
     f->checked = now;
     f->fd = fd;
-    f->mime = fb_mime_type(path, len);
+    f->mime = memcpy(f->path + len + 1, type, tlen);
     if (f->is_dir) {
         close(fd);
         f->fd = -1;
     } else if (in_mem) {
-        char *data = f->path + len + 1;
+        char *data = f->path + len + 1 + tlen;
         if (read_all(fd, data, f->size)) {
             f->data = data;
             close(fd);
@@ -349,6 +363,12 @@ int fb_file_cache_get(fb_file_cache *c, const char *path, size_t len, int64_t no
 void fb_file_ref(fb_file *f)
 {
     f->refs++;
+}
+
+void fb_file_cache_forget(fb_file_cache *c, fb_file *f)
+{
+    if (f->cached)
+        unlink_entry(c, f);
 }
 
 void fb_file_release(fb_file_cache *c, fb_file *f)

@@ -18,7 +18,7 @@ typedef struct fb_file {
     bool cached;      /* in the table; otherwise freed when the last reference goes */
     int fd;           /* O_RDONLY descriptor for sendfile, or -1 (directory, or data held) */
     const char *data; /* the whole content when the file is small, else NULL */
-    const char *mime; /* Content-Type */
+    const char *mime; /* Content-Type (held in the entry) */
     char etag[FB_FILE_ETAG_MAX]; /* strong entity-tag with quotes (fb_file_etag) */
     uint32_t etag_len;
     /* "Last-Modified: ...\r\nETag: ...\r\n" (the first hdr304_len bytes, also what a 304 sends)
@@ -37,6 +37,10 @@ typedef struct fb_file {
     size_t path_len;
 } fb_file;
 
+/* Gives the Content-Type of the file at path[0..len) (a normalized path), or NULL to let the
+ * cache guess it by extension. The string need only live during the call. */
+typedef const char *(*fb_file_type_fn)(void *ctx, const char *path, size_t len);
+
 typedef struct fb_file_cache {
     int root_fd;      /* O_PATH descriptor of the root */
     char *root_real;  /* realpath of the root (for the fallback resolver) */
@@ -47,6 +51,8 @@ typedef struct fb_file_cache {
     size_t entries, bytes;
     size_t max_entries, max_bytes, max_file_mem;
     uint64_t hits, misses, evictions, stale; /* counters */
+    fb_file_type_fn type_fn;                 /* NULL: types by extension only */
+    void *type_ctx;
 } fb_file_cache;
 
 /* Opens the root directory and sizes the table. At most max_entries entries (each may hold one
@@ -54,6 +60,15 @@ typedef struct fb_file_cache {
  * are held in memory. Returns 0, or a negative errno (e.g. -ENOENT, -ENOTDIR) for the root. */
 int fb_file_cache_init(fb_file_cache *c, const char *root, size_t max_entries, size_t max_bytes,
                        size_t max_file_mem);
+
+/* Lets fn name the Content-Type of the files it knows (the reverse proxy keeps its upstream's
+ * types); entries loaded from then on use it. */
+void fb_file_cache_set_types(fb_file_cache *c, fb_file_type_fn fn, void *ctx);
+
+/* The Content-Type a file at path[0..len) is served with: the type function's answer, else
+ * the guess by extension. Valid until the next call into the cache or the type function's
+ * owner. */
+const char *fb_file_cache_type(const fb_file_cache *c, const char *path, size_t len);
 
 /* Closes every descriptor and frees every entry; no reference may be outstanding. */
 void fb_file_cache_fini(fb_file_cache *c);
@@ -77,6 +92,11 @@ int fb_file_cache_open(fb_file_cache *c, const char *path);
  * service uses it so that a manifest's ETags match what a GET of the same file answers. */
 size_t fb_file_etag(char out[FB_FILE_ETAG_MAX], uint64_t ino, uint64_t size, int64_t mtime,
                     int64_t mtime_nsec);
+
+/* Takes a referenced entry out of the table (a later lookup of its path loads the file again);
+ * the entry lives on, with its descriptor, until its last reference is released. For files
+ * that are read once and unlinked (the reverse proxy's spooled answers). */
+void fb_file_cache_forget(fb_file_cache *c, fb_file *f);
 
 /* Drops a reference taken by fb_file_cache_get (or fb_file_ref). */
 void fb_file_release(fb_file_cache *c, fb_file *f);

@@ -14,10 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define HDR_MAX     256
-#define MSG_MAX     512
-#define GROW_MIN    16384
-#define CAPNAME_MAX 64
+#define HDR_MAX       256
+#define MSG_MAX       512
+#define GROW_MIN      16384
+#define CAPNAME_MAX   64
+#define LINE_MAX_SENT 8192 /* an extra request header line, at most */
 
 typedef struct sockctx {
     uv_poll_t poll;
@@ -51,7 +52,10 @@ struct fb_http_req {
     char capname[2][CAPNAME_MAX]; /* capture_header and capture_header2, "" for none */
     char capval[2][HDR_MAX];
     bool has_cap[2];
-    struct curl_slist *hdrs; /* request headers we add (If-Range) */
+    struct curl_slist *hdrs; /* request headers we add (If-Range, the caller's) */
+    bool any_status;         /* keep every status's body */
+    char *rawh;              /* keep_headers: the answer's header lines */
+    size_t rawh_len, rawh_cap;
     uint8_t *body;
     size_t len, alloc;
     int error;      /* set when one of our callbacks stopped the transfer */
@@ -137,6 +141,13 @@ static void reset_answer(fb_http_req *q)
     q->have_cr = false;
     q->has_etag = q->has_ctype = q->has_crange = q->has_cap[0] = q->has_cap[1] = false;
     q->len = 0;
+    q->rawh_len = 0;
+}
+
+/* True when the body of the answer being received is kept (2xx, or any with any_status). */
+static bool keeps_body(const fb_http_req *q)
+{
+    return (q->status >= 200 && q->status <= 299) || (q->any_status && q->status >= 200);
 }
 
 /* Makes room for `need` bytes in total; need never exceeds max_body. Returns false on ENOMEM. */
@@ -209,7 +220,7 @@ static bool parse_content_range(fb_http_req *q)
 /* Called at the blank line that ends a block of headers. Returns false to stop the transfer. */
 static bool headers_done(fb_http_req *q)
 {
-    if (q->status < 200 || q->status > 299)
+    if (!keeps_body(q))
         return true; /* 1xx, a redirect being followed, or an error status: judged at the end */
     if (q->range) {
         if (q->status == 206) {
@@ -289,6 +300,14 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
     }
     if (n <= 2 && (p[0] == '\r' || p[0] == '\n'))
         return headers_done(q) ? n : 0;
+    if (q->rawh_cap) {
+        if (q->rawh_len + n > q->rawh_cap) {
+            fail(q, FB_HTTP_ETOOBIG, "response headers over %zu bytes", q->rawh_cap);
+            return 0;
+        }
+        memcpy(q->rawh + q->rawh_len, p, n);
+        q->rawh_len += n;
+    }
     colon = memchr(p, ':', n);
     if (colon == NULL)
         return n;
@@ -324,7 +343,7 @@ static size_t on_body(char *p, size_t size, size_t nitems, void *ud)
     size_t n = size * nitems;
     uint64_t start = q->stream_off, end = start + n;
     q->stream_off = end;
-    if (q->status < 200 || q->status > 299) {
+    if (!keeps_body(q)) {
         /* An error page: not kept, but not read forever either. */
         if (end > q->max_body) {
             q->discard_capped = true;
@@ -367,6 +386,7 @@ static void release_req(fb_http_req *q)
     if (q->easy)
         curl_easy_cleanup(q->easy);
     curl_slist_free_all(q->hdrs);
+    free(q->rawh);
     free(q->body);
     free(q->url);
     free(q);
@@ -381,7 +401,7 @@ static void judge(fb_http_req *q, CURLcode rc)
     if (q->error)
         return;
     if (rc == CURLE_OK || q->discard_capped) {
-        if (!ok_status) {
+        if (!ok_status && !(q->any_status && q->status >= 200)) {
             fail(q, FB_HTTP_ESTATUS, "HTTP %ld", q->status);
             return;
         }
@@ -449,6 +469,10 @@ static void report(fb_http_req *q, int cancel_error)
     r.wire_len = (int64_t)wire;
     r.captured = q->has_cap[0] ? q->capval[0] : NULL;
     r.captured2 = q->has_cap[1] ? q->capval[1] : NULL;
+    if (q->rawh && !q->error) {
+        r.headers = q->rawh;
+        r.headers_len = q->rawh_len;
+    }
     q->reporting = true;
     q->c->dispatching++;
     q->cb(q->ctx, &r);
@@ -684,6 +708,26 @@ static bool header_value_ok(const char *v)
     return true;
 }
 
+static bool header_name_ok(const char *v);
+
+/* A request header line: a token, a colon, then a value we are willing to send. */
+static bool header_line_ok(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    char name[CAPNAME_MAX];
+    size_t n = colon ? (size_t)(colon - line) : 0;
+    if (n == 0 || n >= CAPNAME_MAX || strlen(colon) > LINE_MAX_SENT)
+        return false;
+    memcpy(name, line, n);
+    name[n] = '\0';
+    if (!header_name_ok(name))
+        return false;
+    for (const char *v = colon + 1; *v; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return false;
+    return true;
+}
+
 /* A header name: an RFC 9110 token of 1..CAPNAME_MAX-1 bytes. */
 static bool header_name_ok(const char *v)
 {
@@ -718,6 +762,11 @@ int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb
     if ((req->capture_header && !header_name_ok(req->capture_header)) ||
         (req->capture_header2 && !header_name_ok(req->capture_header2)))
         return FB_EINVAL;
+    if (req->n_headers > 8 || (req->n_headers && !req->headers))
+        return FB_EINVAL;
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (!header_line_ok(req->headers[i]))
+            return FB_EINVAL;
     if (c->n_reqs >= c->max_reqs)
         return FB_ENOSPC;
     q = calloc(1, sizeof(*q));
@@ -732,7 +781,12 @@ int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb
     q->last = req->range_last;
     q->url = strdup(req->url);
     q->easy = e = curl_easy_init();
-    if (q->url == NULL || e == NULL) {
+    q->any_status = req->any_status;
+    if (req->keep_headers) {
+        q->rawh_cap = req->keep_headers;
+        q->rawh = malloc(q->rawh_cap);
+    }
+    if (q->url == NULL || e == NULL || (req->keep_headers && q->rawh == NULL)) {
         release_req(q);
         return FB_ENOMEM;
     }
@@ -767,9 +821,18 @@ int fb_http_get(fb_http_client *c, const fb_http_client_request *req, fb_http_cb
                 return FB_ENOMEM;
             }
             q->hdrs = l;
-            curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
         }
     }
+    for (size_t i = 0; i < req->n_headers; i++) {
+        struct curl_slist *l = curl_slist_append(q->hdrs, req->headers[i]); /* copies */
+        if (l == NULL) {
+            release_req(q);
+            return FB_ENOMEM;
+        }
+        q->hdrs = l;
+    }
+    if (q->hdrs)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
     if (req->capture_header)
         snprintf(q->capname[0], sizeof(q->capname[0]), "%s", req->capture_header);
     if (req->capture_header2)

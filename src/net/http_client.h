@@ -43,6 +43,9 @@ typedef struct fb_http_result {
     const char *captured2;    /* the same for capture_header2 */
     int64_t wire_len;         /* body bytes as they came over the wire (before any content
                                  decoding), -1 when unknown */
+    const char *headers;      /* with keep_headers: the final answer's header lines as received
+                                 ("Name: value\r\n" each, no status line), else NULL */
+    size_t headers_len;
 } fb_http_result;
 
 /* Called once per request that was not cancelled, from the loop (never from inside
@@ -80,6 +83,15 @@ typedef struct fb_http_client_request {
     const char *capture_header2; /* a second one, reported as result.captured2 */
     bool accept_gzip;            /* send Accept-Encoding: gzip; a gzipped body is decoded
                                     (max_body caps the decoded bytes) */
+    const char *const *headers;  /* n_headers extra request header lines "Name: value" (copied;
+                                    each a token, a colon and at most 8 KiB without CR, LF or
+                                    NUL, else FB_EINVAL), e.g. If-None-Match */
+    size_t n_headers;            /* at most 8 */
+    bool any_status;             /* keep the body of every final status (not only 2xx) and
+                                    report it with error 0: for relaying answers as they are */
+    size_t keep_headers;         /* > 0: report the final answer's header lines in
+                                    result.headers, at most this many bytes (more fails with
+                                    FB_HTTP_ETOOBIG) */
 } fb_http_client_request;
 
 /* Creates a client on `loop`. cfg may be NULL for the defaults. Returns 0 and *out, or

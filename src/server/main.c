@@ -16,6 +16,7 @@
 #include "net/http_server.h"
 #include "server/manifests.h"
 #include "server/origin.h"
+#include "server/proxy.h"
 #include "server/seed.h"
 #include "core/units.h"
 
@@ -34,6 +35,7 @@ typedef struct options {
     uint32_t seed_peers; /* peers tracked per swarm */
     uint32_t grace_ms;   /* --swarm-grace */
     fb_manifests_config manifests;
+    fb_proxy_config proxy; /* --upstream and its companions */
 } options;
 
 static options opts;
@@ -48,6 +50,25 @@ static const struct opt {
     const char *help;
 } table[] = {
     {"root", OPT_STR, &opts.root, 0, 0, 0, "DIR: directory to serve (default: the demo site)"},
+    {"upstream", OPT_STR, &opts.proxy.upstream, 0, 0, 0,
+     "URL: run in front of this site, http(s)://HOST[:PORT][/PREFIX], instead of --root "
+     "(GET/HEAD)"},
+    {"mirror-dir", OPT_STR, &opts.proxy.mirror_dir, 0, 0, 0,
+     "DIR: with --upstream, an empty directory for the cached copies (default: a fresh one "
+     "under $TMPDIR, removed at exit)"},
+    {"upstream-ttl", OPT_DURATION, &opts.proxy.ttl_ms, sizeof(uint32_t), 0, 86400000,
+     "TIME: a copy is fresh this long when the upstream's Cache-Control says nothing (default "
+     "1s)"},
+    {"upstream-timeout", OPT_DURATION, &opts.proxy.timeout_ms, sizeof(uint32_t), 1, 3600000,
+     "TIME: one upstream request (default 10s; 504 past it)"},
+    {"upstream-max-body", OPT_SIZE, &opts.proxy.max_body, sizeof(uint64_t), 1, 1ull << 32,
+     "BYTES: largest upstream body kept or relayed (default 64m; 502 past it)"},
+    {"mirror-bytes", OPT_SIZE, &opts.proxy.max_bytes, sizeof(uint64_t), 1, 1ull << 50,
+     "BYTES: with --upstream, the mirrored copies in all, least recently used out (default 1g)"},
+    {"upstream-waiters", OPT_COUNT, &opts.proxy.max_waiters, sizeof(uint32_t), 1, 1000000,
+     "N: requests waiting for one path's upstream answer (default 1024; 503 past it)"},
+    {"upstream-paths", OPT_COUNT, &opts.proxy.max_paths, sizeof(uint32_t), 16, 10000000,
+     "N: paths tracked and mirrored, least recently used out (default 16384)"},
     {"listen", OPT_STR, &opts.listen, 0, 0, 0,
      "HOST:PORT: address to listen on, [v6]:PORT for IPv6 (default 127.0.0.1:8080)"},
     {"access-log", OPT_STR, &opts.access_log, 0, 0, 0,
@@ -100,7 +121,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: flashbackd [OPTIONS]\n\nServes a directory over HTTP/1.1, with the "
                "manifests of its pages, and seeds their\nswarms over UDP (tracker and "
-               "rendezvous for the peers).\n\noptions:\n");
+               "rendezvous for the peers). With --upstream it runs in front of\nan unchanged "
+               "site instead: GET and HEAD go to the upstream, cacheable answers are kept\nin a "
+               "mirror directory and served (and seeded) from there; other methods get 405\n"
+               "(docs/PROXY.md).\n\noptions:\n");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         fprintf(f, "  --%-18s %s\n", table[i].name, table[i].help);
     fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "this text", "version", "print the version");
@@ -225,6 +249,7 @@ typedef struct app {
     bool has_log;
     fb_seed *seed;
     fb_manifests *manifests;
+    fb_proxy *proxy;
     uv_signal_t sigterm, sigint, sighup;
 } app;
 
@@ -235,6 +260,8 @@ static void on_stopped(void *arg)
      * seed closes its socket. */
     fb_manifests_free(a->manifests);
     a->manifests = a->origin.manifests = NULL;
+    fb_proxy_free(a->proxy);
+    a->proxy = a->origin.proxy = NULL;
     fb_seed_free(a->seed);
     a->seed = a->origin.seed = NULL;
     uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -320,7 +347,6 @@ static void start_seed(app *a, const char *http_bound)
 int main(int argc, char **argv)
 {
     static app a;
-    opts.root = FB_SOURCE_DIR "/site";
     opts.listen = "127.0.0.1:8080";
     fb_http_config_default(&opts.http);
     opts.origin.cache_entries = 1024;
@@ -329,11 +355,25 @@ int main(int argc, char **argv)
     opts.shutdown_ms = 10000;
     opts.seed_rate = 1250000; /* 10mbit */
     opts.grace_ms = 30000;
+    opts.proxy.ttl_ms = 1000;
     parse_args(argc, argv);
     opts.origin.max_head = opts.http.max_head;
+    if (opts.proxy.upstream && opts.root)
+        die("--upstream and --root exclude each other%s%s", "", "");
+    if (!opts.proxy.upstream && opts.proxy.mirror_dir)
+        die("--mirror-dir needs --upstream%s%s", "", "");
+    if (!opts.root)
+        opts.root = FB_SOURCE_DIR "/site";
 
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    a.loop = uv_default_loop();
+    if (opts.proxy.upstream) {
+        char err[512];
+        if (fb_proxy_new(a.loop, &opts.proxy, &a.proxy, err, sizeof(err)) != 0)
+            die("%s%s", err, "");
+        opts.root = fb_proxy_mirror(a.proxy);
+    }
     struct stat st;
     if (stat(opts.root, &st) != 0)
         die("root '%s': %s", opts.root, strerror(errno));
@@ -343,7 +383,11 @@ int main(int argc, char **argv)
     if (rc != 0)
         die("root '%s': %s", opts.root, strerror(-rc));
 
-    a.loop = uv_default_loop();
+    if (a.proxy) {
+        fb_proxy_attach(a.proxy, &a.origin);
+        a.origin.proxy = a.proxy;
+        a.origin.manifest_objects = opts.manifests.max_objects ? opts.manifests.max_objects : 256;
+    }
     a.http = fb_http_server_new(a.loop, &opts.http, fb_origin_handle, &a.origin);
     if (!a.http)
         die("%s%s", "out of memory", "");
@@ -375,7 +419,11 @@ int main(int argc, char **argv)
         uv_signal_start(sigs[i], on_signal, signums[i]);
     }
 
-    printf("flashbackd: serving %s on http://%s/\n", a.origin.cache.root_real, bound);
+    if (a.proxy)
+        printf("flashbackd: serving %s (mirror %s) on http://%s/\n", opts.proxy.upstream,
+               a.origin.cache.root_real, bound);
+    else
+        printf("flashbackd: serving %s on http://%s/\n", a.origin.cache.root_real, bound);
     if (a.seed) {
         fb_addr u;
         char us[FB_ADDR_STRLEN];
@@ -389,6 +437,7 @@ int main(int argc, char **argv)
     const fb_http_stats *st2 = fb_http_server_stats(a.http);
     fprintf(stderr, "flashbackd: stopped after %llu requests\n", (unsigned long long)st2->requests);
     fb_manifests_free(a.manifests); /* if the loop ended without a stop (it does not) */
+    fb_proxy_free(a.proxy);
     fb_seed_free(a.seed);
     fb_http_server_free(a.http);
     if (a.has_log)

@@ -331,7 +331,8 @@ static int list_objects(fb_manifests *m, const char *path, size_t len, build *b)
     }
     id_of(&st, &b->page_id);
     rc = build_add(b, fpath, upath, (size_t)ul, (uint64_t)st.st_size, m->cfg.chunk_size);
-    if (rc || !is_html(fpath))
+    if (rc || !(is_html(fpath) || strncasecmp(fb_file_cache_type(m->files, fpath, strlen(fpath)),
+                                              "text/html", 9) == 0))
         goto out;
     char *html = NULL;
     ssize_t n = read_head(fd, (size_t)FB_MIN((uint64_t)st.st_size, m->cfg.max_html), &html);
@@ -417,10 +418,11 @@ static int hash_step(fb_manifests *m, const build *b, fb_filestore *fs, uint8_t 
     return 0;
 }
 
-/* Copies a content type without its spaces (the manifest separates fields by spaces). */
-static void type_of(const char *fpath, char out[TYPE_MAX])
+/* Copies a content type without its spaces (the manifest separates fields by spaces): the one
+ * the origin serves the file with (its file cache's, which a proxy's upstream may set). */
+static void type_of(fb_manifests *m, const char *fpath, char out[TYPE_MAX])
 {
-    const char *t = fb_mime_type(fpath, strlen(fpath));
+    const char *t = fb_file_cache_type(m->files, fpath, strlen(fpath));
     size_t k = 0;
     for (; *t && k + 1 < TYPE_MAX; t++)
         if (*t != ' ')
@@ -502,7 +504,7 @@ static int make_entry(fb_manifests *m, const build *b, const fb_filestore *fs,
         if (!e->paths[i])
             goto out;
         e->mem += strlen(b->o[i].fpath) + 1;
-        type_of(b->o[i].fpath, types[i]);
+        type_of(m, b->o[i].fpath, types[i]);
         fb_file_etag(etags[i], e->ids[i].ino, e->ids[i].size, e->ids[i].mtime_sec,
                      e->ids[i].mtime_nsec);
         me[i] = (fb_manifest_entry){b->o[i].upath, b->o[i].size, types[i], etags[i]};

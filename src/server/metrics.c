@@ -223,6 +223,55 @@ static void manifests(fb_wbuf *b, fb_manifests *m)
     gauge(b, "flashback_hash_cache_bytes", "Memory of the hash cache.", h ? h->bytes : 0);
 }
 
+/* Reverse-proxy mode only (docs/PROXY.md). */
+static void proxy(fb_wbuf *b, const fb_proxy *p)
+{
+    fb_proxy_stats st;
+    if (!p)
+        return;
+    fb_proxy_stats_get(p, &st);
+    counter(b, "flashback_proxy_requests_total", "GET/HEAD requests handled by the proxy.",
+            st.requests);
+    counter(b, "flashback_proxy_hits_total", "Requests answered from a fresh mirrored copy.",
+            st.hits);
+    counter(b, "flashback_proxy_misses_total", "Upstream fetches for a path with no copy.",
+            st.misses);
+    counter(b, "flashback_proxy_revalidations_total",
+            "Conditional upstream fetches for a stale copy.", st.revalidations);
+    counter(b, "flashback_proxy_not_modified_total",
+            "Revalidations the upstream answered 304 (the copy was kept).", st.not_modified);
+    counter(b, "flashback_proxy_unchanged_total",
+            "200 answers whose bytes equal the copy's (the file was kept).", st.unchanged);
+    counter(b, "flashback_proxy_coalesced_total",
+            "Requests that waited for another request's upstream fetch.", st.coalesced);
+    counter(b, "flashback_proxy_upstream_requests_total", "Requests sent to the upstream.",
+            st.upstream_requests);
+    counter(b, "flashback_proxy_upstream_errors_total",
+            "Upstream requests without an answer (refused, timeout, reset, too large).",
+            st.upstream_errors);
+    counter(b, "flashback_proxy_upstream_5xx_total", "Upstream answers with a 5xx status.",
+            st.upstream_5xx);
+    counter(b, "flashback_proxy_stale_served_total",
+            "Answers from a stale copy because the upstream failed.", st.stale_served);
+    counter(b, "flashback_proxy_stale_updating_total",
+            "Answers from a stale copy while another request revalidated it.", st.stale_updating);
+    counter(b, "flashback_proxy_stored_total", "Files written into the mirror.", st.stored);
+    counter(b, "flashback_proxy_relayed_total", "Upstream answers relayed without storing.",
+            st.relayed);
+    counter(b, "flashback_proxy_spooled_total",
+            "Large shared answers relayed through a file of the mirror (sendfile).", st.spooled);
+    counter(b, "flashback_proxy_passed_total",
+            "Requests sent upstream on their own (private answers, Authorization, odd paths).",
+            st.passed);
+    counter(b, "flashback_proxy_refused_total",
+            "Requests refused with 503 (waiter, fetch or path caps).", st.refused);
+    counter(b, "flashback_proxy_evictions_total", "Mirrored paths dropped to make room.",
+            st.evictions);
+    gauge(b, "flashback_proxy_paths", "Paths tracked now.", st.paths);
+    gauge(b, "flashback_proxy_mirror_bytes", "Bytes of the mirrored files now.", st.mirror_bytes);
+    gauge(b, "flashback_proxy_fetches", "Upstream requests in flight now.", st.in_flight);
+}
+
 int fb_metrics_render(const fb_metrics_sources *src, char *buf, size_t cap)
 {
     fb_wbuf b;
@@ -231,6 +280,7 @@ int fb_metrics_render(const fb_metrics_sources *src, char *buf, size_t cap)
     files(&b, src->files);
     seed(&b, src->seed, src->seed_rate);
     manifests(&b, src->manifests);
+    proxy(&b, src->proxy);
     gauge(&b, "process_resident_memory_bytes", "Resident memory of flashbackd.", resident_bytes());
     return b.overflow ? FB_E2BIG : (int)b.len;
 }

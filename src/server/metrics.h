@@ -7,6 +7,7 @@
 
 #include "net/http_server.h"
 #include "server/manifests.h"
+#include "server/proxy.h"
 #include "server/seed.h"
 
 typedef struct fb_metrics_sources {
@@ -15,6 +16,7 @@ typedef struct fb_metrics_sources {
     fb_seed *seed;           /* NULL when flashbackd runs without UDP */
     uint64_t seed_rate;      /* the seed's cap, bytes per second */
     fb_manifests *manifests; /* NULL: no manifest service */
+    fb_proxy *proxy;         /* NULL: a static root (no flashback_proxy_* metrics) */
 } fb_metrics_sources;
 
 #define FB_METRICS_MAX (64 * 1024) /* the rendered text never needs more */

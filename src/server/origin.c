@@ -11,6 +11,7 @@
 #include "core/http_path.h"
 #include "core/http_resp.h"
 #include "server/metrics.h"
+#include "server/proxy.h"
 
 enum { M_GET = 1 << FB_HTTP_GET, M_HEAD = 1 << FB_HTTP_HEAD };
 
@@ -158,22 +159,48 @@ typedef struct manifest_wait {
     fb_origin *o;
     fb_http_exchange *x;
     bool head;
-    bool gzip; /* the request accepted gzip */
+    bool gzip;         /* the request accepted gzip */
+    fb_proxy_prep *pp; /* proxy mode: the page is being brought into the mirror */
+    char *page;        /* proxy mode: the page's path, for the build after that */
+    size_t page_len;
 } manifest_wait;
+
+static void manifest_wait_free(manifest_wait *mw)
+{
+    free(mw->page);
+    free(mw);
+}
 
 static void on_manifest_built(void *arg, int rc, const fb_manifest_view *v)
 {
     manifest_wait *mw = arg;
     answer_manifest(mw->o, mw->x, NULL, mw->head, mw->gzip, rc, v);
-    free(mw);
+    manifest_wait_free(mw);
 }
 
 static void on_manifest_cancel(void *arg, fb_http_exchange *x)
 {
     manifest_wait *mw = arg;
     (void)x;
-    fb_manifests_unwait(mw->o->manifests, &mw->w);
-    free(mw);
+    if (mw->pp)
+        fb_proxy_prepare_cancel(mw->pp);
+    else
+        fb_manifests_unwait(mw->o->manifests, &mw->w);
+    manifest_wait_free(mw);
+}
+
+/* Proxy mode: the page and its objects are in the mirror (as far as they could be): build. */
+static void on_page_prepared(void *arg)
+{
+    manifest_wait *mw = arg;
+    fb_manifest_view v;
+    mw->pp = NULL;
+    int rc = fb_manifests_get(mw->o->manifests, mw->page, mw->page_len,
+                              fb_http_exchange_time(mw->x), &v, &mw->w);
+    if (rc == FB_EAGAIN)
+        return; /* on_manifest_built answers */
+    answer_manifest(mw->o, mw->x, NULL, mw->head, mw->gzip, rc, &v);
+    manifest_wait_free(mw);
 }
 
 /* GET /.flashback/manifest<PAGE-PATH>: the page's manifest (docs/SEED.md). A manifest that is
@@ -193,6 +220,22 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
         mw->o = o;
         mw->head = req->meth == FB_HTTP_HEAD;
     }
+    if (o->proxy && mw && (mw->page = malloc(len + 1)) != NULL) {
+        memcpy(mw->page, page, len);
+        mw->page[len] = '\0';
+        mw->page_len = len;
+        int prc = fb_proxy_prepare(o->proxy, page, len, o->manifest_objects, on_page_prepared, mw,
+                                   &mw->pp);
+        if (prc == FB_EAGAIN) {
+            mw->x = fb_http_defer(x, on_manifest_cancel, mw);
+            if (mw->x)
+                return;
+            fb_proxy_prepare_cancel(mw->pp);
+            manifest_wait_free(mw);
+            fb_http_reply_status(x, 503, NULL, false);
+            return;
+        }
+    }
     int rc =
         fb_manifests_get(o->manifests, page, len, fb_http_exchange_time(x), &v, mw ? &mw->w : NULL);
     if (rc == FB_EAGAIN) {
@@ -202,6 +245,8 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
         fb_manifests_unwait(o->manifests, &mw->w);
         rc = FB_ENOMEM;
     }
+    if (mw)
+        free(mw->page);
     free(mw);
     answer_manifest(o, x, req, req->meth == FB_HTTP_HEAD, gzip, rc, &v);
 }
@@ -209,8 +254,8 @@ static void route_manifest(fb_origin *o, fb_http_exchange *x, const fb_http_requ
 /* GET /.flashback/metrics: every counter, Prometheus text format 0.0.4. */
 static void route_metrics(fb_origin *o, fb_http_exchange *x, const fb_http_request *req)
 {
-    fb_metrics_sources src = {fb_http_server_stats(o->http), &o->cache, o->seed, o->seed_rate,
-                              o->manifests};
+    fb_metrics_sources src = {
+        fb_http_server_stats(o->http), &o->cache, o->seed, o->seed_rate, o->manifests, o->proxy};
     int n = fb_metrics_render(&src, o->metrics, FB_METRICS_MAX);
     if (n < 0) {
         fb_http_reply_status(x, 500, NULL, false);
@@ -283,11 +328,13 @@ static void redirect_slash(fb_origin *o, fb_http_exchange *x, const fb_http_path
     fb_http_reply_status(x, 301, o->hdr, false);
 }
 
-static void serve_file(fb_origin *o, fb_http_exchange *x, const fb_http_request *req, fb_file *f)
+static void serve_file(fb_origin *o, fb_http_exchange *x, const fb_http_request *req, bool head,
+                       fb_file *f)
 {
     fb_http_validators v = {f->etag, f->etag_len, f->mtime, f->size};
-    fb_http_cond cond;
-    fb_http_cond_eval(req, &v, fb_http_exchange_time(x), &cond);
+    fb_http_cond cond = {.status = 200};
+    if (req)
+        fb_http_cond_eval(req, &v, fb_http_exchange_time(x), &cond);
     fb_http_reply r = {.status = cond.status, .headers2 = f->hdr, .headers2_len = f->hdr_len};
     fb_wbuf b;
     fb_wbuf_init(&b, o->hdr, o->hdr_cap);
@@ -325,16 +372,36 @@ static void serve_file(fb_origin *o, fb_http_exchange *x, const fb_http_request 
         r.has_length = true;
         r.length = f->size;
         r.file = f;
-        r.head_only = req->meth == FB_HTTP_HEAD;
+        r.head_only = head;
         break;
     }
     fb_http_reply_send(x, &r);
+}
+
+int fb_origin_serve_file_at(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
+                            bool head, const char *path, size_t len)
+{
+    fb_file *f = NULL;
+    int rc = fb_file_cache_get(&o->cache, path, len, fb_http_exchange_time(x), &f);
+    if (rc != 0)
+        return rc;
+    if (f->is_dir) {
+        fb_file_release(&o->cache, f);
+        return FB_ENOENT;
+    }
+    serve_file(o, x, req, head, f);
+    fb_file_release(&o->cache, f);
+    return 0;
 }
 
 static void route_static(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
                          fb_http_path *p)
 {
     fb_file *f = NULL;
+    if (o->proxy) {
+        fb_proxy_handle(o->proxy, x, req, p);
+        return;
+    }
     if (hidden(p)) {
         fb_http_reply_status(x, 404, NULL, false);
         return;
@@ -362,6 +429,6 @@ static void route_static(fb_origin *o, fb_http_exchange *x, const fb_http_reques
         fb_http_reply_status(x, status, NULL, false);
         return;
     }
-    serve_file(o, x, req, f);
+    serve_file(o, x, req, req->meth == FB_HTTP_HEAD, f);
     fb_file_release(&o->cache, f);
 }

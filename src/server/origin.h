@@ -25,16 +25,27 @@ typedef struct fb_origin {
     char *hdr; /* scratch: per-response header lines (Location, Content-Range) */
     size_t hdr_cap;
     /* Set by the program after init; NULL leaves the route answering 404. */
-    fb_manifests *manifests; /* /.flashback/manifest<PAGE-PATH> */
-    fb_seed *seed;           /* for metrics */
-    uint64_t seed_rate;      /* for metrics: the seed's cap, bytes per second */
-    char seed_header[96];    /* "Flashback-Seed: PORT\r\n" (or HOST:PORT); "" without a seed */
-    char *metrics;           /* scratch: the rendered metrics (FB_METRICS_MAX bytes) */
+    fb_manifests *manifests;   /* /.flashback/manifest<PAGE-PATH> */
+    fb_seed *seed;             /* for metrics */
+    uint64_t seed_rate;        /* for metrics: the seed's cap, bytes per second */
+    char seed_header[96];      /* "Flashback-Seed: PORT\r\n" (or HOST:PORT); "" without a seed */
+    char *metrics;             /* scratch: the rendered metrics (FB_METRICS_MAX bytes) */
+    struct fb_proxy *proxy;    /* reverse-proxy mode (server/proxy): "/" goes through it and a
+                                  manifest's page is brought into the mirror first; NULL: a
+                                  static root */
+    uint32_t manifest_objects; /* the manifest service's object cap (for the proxy) */
 } fb_origin;
 
 /* Opens the root and sizes the cache. Returns 0 or a negative errno for the root. */
 int fb_origin_init(fb_origin *o, const char *root, const fb_origin_config *cfg);
 void fb_origin_fini(fb_origin *o);
+
+/* Serves the regular file at path[0..len) (normalized, under the root) with the static route's
+ * conditional and range handling of req (which may be NULL: a plain 200), without a body when
+ * head. Returns 0 when answered; FB_ENOENT (not a regular file there), FB_ENOSPC or FB_ENOMEM
+ * when nothing was sent. */
+int fb_origin_serve_file_at(fb_origin *o, fb_http_exchange *x, const fb_http_request *req,
+                            bool head, const char *path, size_t len);
 
 /* The fb_http_handler: ctx is the fb_origin. */
 void fb_origin_handle(void *ctx, fb_http_exchange *x, const fb_http_request *req);

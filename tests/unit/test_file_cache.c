@@ -1,6 +1,7 @@
 /* Unit tests for net/file_cache, on a temp directory: lookups, both resolvers (openat2 with
  * RESOLVE_BENEATH and the realpath fallback) refusing every way out of the root, revalidation by
- * identity, the entry and byte caps, and references keeping evicted entries alive. */
+ * identity, the entry and byte caps, references keeping evicted entries alive, the type
+ * function (a reverse proxy's upstream types) and forgetting an entry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,13 +216,50 @@ static void test_caps(void **state)
     fb_file_cache_fini(&c);
 }
 
+static const char *proxy_types(void *ctx, const char *path, size_t len)
+{
+    (void)ctx;
+    if (len == 6 && memcmp(path, "/a.txt", 6) == 0)
+        return "application/x-upstream; charset=koi8-r";
+    return NULL;
+}
+
+static void test_types_and_forget(void **state)
+{
+    (void)state;
+    fb_file_cache c;
+    fb_file *f, *g;
+    assert_int_equal(fb_file_cache_init(&c, root, 16, 1 << 20, 1024), 0);
+    fb_file_cache_set_types(&c, proxy_types, NULL);
+    assert_string_equal(fb_file_cache_type(&c, "/a.txt", 6),
+                        "application/x-upstream; charset=koi8-r");
+    assert_string_equal(fb_file_cache_type(&c, "/b.txt", 6), "text/plain; charset=utf-8");
+    assert_int_equal(get(&c, "/a.txt", 100, &f), 0);
+    assert_string_equal(f->mime, "application/x-upstream; charset=koi8-r");
+    assert_memory_equal(f->hdr + f->hdr304_len,
+                        "Content-Type: application/x-upstream; charset=koi8-r\r\n", 54);
+    assert_memory_equal(f->data, "aaaa", 4); /* the type sits beside, not over, the bytes */
+    /* Forgotten: out of the table at once, alive while referenced. */
+    fb_file_cache_forget(&c, f);
+    assert_false(f->cached);
+    assert_int_equal(c.entries, 0);
+    assert_int_equal(get(&c, "/a.txt", 100, &g), 0); /* loaded again, within the same second */
+    assert_ptr_not_equal(f, g);
+    assert_int_equal(c.misses, 2);
+    assert_memory_equal(f->data, "aaaa", 4);
+    fb_file_release(&c, f); /* freed here (ASan checks) */
+    fb_file_release(&c, g);
+    fb_file_cache_set_types(&c, NULL, NULL);
+    assert_string_equal(fb_file_cache_type(&c, "/a.txt", 6), "text/plain; charset=utf-8");
+    fb_file_cache_fini(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_openat2),
-        cmocka_unit_test(test_realpath_fallback),
-        cmocka_unit_test(test_revalidate),
-        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_openat2),          cmocka_unit_test(test_realpath_fallback),
+        cmocka_unit_test(test_revalidate),       cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_types_and_forget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

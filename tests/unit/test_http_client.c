@@ -2,7 +2,8 @@
  * 127.0.0.1:0, on the same libuv loop: plain GET with headers, verified ranges (206, a 200 that
  * ignores Range, wrong and short answers), 404, the body cap (by Content-Length and while
  * streaming), connection refused, a server that never answers, redirects, many concurrent
- * requests over few connections, connection reuse, and cancellation. */
+ * requests over few connections, connection reuse, cancellation, and the reverse proxy's
+ * options (extra request headers, bodies of every status, the raw header block). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +161,14 @@ static bool handle(conn *c, const char *req)
         send_raw(c, "0\r\n\r\n", NULL, 0);
     } else if (strcmp(path, "/redirect") == 0) {
         respond(c, 301, "Location: /hello\r\n", NULL, 0);
+    } else if (strcmp(path, "/echo") == 0) {
+        /* the request's X-T header lines, as the body */
+        char body[1024] = "";
+        for (const char *h = strstr(req, "\r\nX-T"); h; h = strstr(h + 2, "\r\nX-T")) {
+            const char *e = strstr(h + 2, "\r\n");
+            strncat(body, h + 2, (size_t)(e - h));
+        }
+        respond(c, 200, "X-Seen: yes\r\n", (const uint8_t *)body, strlen(body));
     } else if (strcmp(path, "/silent") == 0) {
         return false;
     } else {
@@ -250,7 +259,8 @@ typedef struct got {
     long status;
     uint8_t *body;
     size_t len;
-    bool has_etag, has_ctype, has_captured, has_captured2;
+    bool has_etag, has_ctype, has_captured, has_captured2, has_headers;
+    char headers[1024];
     char etag[256], ctype[256], ip[64], msg[512], captured[256], captured2[256];
     int64_t clen, total;
     long port;
@@ -300,6 +310,9 @@ static void on_result(void *ctx, const fb_http_result *r)
     snprintf(g->captured, sizeof(g->captured), "%s", r->captured ? r->captured : "");
     g->has_captured2 = r->captured2 != NULL;
     snprintf(g->captured2, sizeof(g->captured2), "%s", r->captured2 ? r->captured2 : "");
+    g->has_headers = r->headers != NULL;
+    snprintf(g->headers, sizeof(g->headers), "%.*s", (int)r->headers_len,
+             r->headers ? r->headers : "");
     g->clen = r->content_length;
     g->total = r->total_size;
     g->port = r->primary_port;
@@ -646,6 +659,61 @@ static void test_redirects(void **state)
     got_free(&on);
 }
 
+/* The reverse proxy's options: extra request header lines, every status's body with error 0,
+ * the raw header block and its cap, and header lines that are refused. */
+static void test_proxy_options(void **state)
+{
+    fx *f = *state;
+    got echo = {0}, miss = {0}, moved = {0}, capped = {0}, plain = {0};
+    const char *lines[] = {"X-T1: one", "X-T2: two words"};
+    fb_http_client_request req = {.max_body = 1000,
+                                  .headers = lines,
+                                  .n_headers = 2,
+                                  .any_status = true,
+                                  .keep_headers = 4096};
+    start(f, "/echo", &echo, &req);
+    start(f, "/missing", &miss, &req);
+    start(f, "/redirect", &moved, &req);
+    fb_http_client_request small = req;
+    small.keep_headers = 20; /* "Content-Length: 12\r\n" alone is 20 bytes */
+    start(f, "/hello", &capped, &small);
+    start(f, "/hello", &plain, NULL);
+    got *gs[] = {&echo, &miss, &moved, &capped, &plain};
+    assert_true(wait_all(f, gs, 5, 5000));
+    assert_int_equal(echo.error, 0);
+    assert_int_equal(echo.len, strlen("X-T1: one\r\nX-T2: two words\r\n"));
+    assert_memory_equal(echo.body, "X-T1: one\r\nX-T2: two words\r\n", echo.len);
+    assert_non_null(strstr(echo.headers, "X-Seen: yes\r\n"));
+    assert_null(strstr(echo.headers, "HTTP/1.1")); /* no status line */
+    assert_int_equal(miss.error, 0);
+    assert_int_equal(miss.status, 404);
+    assert_int_equal(miss.len, 9);
+    assert_memory_equal(miss.body, "not found", 9);
+    assert_non_null(strstr(miss.headers, "Content-Type: text/plain\r\n"));
+    assert_int_equal(moved.error, 0); /* reported, not followed */
+    assert_int_equal(moved.status, 301);
+    assert_non_null(strstr(moved.headers, "Location: /hello\r\n"));
+    assert_int_equal(capped.error, FB_HTTP_ETOOBIG);
+    assert_false(capped.has_headers);
+    assert_int_equal(plain.error, 0);
+    assert_false(plain.has_headers);
+    static const char *const bad[] = {"NoColon", "X Bad: v", ": empty name", "X: a\r\nY: b",
+                                      "X: \x01"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fb_http_client_request b = {
+            .url = f->base, .max_body = 10, .headers = &bad[i], .n_headers = 1};
+        assert_int_equal(fb_http_get(f->c, &b, on_result, &plain, NULL), FB_EINVAL);
+    }
+    const char *nine[9] = {"A: 1", "A: 1", "A: 1", "A: 1", "A: 1", "A: 1", "A: 1", "A: 1", "A: 1"};
+    fb_http_client_request many = {.url = f->base, .max_body = 10, .headers = nine, .n_headers = 9};
+    assert_int_equal(fb_http_get(f->c, &many, on_result, &plain, NULL), FB_EINVAL);
+    got_free(&echo);
+    got_free(&miss);
+    got_free(&moved);
+    got_free(&capped);
+    got_free(&plain);
+}
+
 /* 50 range requests at once over at most 4 connections (max_connections in the fixture). */
 static void test_concurrent(void **state)
 {
@@ -783,6 +851,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redirects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caps_and_args, setup, teardown),
