@@ -307,6 +307,15 @@ int fb_proxy_mirror_path(const char *path, size_t len, const char *query, size_t
     return (int)k;
 }
 
+/* The first c in p[0..n), or NULL (memchr, which core code may not use: core/fbstd.h). */
+static const char *find_byte(const char *p, size_t n, char c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == c)
+            return p + i;
+    return NULL;
+}
+
 int fb_proxy_url_parse(const char *url, size_t len, fb_proxy_url *u, const char **why)
 {
     memset(u, 0, sizeof(*u));
@@ -331,12 +340,12 @@ int fb_proxy_url_parse(const char *url, size_t len, fb_proxy_url *u, const char 
         k++;
     const char *auth = url + hs;
     size_t alen = k - hs, hlen = alen;
-    if (memchr(auth, '@', alen)) {
+    if (find_byte(auth, alen, '@')) {
         *why = "user names and passwords are not supported";
         return FB_EINVAL;
     }
     if (alen && auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
+        const char *close = find_byte(auth, alen, ']');
         if (!close || close == auth + 1) {
             *why = "an IPv6 address needs [ADDR]";
             return FB_EINVAL;
@@ -347,7 +356,7 @@ int fb_proxy_url_parse(const char *url, size_t len, fb_proxy_url *u, const char 
             return FB_EINVAL;
         }
     } else {
-        const char *colon = memchr(auth, ':', alen);
+        const char *colon = find_byte(auth, alen, ':');
         if (colon)
             hlen = (size_t)(colon - auth);
     }
