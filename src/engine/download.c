@@ -123,7 +123,7 @@ static void budget(fb_swarm *s, bool whole)
 
 /* Requests we may have outstanding at neighbours now. The budget grows by one per whole burst
  * (slow start); until it first shrinks, it is at least what fills the downlink for two round
- * trips, 2 x the smallest handshake round trip / (16 blocks x the smallest full block's gap),
+ * trips, 2 x the smallest handshake round trip / (16 blocks x the smallest block gap),
  * at most 2 x active neighbours: on a fast downlink the slow start only delayed requests to idle
  * neighbours (broadband N=16 mean / T_min 1.253 -> 1.229); a slow one (dsl: 16 blocks take
  * 91 ms, more than two round trips of 40 ms) gets nothing more. */
@@ -149,6 +149,13 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
     bool push = b->push; /* not our request: the burst size and the budget are left alone */
     if (timeout)
         e->st.bursts_timeout++;
+    /* What our downlink takes per block at most: a burst's spread over its gaps, from bursts
+     * of a chunk or more (one gap alone may be two blocks read in one batch). */
+    if (b->arrived >= BUDGET_GAP_BLOCKS && b->last_us > b->first_us) {
+        uint64_t g = (b->last_us - b->first_us) / (b->arrived - 1u);
+        if (!s->down_gap_us || g < s->down_gap_us)
+            s->down_gap_us = (uint32_t)FB_MIN(g, (uint64_t)UINT32_MAX);
+    }
     if (!push && (b->arrived > 0 || !timeout))
         n->burst = fb_flow_next_burst(n->burst, b->blocks, b->arrived);
     if (timeout && b->arrived == 0) {
@@ -910,11 +917,8 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             n->busy_count = 0;
         } else if (b->last_us) {
             uint64_t g = e->now - b->last_us;
-            if (g < 1000000) {
+            if (g < 1000000)
                 n->gap_us = (uint32_t)((7 * (uint64_t)n->gap_us + g) / 8);
-                if (g && m->u.data.len == FB_BLOCK_SIZE && (!s->down_gap_us || g < s->down_gap_us))
-                    s->down_gap_us = (uint32_t)g;
-            }
         }
         b->last_us = e->now;
         b->arrived++;

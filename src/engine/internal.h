@@ -85,8 +85,9 @@
  * from NB_STRANDED_BURSTS on (never asked of a neighbour). */
 #define PUSH_CAP 16
 
-#define REQ_BUDGET_INIT 4 /* requests outstanding at neighbours, to begin with */
-#define REQ_BUDGET_MIN  2
+#define REQ_BUDGET_INIT   4 /* requests outstanding at neighbours, to begin with */
+#define REQ_BUDGET_MIN    2
+#define BUDGET_GAP_BLOCKS 8 /* bursts that measure the downlink's time per block */
 
 /* A chunk half sent and idle this long is asked for even over the request budget. */
 #define CONT_IDLE_US (300 * T_MS)
@@ -250,8 +251,8 @@ typedef struct fb_swarm {
     fb_rtt answer_rtt;    /* request -> first answer, over all senders (for new ones) */
     uint16_t lossy;       /* share of recent bursts that lost a block, in 1/256 (smoothed) */
     uint32_t req_budget;  /* how many may be: grows with whole bursts, shrinks with others, BUSY */
-    uint32_t down_gap_us; /* smallest gap seen between two full blocks of one burst (any
-                             sender): what our downlink takes per block at most */
+    uint32_t down_gap_us; /* smallest gap per block over a burst of BUDGET_GAP_BLOCKS or more
+                             (any sender): what our downlink takes per block at most */
     fb_rtt hs_rtt;        /* handshake round trips: a first HELLO to a candidate -> its answer */
     bool budget_cut;      /* the budget has shrunk once (a BUSY, or a burst that was not whole) */
     uint64_t have_flush_us;
@@ -452,7 +453,8 @@ void fb_peer_rehello(fb_engine *e, fb_swarm *s, fb_nb *n);
 void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n);
 void fb_dl_pump_all(fb_engine *e, fb_swarm *s);
 /* Requests s may have outstanding at neighbours now (not the seed): req_budget, or before the
- * budget first shrank, what fills the downlink for two answer times (docs/PROTOCOL.md 8). */
+ * budget first shrank, what fills the downlink for two handshake round trips (docs/PROTOCOL.md
+ * section 8). */
 uint32_t fb_dl_budget(const fb_swarm *s);
 void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);

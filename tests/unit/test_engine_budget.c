@@ -1,6 +1,6 @@
 /* The request budget's start (docs/PROTOCOL.md section 8): until it first shrinks, a peer may
  * have outstanding what fills its downlink for two handshake round trips, measured by the
- * smallest gap between two full blocks of a burst, at most 2 per active neighbour; a slow
+ * smallest gap per block over a burst of 8 blocks or more, at most 2 per active neighbour; a slow
  * downlink, a budget cut or no measure yet leave the budget as it grew. The rule is fb_dl_budget,
  * fed a swarm's state through engine/internal.h. */
 #include <setjmp.h>
