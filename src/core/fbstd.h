@@ -54,6 +54,15 @@ static inline int fb_hexval(int c)
     return -1;
 }
 
+/* FNV-1a over p[0..n): the hash of the string-keyed tables (file cache, manifests, proxy). */
+static inline uint32_t fb_hash_bytes(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
 /* Writes the n bytes of in as 2n lowercase hex digits and a NUL to out (2n + 1 bytes). */
 static inline void fb_hex_encode(const uint8_t *in, size_t n, char *out)
 {

@@ -56,3 +56,17 @@ const char *fb_mime_type(const char *path, size_t len)
     }
     return "application/octet-stream";
 }
+
+bool fb_mime_is_html(const char *type)
+{
+    static const char html[] = "text/html";
+    size_t i = 0;
+    for (; html[i]; i++) {
+        char c = type[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (c != html[i])
+            return false;
+    }
+    return type[i] == '\0' || type[i] == ';' || type[i] == ' ' || type[i] == '\t';
+}

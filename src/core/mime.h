@@ -9,4 +9,8 @@
  * last '.' of the last segment counts, compared case-insensitively). The string is static. */
 const char *fb_mime_type(const char *path, size_t len);
 
+/* True when the Content-Type `type` (NUL-terminated) is HTML: "text/html", any case, alone or
+ * with parameters. What flashbackd scans for a page's embedded objects. */
+bool fb_mime_is_html(const char *type);
+
 #endif

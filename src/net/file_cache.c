@@ -21,14 +21,6 @@
 
 #define OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
 
-static uint32_t hash_path(const char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
-}
-
 static const char *relative(const char *path)
 {
     return path[1] ? path + 1 : ".";
@@ -326,7 +318,7 @@ static int load(fb_file_cache *c, const char *path, size_t len, uint32_t h, int6
 
 int fb_file_cache_get(fb_file_cache *c, const char *path, size_t len, int64_t now, fb_file **out)
 {
-    uint32_t h = hash_path(path, len);
+    uint32_t h = fb_hash_bytes(path, len);
     fb_file *f = c->buckets[h & (c->nbuckets - 1)];
     while (f && !(f->hash == h && f->path_len == len && memcmp(f->path, path, len) == 0))
         f = f->hnext;

@@ -4,10 +4,11 @@
  * outside it. */
 #include "peer/outpath.h"
 
+#include "net/atomic_write.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,47 +101,6 @@ int fb_outpath_resolve(char (*paths)[FB_OUTPATH_MAX + 1], bool *dup, size_t n)
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, data, len > (1u << 30) ? (1u << 30) : len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        data += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Writes data to a new temporary file in dir_fd and renames it to `name` there. */
-static int write_replace(int dir_fd, const char *name, const uint8_t *data, size_t len)
-{
-    char tmp[64];
-    int fd = -1, rc;
-    for (int tries = 0; tries < 16 && fd < 0; tries++) {
-        uint64_t r = 0;
-        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            r = (uint64_t)getpid() * 2654435761u + (uint64_t)tries;
-        snprintf(tmp, sizeof(tmp), ".fbtmp-%016llx", (unsigned long long)r);
-        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 && errno != EEXIST)
-            return -errno;
-    }
-    if (fd < 0)
-        return -EEXIST;
-    rc = write_all(fd, data, len);
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) != 0)
-        rc = -errno;
-    if (rc != 0)
-        unlinkat(dir_fd, tmp, 0);
-    return rc;
-}
-
 /* Opens directory `name` in dir_fd without following a symbolic link, creating it if missing. */
 static int open_subdir(int dir_fd, const char *name)
 {
@@ -172,7 +132,7 @@ int fb_outpath_write_at(int dir_fd, const char *rel, const uint8_t *data, size_t
             break;
         }
         if (slash == NULL) {
-            rc = write_replace(cur, comp, data, len);
+            rc = fb_write_replace(cur, comp, data, len, -1);
             break;
         }
         *slash = '\0';
@@ -216,7 +176,7 @@ int fb_outpath_write_file(const char *path, const uint8_t *data, size_t len)
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
-    rc = write_replace(dfd, name, data, len);
+    rc = fb_write_replace(dfd, name, data, len, -1);
     close(dfd);
     return rc;
 }

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -96,14 +95,6 @@ typedef struct build {
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-static uint32_t hash_key(const char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
-}
-
 /* True when a segment of the path starts with '.': the origin serves no such file. */
 static bool hidden(const char *p)
 {
@@ -111,13 +102,6 @@ static bool hidden(const char *p)
         if (p[i] == '/' && p[i + 1] == '.')
             return true;
     return false;
-}
-
-static bool is_html(const char *p)
-{
-    const char *dot = strrchr(p, '.');
-    return dot && strchr(dot, '/') == NULL &&
-           (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0);
 }
 
 static void id_of(const struct stat *st, fb_file_id *id)
@@ -331,8 +315,7 @@ static int list_objects(fb_manifests *m, const char *path, size_t len, build *b)
     }
     id_of(&st, &b->page_id);
     rc = build_add(b, fpath, upath, (size_t)ul, (uint64_t)st.st_size, m->cfg.chunk_size);
-    if (rc || !(is_html(fpath) || strncasecmp(fb_file_cache_type(m->files, fpath, strlen(fpath)),
-                                              "text/html", 9) == 0))
+    if (rc || !fb_mime_is_html(fb_file_cache_type(m->files, fpath, strlen(fpath))))
         goto out;
     char *html = NULL;
     ssize_t n = read_head(fd, (size_t)FB_MIN((uint64_t)st.st_size, m->cfg.max_html), &html);
@@ -675,7 +658,7 @@ static void insert(fb_manifests *m, mentry *e)
         remove_entry(m, m->tail);
         m->st.evictions++;
     }
-    e->hash = hash_key(e->key, e->key_len);
+    e->hash = fb_hash_bytes(e->key, e->key_len);
     e->hnext = m->buckets[e->hash & (m->n_buckets - 1)];
     m->buckets[e->hash & (m->n_buckets - 1)] = e;
     cache_push(m, e);
@@ -734,7 +717,7 @@ static int install(fb_manifests *m, const build *b, fb_filestore *fs, const uint
         }
     }
     fs_free(fs);
-    mentry *old = cache_find(m, key, len, hash_key(key, len));
+    mentry *old = cache_find(m, key, len, fb_hash_bytes(key, len));
     if (old) {
         remove_entry(m, old);
         if (rc == 0)
@@ -828,7 +811,7 @@ static void job_end(fb_manifests *m, job *j, int rc)
         rc = install(m, &j->b, j->fs, j->hashes, j->key, j->key_len, j->now, &e);
         j->fs = NULL;
     } else {
-        mentry *old = cache_find(m, j->key, j->key_len, hash_key(j->key, j->key_len));
+        mentry *old = cache_find(m, j->key, j->key_len, fb_hash_bytes(j->key, j->key_len));
         if (old)
             remove_entry(m, old); /* its files changed and no good manifest replaces it */
         m->st.build_failures++;
@@ -900,7 +883,7 @@ int fb_manifests_get(fb_manifests *m, const char *path, size_t len, int64_t now,
         enlist(m, j, w);
         return FB_EAGAIN;
     }
-    mentry *e = cache_find(m, path, len, hash_key(path, len));
+    mentry *e = cache_find(m, path, len, fb_hash_bytes(path, len));
     if (e && !j) {
         bool stale = false;
         if (e->checked != now) {

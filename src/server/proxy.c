@@ -12,14 +12,15 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/html_links.h"
+#include "core/mime.h"
 #include "core/http_date.h"
 #include "core/proxy_policy.h"
+#include "net/atomic_write.h"
 #include "net/http_client.h"
 #include "server/origin.h"
 
@@ -113,17 +114,9 @@ static void prep_waiter_done(waiter *w);
 
 /* ---- the path table ---------------------------------------------------------------------- */
 
-static uint32_t hash_key(const char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
-}
-
 static pentry *lookup(fb_proxy *p, const char *file, size_t len)
 {
-    uint32_t h = hash_key(file, len);
+    uint32_t h = fb_hash_bytes(file, len);
     for (pentry *e = p->buckets[h & (p->n_buckets - 1)]; e; e = e->hnext)
         if (e->hash == h && e->file_len == len && memcmp(e->file, file, len) == 0)
             return e;
@@ -228,7 +221,7 @@ static pentry *entry_get(fb_proxy *p, const char *file, size_t len, const char *
         e->query[qlen] = '\0';
         e->query_len = qlen;
     }
-    e->hash = hash_key(file, len);
+    e->hash = fb_hash_bytes(file, len);
     e->hnext = p->buckets[e->hash & (p->n_buckets - 1)];
     p->buckets[e->hash & (p->n_buckets - 1)] = e;
     lru_front(p, e);
@@ -306,8 +299,6 @@ static int mirror_write(fb_proxy *p, pentry *e, const uint8_t *body, size_t len,
                         bool *kept)
 {
     const char *name;
-    char tmp[64];
-    int rc = -1;
     *kept = false;
     memcpy(p->path, e->file, e->file_len + 1);
     int dfd = open_parent(p, p->path, &name);
@@ -318,31 +309,9 @@ static int mirror_write(fb_proxy *p, pentry *e, const uint8_t *body, size_t len,
         close(dfd);
         return 0;
     }
-    snprintf(tmp, sizeof(tmp), ".fbtmp.%ld.%u", (long)getpid(), p->tmp_seq++);
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto out;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, body + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    if (off == len && mtime >= 0) {
-        struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = (time_t)mtime}};
-        futimens(fd, ts);
-    }
-    if (close(fd) != 0 || off != len || renameat(dfd, tmp, dfd, name) != 0) {
-        unlinkat(dfd, tmp, 0);
-        goto out;
-    }
-    rc = 0;
-out:
+    int rc = fb_write_replace(dfd, name, body, len, mtime);
     close(dfd);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 /* nftw: removes everything below the mirror (and the mirror itself when we created it). */
@@ -388,16 +357,8 @@ static fb_file *spool(fb_proxy *p, const fb_http_result *r, int64_t now)
         openat(p->mirror_fd, name + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return NULL;
-    size_t off = 0;
-    while (off < r->len) {
-        ssize_t n = write(fd, r->body + off, r->len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    if (close(fd) == 0 && off == r->len &&
+    int wrc = fb_write_all(fd, r->body, r->len);
+    if (close(fd) == 0 && wrc == 0 &&
         fb_file_cache_get(&p->origin->cache, name, strlen(name), now, &f) == 0 &&
         (f->is_dir || f->size != r->len)) {
         fb_file_release(&p->origin->cache, f);
@@ -719,8 +680,9 @@ static int store(fb_proxy *p, pentry *e, const fb_http_result *r, const fb_proxy
     return 0;
 }
 
-/* Answers every waiter of f from the mirror. */
-static void answer_from_mirror(fb_proxy *p, waiter *list, pentry *e)
+/* Answers every waiter in list: from e's mirrored copy (503 if it is gone), or with `status`
+ * when e is NULL; a manifest's waiter is told its fetch ended. */
+static void answer_all(fb_proxy *p, waiter *list, pentry *e, int status)
 {
     while (list) {
         waiter *w = list;
@@ -732,23 +694,8 @@ static void answer_from_mirror(fb_proxy *p, waiter *list, pentry *e)
         }
         fb_http_request req;
         waiter_request(w, &req);
-        if (serve_mirror(p, w->x, &req, e) != 0)
-            fb_http_reply_status(w->x, 503, NULL, false);
-        waiter_free(w);
-    }
-}
-
-static void answer_status(waiter *list, int status)
-{
-    while (list) {
-        waiter *w = list;
-        list = w->next;
-        w->f = NULL;
-        if (w->prep) {
-            prep_waiter_done(w);
-            continue;
-        }
-        fb_http_reply_status(w->x, status, NULL, false);
+        if (!e || serve_mirror(p, w->x, &req, e) != 0)
+            fb_http_reply_status(w->x, e ? 503 : status, NULL, false);
         waiter_free(w);
     }
 }
@@ -767,7 +714,7 @@ static void fetch_done(void *ctx, const fb_http_result *r)
     for (waiter *w = list; w; w = w->next)
         w->f = NULL; /* the fetch is gone: a cancel no longer detaches */
     if (r->error == FB_HTTP_ECANCELED) {
-        answer_status(list, 503);
+        answer_all(p, list, NULL, 503);
         return;
     }
     bool failed = r->error != 0 || r->status >= 500;
@@ -780,11 +727,11 @@ static void fetch_done(void *ctx, const fb_http_result *r)
         e->fresh_until = now + p->cfg.ttl_ms;
         for (waiter *w = list; w; w = w->next)
             p->st.stale_served += w->prep == NULL;
-        answer_from_mirror(p, list, e);
+        answer_all(p, list, e, 0);
         return;
     }
     if (r->error) {
-        answer_status(list, r->error == FB_HTTP_ETIMEOUT ? 504 : 502);
+        answer_all(p, list, NULL, r->error == FB_HTTP_ETIMEOUT ? 504 : 502);
         return;
     }
     fb_proxy_answer a;
@@ -794,12 +741,12 @@ static void fetch_done(void *ctx, const fb_http_result *r)
         if (a.has_max_age || a.has_s_maxage)
             e->ttl_ms = fb_proxy_ttl_ms(&a, p->cfg.ttl_ms);
         e->fresh_until = now + e->ttl_ms;
-        answer_from_mirror(p, list, e);
+        answer_all(p, list, e, 0);
         return;
     }
     fb_proxy_verdict v = fb_proxy_decide((int)r->status, &a, r->len, p->cfg.max_body);
     if (e && v == FB_PROXY_STORE && store(p, e, r, &a, now) == 0) {
-        answer_from_mirror(p, list, e);
+        answer_all(p, list, e, 0);
         return;
     }
     if (e && e->mirrored)
@@ -979,11 +926,7 @@ static void prep_objects(fb_proxy_prep *pp)
     pentry *e = fl < 0 ? NULL : lookup(p, p->path, (size_t)fl);
     if (!e || !e->mirrored || pp->max_objects < 2)
         return;
-    const char *dot = strrchr(e->file, '.');
-    bool html =
-        strncasecmp(e->type, "text/html", 9) == 0 ||
-        (!e->type[0] && dot && (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0));
-    if (!html)
+    if (!fb_mime_is_html(fb_file_cache_type(&p->origin->cache, e->file, e->file_len)))
         return;
     int fd = openat(p->mirror_fd, e->file + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)

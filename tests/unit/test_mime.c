@@ -51,8 +51,24 @@ static void test_table(void **state)
         assert_string_equal(mt(cases[i].path), cases[i].type);
 }
 
+static void test_is_html(void **state)
+{
+    (void)state;
+    assert_true(fb_mime_is_html("text/html"));
+    assert_true(fb_mime_is_html("text/html; charset=utf-8"));
+    assert_true(fb_mime_is_html("Text/HTML;charset=iso-8859-1"));
+    assert_true(fb_mime_is_html(fb_mime_type("/a/index.HTM", 12)));
+    assert_false(fb_mime_is_html("text/htmlx"));
+    assert_false(fb_mime_is_html("text/plain"));
+    assert_false(fb_mime_is_html("application/xhtml+xml"));
+    assert_false(fb_mime_is_html("text/htm"));
+    assert_false(fb_mime_is_html(""));
+    assert_false(fb_mime_is_html(fb_mime_type("/a/page.txt", 11)));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_table)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
+                                       cmocka_unit_test(test_is_html)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
