@@ -169,6 +169,12 @@ void fb_rate_sent(fb_rate *r, uint32_t blocks, uint64_t now_us)
     r->start_sent += blocks;
 }
 
+void fb_rate_cancelled(fb_rate *r)
+{
+    if (!r->known)
+        r->start_sent = 0;
+}
+
 void fb_rate_limited(fb_rate *r)
 {
     r->limited = true;

@@ -107,6 +107,11 @@ void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t rate, bool b
 bool fb_rate_window_open(fb_rate *r, uint32_t blocks, uint64_t now_us);
 void fb_rate_sent(fb_rate *r, uint32_t blocks, uint64_t now_us);
 
+/* Start phase: the receiver of a request started since the last report cancelled it (a push it
+ * refused, a chunk it got elsewhere): no report on it will come, and the receiver is there, so
+ * the next request may start at once rather than after FB_RATE_START_WAIT_US. */
+void fb_rate_cancelled(fb_rate *r);
+
 /* The pace held data back (the sender is not idle). */
 void fb_rate_limited(fb_rate *r);
 

@@ -611,9 +611,29 @@ uint32_t fb_up_pending(const fb_engine *e, int swarm)
     return n;
 }
 
+/* Did we start sending request req_id of `to` (being sent, or among the sent records)? */
+static bool began(const fb_engine *e, int swarm, const fb_addr *to, uint32_t req_id)
+{
+    for (uint32_t i = 0; i < FB_ARRAY_LEN(e->sent); i++)
+        if (e->sent[i].req_id == req_id && e->sent[i].swarm == swarm &&
+            fb_addr_eq(&e->sent[i].to, to))
+            return true;
+    for (uint32_t i = 0; i < e->n_up; i++)
+        if (e->up[i].state == UP_SENDING && e->up[i].req_id == req_id && e->up[i].swarm == swarm &&
+            fb_addr_eq(&e->up[i].to, to))
+            return true;
+    return false;
+}
+
 void fb_up_cancel(fb_engine *e, int swarm, uint16_t nb, const fb_addr *from, uint32_t req_id)
 {
     (void)nb;
+    if (!seed_role(e) && !e->rate.known && began(e, swarm, from, req_id)) {
+        /* Before the first report: one that will not come must not hold the uplink for a
+         * second (a refused push was a new uploader's first request, and its next waited). */
+        fb_rate_cancelled(&e->rate);
+        fb_eng_arm_up(e, e->now);
+    }
     for (uint32_t i = 0; i < e->n_up; i++) {
         fb_upreq *u = &e->up[i];
         if (u->state != UP_FREE && u->req_id == req_id && u->swarm == swarm &&

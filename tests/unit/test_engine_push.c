@@ -240,6 +240,36 @@ static void test_corrupt_push_bans(void **state)
     ns_free(&w);
 }
 
+/* A new uploader's first requests were two pushes, refused (b got each chunk at the same
+ * moment): no report on them will come, and the start window (16 blocks until the first
+ * report) is full. Their CANCELs end the wait for one, so b's request is served at once, not
+ * a second later. */
+static void test_refused_push_opens_start_window(void **state)
+{
+    (void)state;
+    static ns_world w;
+    setup(&w, NULL, NULL);
+    assert_false(pa->e->rate.known);
+    for (int k = 0; k < 2; k++) {
+        uint32_t c = fresh_chunk(&w);
+        supply(&w, pb, c);
+        supply(&w, pa, c); /* b's HAVE is on its way: a pushes c */
+        assert_int_equal(ns_stats(pa).pushes_sent, (uint64_t)k + 1);
+        ns_run(&w, w.now + 8000, NULL); /* sent: the next push may go */
+    }
+    assert_true(pa->e->rate.start_sent > 8);
+    ns_run(&w, w.now + 50000, NULL);
+    assert_int_equal(ns_stats(pb).pushes_refused, 2);
+    assert_false(pa->e->rate.known);
+    assert_int_equal(pa->e->rate.start_sent, 0);
+    pa->e->cfg.push_max = FB_PUSH_OFF;
+    uint32_t d = fresh_chunk(&w);
+    supply(&w, pa, d);
+    ns_run(&w, w.now + 100000, NULL);
+    assert_true(pb->held[d]);
+    ns_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_no_push_busy),
         cmocka_unit_test(test_refused_held_or_asked),
         cmocka_unit_test(test_corrupt_push_bans),
+        cmocka_unit_test(test_refused_push_opens_start_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
