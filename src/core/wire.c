@@ -132,6 +132,8 @@ int fb_wire_decode(const uint8_t *buf, size_t len, fb_wire_msg *m)
                 return FB_EINVAL;
             for (uint8_t k = 0; k < p->n; k++)
                 addr(&r, &p->addr[k]);
+            if (m->u.peers.flags & FB_PEERS_TICKET)
+                bytes(&r, p->ticket, FB_TICKET_LEN);
         }
         break;
     case FB_MSG_HELLO:
@@ -336,6 +338,8 @@ int fb_wire_encode(const fb_wire_msg *m, uint8_t *buf, size_t cap)
             for (uint8_t k = 0; k < p->n; k++)
                 if (!waddr(&w, &p->addr[k]))
                     return FB_EINVAL;
+            if (m->u.peers.flags & FB_PEERS_TICKET)
+                wbytes(&w, p->ticket, FB_TICKET_LEN);
         }
         break;
     case FB_MSG_HELLO:

@@ -16,6 +16,7 @@
 #define FB_WIRE_DATA_HDR  2           /* DATA carries no swarm id */
 #define FB_SWARM_ID_LEN   8           /* bytes of the swarm id carried in datagrams */
 #define FB_TOKEN_LEN      16          /* address-validation token */
+#define FB_TICKET_LEN     8           /* the seed's introduction ticket (PEERS, echoed by HELLO) */
 #define FB_NODE_LEN       8           /* random node id of an engine (per swarm) */
 #define FB_WIRE_MAX_LOCAL 4           /* local addresses in a JOIN */
 #define FB_WIRE_MAX_ADDRS 5           /* addresses of one peer in a PEERS entry */
@@ -44,6 +45,7 @@ enum {
     FB_JOIN_COMPLETE = 1,   /* JOIN: the sender holds every chunk */
     FB_TOKEN_REQUEST = 1,   /* TOKEN: the seed has room, send the first request with the JOIN */
     FB_PEERS_INTRO = 1,     /* PEERS: these peers will contact you, contact them too */
+    FB_PEERS_TICKET = 2,    /* PEERS: each entry carries an introduction ticket */
     FB_HELLO_VALIDATED = 1, /* HELLO: the sender already validated the recipient */
     FB_HELLO_COMPLETE = 2,  /* HELLO: the sender holds every chunk (no list follows) */
     FB_BYE_DONE = 0,        /* BYE reasons: page complete */
@@ -57,6 +59,7 @@ enum {
 typedef struct fb_wire_peer {
     uint8_t n;                       /* 1..FB_WIRE_MAX_ADDRS */
     fb_addr addr[FB_WIRE_MAX_ADDRS]; /* first: the observed (public) one */
+    uint8_t ticket[FB_TICKET_LEN];   /* with FB_PEERS_TICKET: the seed's introduction ticket */
 } fb_wire_peer;
 
 typedef struct fb_wire_req {
@@ -90,7 +93,8 @@ typedef struct fb_wire_msg {
             uint8_t flags;
             uint8_t node[FB_NODE_LEN];
             uint8_t token[FB_TOKEN_LEN]; /* the sender's token for the recipient */
-            uint8_t echo[FB_TOKEN_LEN];  /* the recipient's token, echoed; zero: none */
+            uint8_t echo[FB_TOKEN_LEN];  /* the recipient's token, echoed, or the seed's
+                                            introduction ticket then zeros; zero: none */
             uint32_t have_count;         /* chunks the sender holds in all */
             const uint8_t *iv;           /* interval list (absent with FB_HELLO_COMPLETE) */
             size_t iv_len;

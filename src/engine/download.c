@@ -593,6 +593,9 @@ void fb_dl_pump(fb_engine *e, fb_swarm *s, fb_nb *n)
                     n->gap_us <
                 n->rtt.srtt)
             slots = NB_BURSTS;
+        /* Not joined yet (the request that follows the JOIN): one. */
+        if (n->is_seed && !s->joined)
+            slots = 1;
         for (int k = 0; k < slots; k++) {
             fb_burst *b = &n->out[k];
             if (b->req_id)

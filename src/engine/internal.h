@@ -178,6 +178,8 @@ typedef struct fb_nb {
     uint64_t last_ack_us;    /* when we last acknowledged something to it */
     bool spare;              /* seed: at our last request its queue held about nothing but ours */
     uint64_t added_us, last_rx_us, last_tx_us, last_used_us;
+    uint64_t hs_sent_us;   /* added on the seed's ticket: our first HELLO to it, for the round
+                              trip its answer to that HELLO measures (0: none to measure) */
     uint8_t queued;        /* our upload entries for it */
     uint32_t served_chunk; /* the last chunk we sent blocks of to it (+1; 0: none) */
     uint32_t push_id;      /* our push to it queued or being sent (its req_id; 0: none) */
@@ -195,6 +197,8 @@ typedef struct fb_cand {
     fb_addr addr[FB_WIRE_MAX_ADDRS];
     uint64_t next_us;
     uint64_t sent_us; /* our first HELLO to it; 0 once repeated (its answer could be to either) */
+    bool has_ticket;  /* the seed introduced us: its HELLO echoing `ticket` is validated */
+    uint8_t ticket[FB_TICKET_LEN];
 } fb_cand;
 
 /* Seed: a peer it tracks. */

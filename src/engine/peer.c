@@ -134,6 +134,13 @@ void fb_peer_join(fb_engine *e, fb_swarm *s, const uint8_t *token)
     s->stall_check_us = e->now + ORIGIN_STALL_US;
     send_join(e, s, 8);
     fb_eng_arm(e, s->join_next_us);
+    /* With an address token the seed validates the JOIN on arrival and tracks us: the first
+     * request goes right behind it, a round trip before the PEERS answer (were the token stale,
+     * the seed drops the request and answers TOKEN, on_token). */
+    if (token) {
+        seed->state = NB_ACTIVE;
+        fb_dl_pump(e, s, seed);
+    }
     /* Empty objects own no chunk: they are complete from the start. */
     int si = fb_eng_swarm_index(e, s);
     for (uint32_t i = 0; i < s->map.n_objects; i++)
@@ -161,8 +168,26 @@ void fb_peer_leave(fb_engine *e, fb_swarm *s, uint8_t reason)
     s->state = SW_LEFT;
 }
 
-/* Adds a candidate and says HELLO to each of its addresses. */
-static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p)
+/* The echo of our HELLO to candidate c: the seed's ticket for the pair (then zeros), or none. */
+static const uint8_t *cand_echo(const fb_cand *c, uint8_t buf[FB_TOKEN_LEN])
+{
+    if (!c->has_ticket)
+        return NULL;
+    memset(buf, 0, FB_TOKEN_LEN);
+    memcpy(buf, c->ticket, FB_TICKET_LEN);
+    return buf;
+}
+
+static void cand_hello(fb_engine *e, fb_swarm *s, const fb_cand *c)
+{
+    uint8_t echo[FB_TOKEN_LEN];
+    for (uint8_t k = 0; k < c->n; k++)
+        send_hello(e, s, &c->addr[k], cand_echo(c, echo), 0, FB_WIRE_MAX);
+}
+
+/* Adds a candidate and says HELLO to each of its addresses. ticket: the seed's introduction
+ * ticket for the pair, or NULL. */
+static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p, const uint8_t *ticket)
 {
     for (uint8_t k = 0; k < p->n; k++)
         if (fb_peer_is_banned(s, &p->addr[k]) || fb_peer_nb_find(s, &p->addr[k]) ||
@@ -177,6 +202,10 @@ static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p)
             continue;
         }
         if (fb_addr_eq(&c->addr[0], &p->addr[0])) { /* known: just try again now */
+            if (ticket) {
+                c->has_ticket = true;
+                memcpy(c->ticket, ticket, FB_TICKET_LEN);
+            }
             c->tries = 0;
             c->sent_us = 0;
             c->next_us = e->now;
@@ -194,8 +223,10 @@ static void cand_add(fb_engine *e, fb_swarm *s, const fb_wire_peer *p)
     free_c->tries = 1;
     free_c->next_us = e->now + HELLO_RTO_US;
     free_c->sent_us = e->now;
-    for (uint8_t k = 0; k < p->n; k++)
-        send_hello(e, s, &p->addr[k], NULL, 0, FB_WIRE_MAX);
+    free_c->has_ticket = ticket != NULL;
+    if (ticket)
+        memcpy(free_c->ticket, ticket, FB_TICKET_LEN);
+    cand_hello(e, s, free_c);
     fb_eng_arm(e, free_c->next_us);
 }
 
@@ -214,6 +245,27 @@ static uint64_t cand_drop_addr(fb_engine *e, fb_swarm *s, const fb_addr *a)
             }
     }
     return 0;
+}
+
+/* Does `echo` carry the seed's ticket of the candidate whose observed address is `from`? The
+ * seed sent it only to that address and ours, both of which it validated. */
+static bool ticket_valid(const fb_engine *e, const fb_swarm *s, const fb_addr *from,
+                         const uint8_t echo[FB_TOKEN_LEN])
+{
+    for (uint32_t i = 0; i < e->cfg.max_candidates; i++) {
+        const fb_cand *c = &s->cand[i];
+        if (!c->used || !c->has_ticket || !fb_addr_eq(&c->addr[0], from))
+            continue;
+        uint8_t d = 0, any = 0; /* constant time, like a token's check */
+        for (int k = 0; k < FB_TICKET_LEN; k++) {
+            d |= echo[k] ^ c->ticket[k];
+            any |= echo[k];
+        }
+        for (int k = FB_TICKET_LEN; k < FB_TOKEN_LEN; k++)
+            d |= echo[k];
+        return d == 0 && any != 0;
+    }
+    return false;
 }
 
 /* Handshakes under way (candidates not yet answered). */
@@ -237,8 +289,7 @@ static uint64_t cand_tick(fb_engine *e, fb_swarm *s)
                 c->used = false;
                 continue;
             }
-            for (uint8_t k = 0; k < c->n; k++)
-                send_hello(e, s, &c->addr[k], NULL, 0, FB_WIRE_MAX);
+            cand_hello(e, s, c);
             c->sent_us = 0;
             c->next_us = e->now + (HELLO_RTO_US << c->tries);
             c->tries++;
@@ -341,7 +392,9 @@ static bool node_known(const fb_swarm *s, const uint8_t *node)
     return false;
 }
 
-static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_msg *m)
+/* Adds the sender of HELLO m as a neighbour. ticket: validated by the seed's ticket (its HELLO
+ * crossed ours: the answer to ours, later, measures the round trip). */
+static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_msg *m, bool ticket)
 {
     fb_nb *n = NULL;
     for (uint32_t i = 1; i < s->n_nb && !n; i++)
@@ -371,7 +424,9 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     e->st.neighbours++;
     /* Our HELLO's answer: a round trip of control datagrams, no data queued on the way. */
     uint64_t sent = cand_drop_addr(e, s, a);
-    if (sent && e->now > sent)
+    if (ticket)
+        n->hs_sent_us = sent;
+    else if (sent && e->now > sent)
         fb_rtt_sample(&s->hs_rtt, (uint32_t)FB_MIN(e->now - sent, (uint64_t)UINT32_MAX));
     fb_eng_emit(e, FB_EV_PEER_ADDED, fb_eng_swarm_index(e, s), 0, 0, 0, a);
     return n;
@@ -402,6 +457,17 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     }
     bool valid = fb_token_check(&e->key, from, TOKEN_TAG_HELLO, e->now, m->u.hello.echo);
     fb_nb *n = fb_peer_nb_find(s, from);
+    if (n && valid && n->hs_sent_us) {
+        /* The answer to our first HELLO, of a neighbour we added on the seed's ticket. */
+        if (e->now > n->hs_sent_us)
+            fb_rtt_sample(&s->hs_rtt,
+                          (uint32_t)FB_MIN(e->now - n->hs_sent_us, (uint64_t)UINT32_MAX));
+        n->hs_sent_us = 0;
+    }
+    /* Introduced by the seed: a HELLO echoing its ticket is validated as ours would be (the
+     * handshake a round trip shorter). */
+    bool ticket = !valid && !n && ticket_valid(e, s, from, m->u.hello.echo);
+    valid |= ticket;
     if (!n && s->draining) {
         /* Complete and leaving: a new neighbour would ask us for chunks we will not send
          * and wait a timeout for them. */
@@ -429,7 +495,7 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
         /* Step 4 from a peer we refused at step 3: it sent this before our BYE reached it,
          * and has dropped us since. */
         bool refused = (m->u.hello.flags & FB_HELLO_VALIDATED) && refused_find(s, from) >= 0;
-        n = refused ? NULL : nb_add(e, s, from, m);
+        n = refused ? NULL : nb_add(e, s, from, m, ticket);
         if (!n) {
             /* Full: say so, or the other side, which may have added us already, would count
              * us as a neighbour that never sends it anything. */
@@ -478,8 +544,10 @@ static void on_peers(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     if (s->state != SW_ACTIVE || s->draining ||
         (s->complete && s->leave_at_us != UINT64_MAX && !(m->u.peers.flags & FB_PEERS_INTRO)))
         return;
+    /* Tickets count only from the seed: a neighbour's referral validated nobody. */
+    bool tickets = from_seed && (m->u.peers.flags & FB_PEERS_TICKET);
     for (uint8_t i = 0; i < m->u.peers.count; i++)
-        cand_add(e, s, &m->u.peers.peer[i]);
+        cand_add(e, s, &m->u.peers.peer[i], tickets ? m->u.peers.peer[i].ticket : NULL);
 }
 
 static void on_token(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wire_msg *m)
@@ -501,11 +569,15 @@ static void on_token(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     send_join(e, s, s->joined ? s->join_want : 8);
     s->join_next_us = e->now + s->join_rto_us;
     fb_eng_arm(e, s->join_next_us);
-    /* Invited (the seed has room): the first request follows the JOIN, a round trip before the
-     * PEERS answer (the seed tracks us once the JOIN arrives, just before it). */
-    if (!s->joined && (m->u.token.flags & FB_TOKEN_REQUEST)) {
-        s->nb[NB_SEED].state = NB_ACTIVE;
-        fb_dl_pump(e, s, &s->nb[NB_SEED]);
+    if (!s->joined) {
+        /* Our JOIN was not validated: a request that followed it (an address token's) was
+         * dropped unread, not queued. Invited (the seed has room), the first request follows
+         * this JOIN, a round trip before the PEERS answer (the seed tracks us once the JOIN
+         * arrives, just before it). */
+        fb_nb *seed = &s->nb[NB_SEED];
+        fb_dl_release_nb(e, s, seed);
+        seed->state = (m->u.token.flags & FB_TOKEN_REQUEST) ? NB_ACTIVE : NB_JOINING;
+        fb_dl_pump(e, s, seed);
     }
 }
 

@@ -235,8 +235,9 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
     memset(&out, 0, sizeof(out));
     memset(&intro, 0, sizeof(intro));
     out.type = FB_MSG_PEERS;
+    out.u.peers.flags = FB_PEERS_TICKET;
     intro.type = FB_MSG_PEERS;
-    intro.u.peers.flags = FB_PEERS_INTRO;
+    intro.u.peers.flags = FB_PEERS_INTRO | FB_PEERS_TICKET;
     intro.u.peers.count = 1;
     uint32_t picked[FB_WIRE_MAX_PEERS];
     uint32_t self = (uint32_t)(t - s->tp);
@@ -253,7 +254,11 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
         if (dup)
             continue;
         picked[out.u.peers.count] = k;
-        entry_of(p, t, &out.u.peers.peer[out.u.peers.count++]);
+        fb_wire_peer *o = &out.u.peers.peer[out.u.peers.count++];
+        entry_of(p, t, o);
+        /* The pair's ticket: both sides get it, and each takes the other's HELLO that echoes
+         * it as validated (we validated both addresses). */
+        fb_eng_randbytes(e, o->ticket, FB_TICKET_LEN);
     }
     /* Answer every JOIN that wants peers, even with none yet: the PEERS tells the peer it
      * is tracked (and may request chunks). A JOIN with want 0 is a keepalive. */
@@ -266,6 +271,7 @@ static void on_join(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wir
     for (uint32_t j = 0; j < out.u.peers.count && fb_eng_ctrl_room(e); j++) {
         fb_tracked *p = &s->tp[picked[j]];
         entry_of(t, p, &intro.u.peers.peer[0]);
+        memcpy(intro.u.peers.peer[0].ticket, out.u.peers.peer[j].ticket, FB_TICKET_LEN);
         fb_eng_send_msg(e, s, &p->addr, &intro);
         e->st.introductions++;
     }

@@ -547,8 +547,13 @@ uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c)
     uint32_t done = 0;
     while (done < want && fb_up_backlog_us(e) < rtt && e->up_used < e->n_up) {
         /* The neighbour that holds the fewest chunks, among those lacking c, not complete, with
-         * no push of ours under way, and within tit-for-tat's credit. */
+         * no push of ours under way, and within tit-for-tat's credit; a tie goes to a random one
+         * of them. (The first of them, at the start of a crowd when they all hold nothing, made
+         * every new holder push to the same neighbour: its downlink saturated, and each pusher
+         * took its share there for its uplink's rate, a third of it, for the rest of the run:
+         * dsl N=16, 3 seeds in 12.) */
         fb_nb *best = NULL;
+        uint32_t ties = 0;
         for (uint32_t i = 1; i < s->n_nb; i++) {
             fb_nb *n = &s->nb[i];
             if (n->state != NB_ACTIVE || n->is_seed || n->complete || n->push_id ||
@@ -558,7 +563,11 @@ uint32_t fb_up_push(fb_engine *e, fb_swarm *s, uint32_t c)
                 continue;
             /* Not to a neighbour of another swarm too: it could not tell which one the push
              * (an id it did not choose, in a DATA without swarm id) is for. */
-            if ((!best || n->have_count < best->have_count) && !fb_eng_nb_elsewhere(e, s, &n->addr))
+            if ((best && n->have_count > best->have_count) || fb_eng_nb_elsewhere(e, s, &n->addr))
+                continue;
+            if (!best || n->have_count < best->have_count)
+                ties = 0;
+            if (fb_eng_rand32(e) % ++ties == 0)
                 best = n;
         }
         if (!best)

@@ -202,6 +202,89 @@ static void test_draining_takes_no_introduction(void **state)
     ns_free(&w);
 }
 
+/* The HELLO a sent to `to` since the log held `before` datagrams (the last one); false if none. */
+static bool last_hello_to(const ns_world *w, size_t before, const fb_addr *to, fb_wire_msg *out)
+{
+    bool found = false;
+    for (size_t i = before; i < w->n_pkts; i++) {
+        fb_wire_msg m;
+        if (fb_addr_eq(&w->pkts[i].to, to) &&
+            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &m) == 0 && m.type == FB_MSG_HELLO) {
+            *out = m;
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* PEERS naming `who` (with a ticket, if not NULL), fed to a as from `from`. */
+static void feed_peers(ns_world *w, ns_node *a, const fb_addr *from, const fb_addr *who,
+                       const uint8_t *ticket)
+{
+    fb_wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = FB_MSG_PEERS;
+    m.u.peers.flags = FB_PEERS_INTRO | (ticket ? FB_PEERS_TICKET : 0);
+    m.u.peers.count = 1;
+    m.u.peers.peer[0].n = 1;
+    m.u.peers.peer[0].addr[0] = *who;
+    if (ticket)
+        memcpy(m.u.peers.peer[0].ticket, ticket, FB_TICKET_LEN);
+    ns_feed(w, a, from, &m);
+}
+
+/* The seed's introduction ticket: a's HELLO to the peer named echoes it, and that peer's HELLO
+ * echoing it is validated at once (a adds it and answers VALIDATED: a round trip less than the
+ * token exchange); a wrong ticket gets the stateless answer, and a ticket in a neighbour's PEERS
+ * counts for nothing. */
+static void test_introduction_ticket(void **state)
+{
+    (void)state;
+    static ns_world w;
+    ns_node *seed;
+    ns_node *a = joined_peer(&w, &seed);
+    fb_addr b = stranger(9), c = stranger(10);
+    const uint8_t ticket[FB_TICKET_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    size_t before = w.n_pkts;
+    feed_peers(&w, a, &seed->addr, &b, ticket);
+    fb_wire_msg out;
+    assert_true(last_hello_to(&w, before, &b, &out));
+    assert_memory_equal(out.u.hello.echo, ticket, FB_TICKET_LEN);
+    static const uint8_t zero[FB_TOKEN_LEN];
+    assert_memory_equal(out.u.hello.echo + FB_TICKET_LEN, zero, FB_TOKEN_LEN - FB_TICKET_LEN);
+    /* A wrong ticket: the stateless answer (our token to echo, theirs echoed), no neighbour. */
+    fb_wire_msg m;
+    hello_of(&m, 0);
+    memcpy(m.u.hello.echo, ticket, FB_TICKET_LEN);
+    m.u.hello.echo[7] ^= 1;
+    m.u.hello.flags = FB_HELLO_COMPLETE;
+    before = w.n_pkts;
+    ns_feed(&w, a, &b, &m);
+    assert_int_equal(ns_swarm(a)->n_active, 0);
+    assert_true(last_hello_to(&w, before, &b, &out));
+    assert_int_equal(out.u.hello.flags & FB_HELLO_VALIDATED, 0);
+    assert_memory_equal(out.u.hello.echo, m.u.hello.token, FB_TOKEN_LEN);
+    /* The right one: b is a neighbour now, answered with VALIDATED. */
+    m.u.hello.echo[7] ^= 1;
+    before = w.n_pkts;
+    ns_feed(&w, a, &b, &m);
+    assert_int_equal(ns_swarm(a)->n_active, 1);
+    assert_true(last_hello_to(&w, before, &b, &out));
+    assert_true(out.u.hello.flags & FB_HELLO_VALIDATED);
+    assert_memory_equal(out.u.hello.echo, m.u.hello.token, FB_TOKEN_LEN);
+    /* b, a neighbour, names c with a ticket: c's HELLO echoing it is not validated. */
+    feed_peers(&w, a, &b, &c, ticket);
+    hello_of(&m, FB_HELLO_COMPLETE);
+    memset(m.u.hello.node, 0x78, FB_NODE_LEN);
+    memcpy(m.u.hello.echo, ticket, FB_TICKET_LEN);
+    before = w.n_pkts;
+    ns_feed(&w, a, &c, &m);
+    assert_int_equal(ns_swarm(a)->n_active, 1);
+    assert_true(last_hello_to(&w, before, &c, &out));
+    assert_int_equal(out.u.hello.flags & FB_HELLO_VALIDATED, 0);
+    ns_free(&w);
+}
+
 static void test_keepalive_stays_keepalive(void **state)
 {
     (void)state;
@@ -258,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_hello_past_the_page_dropped),
         cmocka_unit_test(test_silent_neighbour_rehello_once),
         cmocka_unit_test(test_draining_takes_no_introduction),
+        cmocka_unit_test(test_introduction_ticket),
         cmocka_unit_test(test_keepalive_stays_keepalive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

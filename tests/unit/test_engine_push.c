@@ -270,6 +270,58 @@ static void test_refused_push_opens_start_window(void **state)
     ns_free(&w);
 }
 
+static bool three_neighbours(ns_world *w)
+{
+    (void)w;
+    return neighbours(pa) == 3;
+}
+
+/* The neighbour a push goes to is the one holding the fewest chunks; among equals (at the start
+ * of a crowd, all of them holding nothing) a random one: the first in the table took every new
+ * holder's push, and its downlink was saturated. a's neighbours b, c, d refuse pushes (and so
+ * stay at nothing held); six pushes of fresh chunks go to more than one of them. */
+static void test_push_ties_spread(void **state)
+{
+    (void)state;
+    static ns_world w;
+    ns_init(&w, 10000, 0);
+    ns_page(&w, sizes, 2);
+    ns_node *seed = ns_add(&w, true, 2000, NULL);
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    fb_engine_config no_push = {.linger_ms = FB_LINGER_FOREVER, .push_max = FB_PUSH_OFF};
+    pa = ns_add(&w, false, 1000000, &stay);
+    for (int i = 0; i < 3; i++)
+        ns_add(&w, false, 1000000, &no_push);
+    for (int i = 1; i < w.n; i++) {
+        assert_int_equal(fb_engine_swarm_join(w.node[i].e, w.node[i].swarm, &seed->addr, w.now), 0);
+        ns_tick(&w.node[i]);
+    }
+    ns_run(&w, 3000000, three_neighbours);
+    assert_true(three_neighbours(&w));
+    fb_rtt_sample(&ns_swarm(pa)->answer_rtt, 20000);
+    uint32_t got[4] = {0};
+    for (int k = 0; k < 6; k++) {
+        uint32_t c = FB_CHUNK_NONE;
+        for (uint32_t j = w.map.n_chunks; j-- > 0 && c == FB_CHUNK_NONE;) {
+            bool fresh = true;
+            for (int i = 1; i < w.n; i++)
+                fresh &= !w.node[i].held[j] && !(ns_swarm(&w.node[i])->cs[j] & CS_REQ);
+            if (fresh)
+                c = j;
+        }
+        assert_true(c != FB_CHUNK_NONE);
+        supply(&w, pa, c);
+        assert_int_equal(ns_stats(pa).pushes_sent, (uint64_t)k + 1);
+        for (int i = 2; i < w.n; i++)
+            got[i - 1] += in_flight(&w, pa, &w.node[i], FB_MSG_DATA, c);
+        ns_run(&w, w.now + 50000, NULL); /* refused: the next push may go anywhere again */
+    }
+    assert_int_equal(got[1] + got[2] + got[3], 6);
+    int takers = (got[1] > 0) + (got[2] > 0) + (got[3] > 0);
+    assert_true(takers >= 2);
+    ns_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_refused_held_or_asked),
         cmocka_unit_test(test_corrupt_push_bans),
         cmocka_unit_test(test_refused_push_opens_start_window),
+        cmocka_unit_test(test_push_ties_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,58 @@ static void test_address_token(void **state)
     ns_free(&w);
 }
 
+static bool holds_a_chunk(const ns_node *n)
+{
+    return ns_stats(n).bytes_in_seed > 0;
+}
+
+/* Runs w until n holds a chunk or `until`; returns when it got it (UINT64_MAX: not by then). */
+static uint64_t first_chunk(ns_world *w, ns_node *n, uint64_t until)
+{
+    while (w->now < until && !holds_a_chunk(n))
+        ns_run(w, w->now + 500, NULL);
+    return holds_a_chunk(n) ? w->now : UINT64_MAX;
+}
+
+/* With an address token the first request goes right behind the JOIN, and its chunk comes a
+ * round trip (20 ms here) after the JOIN instead of two (a request sent on the PEERS answer).
+ * With a stale token the seed answers TOKEN and drops that request unread: the peer forgets it
+ * (no timeout, no back-off) and asks again right behind the JOIN that echoes the TOKEN. */
+static void test_request_behind_tokened_join(void **state)
+{
+    (void)state;
+    static ns_world w;
+    uint8_t id[32], tok[16];
+    ns_node *seed = lone_seed(&w, 1000000, id);
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    ns_node *p = ns_add(&w, false, 1000000, &stay);
+    assert_int_equal(fb_engine_address_token(seed->e, &p->addr, w.now, tok), 0);
+    size_t before = w.n_pkts;
+    uint64_t t0 = w.now;
+    assert_int_equal(fb_engine_swarm_join_token(p->e, p->swarm, &seed->addr, tok, w.now), 0);
+    assert_int_equal(w.n_pkts, before + 2);
+    fb_wire_msg m;
+    assert_int_equal(fb_wire_decode(w.pkts[before].data, w.pkts[before].len, &m), 0);
+    assert_int_equal(m.type, FB_MSG_JOIN);
+    assert_int_equal(fb_wire_decode(w.pkts[before + 1].data, w.pkts[before + 1].len, &m), 0);
+    assert_int_equal(m.type, FB_MSG_REQUEST);
+    assert_true(fb_addr_eq(&w.pkts[before + 1].to, &seed->addr));
+    /* 10 ms there, 8 blocks at 1 MB/s, 10 ms back: before the PEERS answer's request could. */
+    assert_true(first_chunk(&w, p, t0 + 100000) < t0 + 35000);
+    /* A stale token (two epochs old). */
+    w.now += 61 * 1000000ull;
+    ns_node *q = ns_add(&w, false, 1000000, &stay);
+    uint8_t old[16];
+    assert_int_equal(fb_engine_address_token(seed->e, &q->addr, w.now - 61 * 1000000ull, old), 0);
+    uint64_t t1 = w.now;
+    assert_int_equal(fb_engine_swarm_join_token(q->e, q->swarm, &seed->addr, old, w.now), 0);
+    /* TOKEN at 20 ms, its JOIN and the request again: the chunk by 50 ms, not after a timeout
+     * or after the PEERS answer (60 ms and more). */
+    assert_true(first_chunk(&w, q, t1 + 200000) < t1 + 55000);
+    assert_int_equal(ns_stats(q).bursts_timeout, 0);
+    ns_free(&w);
+}
+
 /* Feeds the seed a REQUEST for 4 chunks of its choice (ANY) from `from` in swarm `id`. */
 static void request_any(ns_world *w, ns_node *seed, const uint8_t *id, const fb_addr *from,
                         uint32_t req_id)
@@ -413,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_token_invites_request),
         cmocka_unit_test(test_invited_peer_requests_early),
         cmocka_unit_test(test_address_token),
+        cmocka_unit_test(test_request_behind_tokened_join),
         cmocka_unit_test(test_join_burst_quiet),
         cmocka_unit_test(test_join_burst_fewer_peers),
     };

@@ -43,9 +43,11 @@ static int sample(int type, fb_wire_msg *m)
         m->u.token.flags = FB_TOKEN_REQUEST;
         break;
     case FB_MSG_PEERS:
-        m->u.peers.flags = FB_PEERS_INTRO;
+        m->u.peers.flags = FB_PEERS_INTRO | FB_PEERS_TICKET;
         m->u.peers.count = 2;
         m->u.peers.peer[0].n = 1;
+        memset(m->u.peers.peer[0].ticket, 0x71, FB_TICKET_LEN);
+        memset(m->u.peers.peer[1].ticket, 0x72, FB_TICKET_LEN);
         fb_addr_set_v4(&m->u.peers.peer[0].addr[0], 0x01020304, 5);
         m->u.peers.peer[1].n = 2;
         fb_addr_set_v4(&m->u.peers.peer[1].addr[0], 0x05060708, 6);
@@ -394,9 +396,11 @@ static void test_max_sizes(void **state)
     fb_wire_msg m;
     memset(&m, 0, sizeof(m));
     m.type = FB_MSG_PEERS;
+    m.u.peers.flags = FB_PEERS_TICKET;
     m.u.peers.count = FB_WIRE_MAX_PEERS;
     for (int i = 0; i < FB_WIRE_MAX_PEERS; i++) {
         m.u.peers.peer[i].n = 3;
+        memset(m.u.peers.peer[i].ticket, i + 1, FB_TICKET_LEN);
         for (int k = 0; k < 3; k++)
             fb_addr_set_v4(&m.u.peers.peer[i].addr[k], (uint32_t)(i * 3 + k), 1);
     }
@@ -407,6 +411,10 @@ static void test_max_sizes(void **state)
     assert_int_equal(fb_wire_decode(buf, (size_t)n, &d), 0);
     assert_int_equal(d.u.peers.count, FB_WIRE_MAX_PEERS);
     assert_true(fb_addr_eq(&d.u.peers.peer[15].addr[2], &m.u.peers.peer[15].addr[2]));
+    assert_memory_equal(d.u.peers.peer[15].ticket, m.u.peers.peer[15].ticket, FB_TICKET_LEN);
+    /* Without the flag the same entries come without tickets: 8 bytes fewer each. */
+    m.u.peers.flags = 0;
+    assert_int_equal(fb_wire_encode(&m, buf, sizeof(buf)), n - FB_WIRE_MAX_PEERS * FB_TICKET_LEN);
 }
 
 int main(void)
