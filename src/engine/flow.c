@@ -153,14 +153,14 @@ void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t rate, bool b
     r->loss_n += loss;
 }
 
-bool fb_rate_window_open(fb_rate *r, uint32_t blocks, uint64_t now_us)
+bool fb_rate_window_open(fb_rate *r, uint32_t blocks, uint32_t window, uint64_t now_us)
 {
     close_period(r, now_us);
     if (r->known)
         return true;
     if (now_us - r->window_us >= FB_RATE_START_WAIT_US)
         r->start_sent = 0; /* no report: another request, a second later */
-    return r->start_sent == 0 || r->start_sent + blocks <= FB_RATE_START_BLOCKS;
+    return r->start_sent == 0 || r->start_sent + blocks <= FB_MAX(window, FB_RATE_START_BLOCKS);
 }
 
 void fb_rate_sent(fb_rate *r, uint32_t blocks, uint64_t now_us)

@@ -98,13 +98,13 @@ void fb_rate_report(fb_rate *r, uint32_t qd_us, bool loss, uint64_t rate, bool b
                     uint64_t sent_us, uint64_t now_us);
 
 /* Start phase: until a report gives the path's rate, the requests started since the last
- * report hold at most FB_RATE_START_BLOCKS blocks (the first burst's size: what a home
- * router's queue holds), or one request if it is larger; the next waits for a report (or
- * FB_RATE_START_WAIT_US without one). fb_rate_window_open says whether the sender may start a
- * request of `blocks` blocks now; fb_rate_sent says it did. */
+ * report hold at most `window` blocks (FB_RATE_START_BLOCKS at least: the first burst's size,
+ * what a home router's queue holds), or one request if it is larger; the next waits for a
+ * report (or FB_RATE_START_WAIT_US without one). fb_rate_window_open says whether the sender may
+ * start a request of `blocks` blocks now; fb_rate_sent says it did. */
 #define FB_RATE_START_WAIT_US 1000000
 #define FB_RATE_START_BLOCKS  FB_BURST_INIT
-bool fb_rate_window_open(fb_rate *r, uint32_t blocks, uint64_t now_us);
+bool fb_rate_window_open(fb_rate *r, uint32_t blocks, uint32_t window, uint64_t now_us);
 void fb_rate_sent(fb_rate *r, uint32_t blocks, uint64_t now_us);
 
 /* Start phase: the receiver of a request started since the last report cancelled it (a push it

@@ -88,6 +88,10 @@
 #define REQ_BUDGET_INIT   4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN    2
 #define BUDGET_GAP_BLOCKS 8 /* bursts that measure the downlink's time per block */
+#define START_ASYM                                                                                 \
+    4                        /* an uplink carries a quarter of its downlink at least (the start    \
+                                window, section 9) */
+#define START_WINDOW_MAX 128 /* blocks: the start window at most */
 
 /* A chunk half sent and idle this long is asked for even over the request budget. */
 #define CONT_IDLE_US (300 * T_MS)
@@ -460,6 +464,7 @@ void fb_dl_pump_all(fb_engine *e, fb_swarm *s);
  * budget first shrank, what fills the downlink for two handshake round trips (docs/PROTOCOL.md
  * section 8). */
 uint32_t fb_dl_budget(const fb_swarm *s);
+uint32_t fb_dl_start_window(const fb_swarm *s);
 void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);
 void fb_dl_queued(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m);

@@ -769,9 +769,11 @@ uint64_t fb_up_pump(fb_engine *e)
                 up_free(e, idx, true); /* its requester has given up on it */
                 continue;
             }
-            /* Until a report tells the path's rate, a first burst's worth of blocks at a time,
-             * the next after the report on them (a home router's queue may hold only 16 KB). */
-            if (!seed_role(e) && !fb_rate_window_open(&e->rate, u->blocks, e->now)) {
+            /* Until a report tells the path's rate, a window of blocks at a time, the next after
+             * the report on them (a home router's queue may hold only 16 KB). */
+            if (!seed_role(e) &&
+                !fb_rate_window_open(&e->rate, u->blocks, fb_dl_start_window(&e->sw[u->swarm]),
+                                     e->now)) {
                 t = e->rate.window_us + FB_RATE_START_WAIT_US;
                 fb_eng_arm_up(e, t);
                 return t;

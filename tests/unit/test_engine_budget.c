@@ -65,6 +65,23 @@ static void test_slow_or_unknown_keeps_the_budget(void **state)
     assert_int_equal(fb_dl_budget(&s), REQ_BUDGET_INIT);
 }
 
+/* The start window of our uploads: what the downlink takes in a handshake round trip, over 4,
+ * between 16 and 128 blocks. */
+static void test_start_window(void **state)
+{
+    (void)state;
+    fb_swarm s = swarm(REQ_BUDGET_INIT, 85, 20000, 12); /* broadband: 20000 / (4 x 85) */
+    assert_int_equal(fb_dl_start_window(&s), 58);
+    s = swarm(REQ_BUDGET_INIT, 5700, 40000, 12); /* dsl: under 2, so 16 */
+    assert_int_equal(fb_dl_start_window(&s), FB_RATE_START_BLOCKS);
+    s = swarm(REQ_BUDGET_INIT, 10, 20000, 12); /* 500: capped */
+    assert_int_equal(fb_dl_start_window(&s), START_WINDOW_MAX);
+    s = swarm(REQ_BUDGET_INIT, 0, 20000, 12); /* not measured yet */
+    assert_int_equal(fb_dl_start_window(&s), FB_RATE_START_BLOCKS);
+    s = swarm(REQ_BUDGET_INIT, 85, 0, 12);
+    assert_int_equal(fb_dl_start_window(&s), FB_RATE_START_BLOCKS);
+}
+
 /* The handshake's round trip is measured from our first HELLO to the answer that makes the
  * candidate a neighbour: on the in-test network (10 ms each way, no queue) it is 20 ms. */
 static bool both_have_a_neighbour(ns_world *w)
@@ -109,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_fast_downlink_fills_it),
         cmocka_unit_test(test_slow_or_unknown_keeps_the_budget),
         cmocka_unit_test(test_handshake_round_trip),
+        cmocka_unit_test(test_start_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

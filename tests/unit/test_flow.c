@@ -63,16 +63,17 @@ static void test_rate(void **state)
     fb_rate_rtt(&r, 50000); /* period 100 ms */
     assert_int_equal(r.period_us, 100000);
     assert_int_equal(fb_rate_pace(&r, t), 262144);
-    assert_true(fb_rate_window_open(&r, 16, 0));
+    assert_true(fb_rate_window_open(&r, 16, FB_RATE_START_BLOCKS, 0));
     fb_rate_sent(&r, 16, 0);
-    assert_false(fb_rate_window_open(&r, 1, 500));
+    assert_false(fb_rate_window_open(&r, 1, FB_RATE_START_BLOCKS, 500));
     /* A report of a burst that met a growing queue at under half the pace sets it at once. */
     fb_rate_report(&r, 0, false, 48000, true, 0, t + 1000);
     assert_int_equal(fb_rate_pace(&r, t + 1000), 48000);
     assert_false(r.start);
-    assert_true(fb_rate_window_open(&r, 64, t + 1001)); /* the rate is known: no window */
+    assert_true(fb_rate_window_open(&r, 64, FB_RATE_START_BLOCKS,
+                                    t + 1001)); /* the rate is known: no window */
     fb_rate_sent(&r, 64, t + 1001);
-    assert_true(fb_rate_window_open(&r, 64, t + 1002));
+    assert_true(fb_rate_window_open(&r, 64, FB_RATE_START_BLOCKS, t + 1002));
     /* At the period's end the bottleneck's rate, less 1/32 to drain the queue, is the pace and
      * a ceiling for 5 s. */
     assert_int_equal(fb_rate_pace(&r, t + 101000), 48000 - 48000 / 32);
@@ -160,25 +161,31 @@ static void test_rate(void **state)
      * until a report gives a rate; the next opens on a report or FB_RATE_START_WAIT_US after the
      * last one started. */
     fb_rate_init(&r, 100000, 4096, 1 << 30, 0);
-    assert_true(fb_rate_window_open(&r, 16, 0));
+    assert_true(fb_rate_window_open(&r, 16, FB_RATE_START_BLOCKS, 0));
     fb_rate_sent(&r, 16, 0);
-    assert_false(fb_rate_window_open(&r, 1, 500));
-    assert_true(fb_rate_window_open(&r, 16, FB_RATE_START_WAIT_US));
+    assert_false(fb_rate_window_open(&r, 1, FB_RATE_START_BLOCKS, 500));
+    assert_true(fb_rate_window_open(&r, 16, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US));
     fb_rate_sent(&r, 16, FB_RATE_START_WAIT_US);
-    assert_false(fb_rate_window_open(&r, 8, FB_RATE_START_WAIT_US + 1));
+    assert_false(fb_rate_window_open(&r, 8, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US + 1));
     fb_rate_report(&r, 0, false, 0, false, FB_RATE_START_WAIT_US, FB_RATE_START_WAIT_US + 2);
-    assert_true(fb_rate_window_open(&r, 8, FB_RATE_START_WAIT_US + 3)); /* a report, no rate */
+    assert_true(fb_rate_window_open(&r, 8, FB_RATE_START_BLOCKS,
+                                    FB_RATE_START_WAIT_US + 3)); /* a report, no rate */
     fb_rate_sent(&r, 8, FB_RATE_START_WAIT_US + 3);
     /* Two one-chunk requests of 8 blocks fill the window, a third waits. */
-    assert_true(fb_rate_window_open(&r, 8, FB_RATE_START_WAIT_US + 4));
-    assert_false(fb_rate_window_open(&r, 9, FB_RATE_START_WAIT_US + 4));
+    assert_true(fb_rate_window_open(&r, 8, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US + 4));
+    assert_false(fb_rate_window_open(&r, 9, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US + 4));
     fb_rate_sent(&r, 8, FB_RATE_START_WAIT_US + 4);
-    assert_false(fb_rate_window_open(&r, 1, FB_RATE_START_WAIT_US + 5));
+    assert_false(fb_rate_window_open(&r, 1, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US + 5));
+    /* A wider window (a fast downlink's, fb_dl_start_window) lets more go; a narrower one than
+     * FB_RATE_START_BLOCKS counts as that. */
+    assert_true(fb_rate_window_open(&r, 40, 56, FB_RATE_START_WAIT_US + 5));
+    assert_false(fb_rate_window_open(&r, 41, 56, FB_RATE_START_WAIT_US + 5));
+    assert_false(fb_rate_window_open(&r, 1, 4, FB_RATE_START_WAIT_US + 5));
     /* One request larger than the window still goes alone. */
     fb_rate_report(&r, 0, false, 0, false, FB_RATE_START_WAIT_US, FB_RATE_START_WAIT_US + 6);
-    assert_true(fb_rate_window_open(&r, 40, FB_RATE_START_WAIT_US + 7));
+    assert_true(fb_rate_window_open(&r, 40, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US + 7));
     fb_rate_sent(&r, 40, FB_RATE_START_WAIT_US + 7);
-    assert_false(fb_rate_window_open(&r, 1, FB_RATE_START_WAIT_US + 8));
+    assert_false(fb_rate_window_open(&r, 1, FB_RATE_START_BLOCKS, FB_RATE_START_WAIT_US + 8));
 }
 
 static void test_bucket(void **state)
