@@ -995,6 +995,9 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
             continue;
         if (!b->answered)
             answer_sample(s, n, e->now - b->sent_us);
+        /* Sent before the last BUSY from n came: the same refusal as that one (a batch of
+         * requests sent together and refused together), not one more in a row. */
+        bool again = b->sent_us >= n->busy_at_us;
         for (uint32_t i = 0; i < b->n; i++) {
             if (!flight_of(s, b, i, ni))
                 continue;
@@ -1007,15 +1010,19 @@ void fb_dl_busy(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         n->spare = false;
         if (finishing(s))
             fb_eng_arm(e, e->now); /* its chunks go to another sender (the seed) at once */
-        if (!n->is_seed)
+        if (again && !n->is_seed)
             budget(s, false);
         /* Wait what the sender said, doubled for each BUSY in a row (many receivers may be
-         * asking the same sender), with jitter. */
+         * asking the same sender), with jitter. Four BUSYs for four requests a peer sent the
+         * seed together doubled its wait three times, to 400 ms, while the seed idled. */
         uint64_t ms = FB_MIN(FB_MAX(m->u.busy.retry_ms, 50u), 10000u);
-        uint64_t wait = FB_MIN(
-            ms * T_MS << (finishing(s) || thin(s) ? 0 : FB_MIN(n->busy_count, 4)), 2000 * T_MS);
-        if (n->busy_count < 255)
+        uint32_t row = again || !n->busy_count ? n->busy_count : n->busy_count - 1u;
+        uint64_t wait =
+            FB_MIN(ms * T_MS << (finishing(s) || thin(s) ? 0 : FB_MIN(row, 4u)), 2000 * T_MS);
+        if (again && n->busy_count < 255)
             n->busy_count++;
+        if (again)
+            n->busy_at_us = e->now;
         wait += fb_eng_rand32(e) % (wait / 2 + 1);
         n->busy_until = e->now + wait;
         n->busy_min_until = e->now + ms * T_MS;

@@ -177,6 +177,7 @@ typedef struct fb_nb {
     uint32_t gap_us;   /* smoothed gap between blocks of a burst */
     uint64_t busy_until, backoff_us;
     uint8_t busy_count;      /* consecutive BUSY answers: the backoff doubles with each */
+    uint64_t busy_at_us;     /* when the last of them came */
     uint64_t busy_min_until; /* the last BUSY's own retry time, undoubled (seed: a starving
                                 peer asks again then) */
     uint64_t last_ack_us;    /* when we last acknowledged something to it */

@@ -106,12 +106,53 @@ static void test_thin_peer_no_doubling(void **state)
     ns_free(&w);
 }
 
+/* BUSYs for requests sent together (before the first BUSY came) are one refusal: the wait is
+ * the retry's, not doubled for each; a BUSY for a request sent after that one came is one more
+ * in a row, and doubles it. (The seed refused four requests a peer sent at once, and the peer
+ * waited 400 ms while the seed idled.) */
+static void test_batch_refused_once(void **state)
+{
+    (void)state;
+    static ns_world w;
+    fb_nb *nb;
+    ns_node *p = joined_peer(&w, &nb);
+    fb_swarm *s = &p->e->sw[p->swarm];
+    uint32_t ids[NB_BURSTS], n = 0;
+    for (int k = 0; k < NB_BURSTS; k++)
+        if (nb->out[k].req_id && nb->out[k].sent_us < w.now)
+            ids[n++] = nb->out[k].req_id;
+    assert_true(n >= 2);
+    uint32_t active = s->n_active;
+    s->n_active = 3; /* not thin: BUSYs in a row double */
+    for (uint32_t i = 0; i < n; i++)
+        busy_from(&w, p, &w.node[0].addr, ids[i], 100);
+    s->n_active = active;
+    assert_int_equal(nb->busy_count, 1);
+    assert_true(nb->busy_until >= w.now + 100000);
+    assert_true(nb->busy_until <= w.now + 150000);
+    /* After the wait the peer asks again; that request refused too: 200 ms and more. */
+    uint64_t refused = w.now;
+    ns_run(&w, nb->busy_until + 1000, NULL);
+    uint32_t again = 0;
+    for (int k = 0; k < NB_BURSTS && !again; k++)
+        if (nb->out[k].req_id && nb->out[k].sent_us > refused)
+            again = nb->out[k].req_id;
+    assert_true(again != 0);
+    s->n_active = 3;
+    busy_from(&w, p, &w.node[0].addr, again, 100);
+    s->n_active = active;
+    assert_int_equal(nb->busy_count, 2);
+    assert_true(nb->busy_until >= w.now + 200000);
+    ns_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invite_ends_wait),
         cmocka_unit_test(test_invite_from_stranger_ignored),
         cmocka_unit_test(test_thin_peer_no_doubling),
+        cmocka_unit_test(test_batch_refused_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
