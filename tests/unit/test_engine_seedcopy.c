@@ -181,6 +181,58 @@ static void test_neighbour_chunk_copied_only_by_finisher(void **state)
     ns_free(&w);
 }
 
+/* Pumps a towards the seed (spare or not, a round trip of 20 ms); true if a REQUEST to the
+ * seed names chunk c. */
+static bool asks_seed_for(ns_world *w, uint32_t c, bool spare)
+{
+    fb_swarm *s = ns_swarm(a);
+    fb_nb *seed = &s->nb[NB_SEED];
+    seed->spare = spare;
+    seed->rtt.init = true;
+    seed->rtt.srtt = 20000;
+    seed->busy_until = 0;
+    size_t before = w->n_pkts;
+    fb_dl_pump(a->e, s, seed);
+    bool asked = false;
+    for (size_t i = before; i < w->n_pkts; i++) {
+        fb_wire_msg m;
+        if (!fb_addr_eq(&w->pkts[i].to, &w->node[0].addr) ||
+            fb_wire_decode(w->pkts[i].data, w->pkts[i].len, &m) != 0 || m.type != FB_MSG_REQUEST)
+            continue;
+        for (uint32_t k = 0; k < m.u.request.n; k++)
+            asked |= m.u.request.e[k].chunk == c;
+    }
+    return asked;
+}
+
+/* The other way: a chunk queued at b (QUEUED to start in 300 ms, longer than the seed's round
+ * trip), nothing of it come, everything else asked: the seed is asked for it too when it is
+ * spare. Not when it is not (and we are not a finisher), nor when b starts it within the seed's
+ * round trip, nor once blocks of it came. */
+static void test_neighbour_queued_chunk_asked_of_spare_seed(void **state)
+{
+    (void)state;
+    static ns_world w;
+    setup_world(&w);
+    fb_swarm *s = ns_swarm(a);
+    uint16_t from = (uint16_t)(ns_nb_of(a, b) - s->nb);
+    uint32_t c = stage(&w, from, 0, 300);
+    assert_false(asks_seed_for(&w, c, false));
+    assert_true(asks_seed_for(&w, c, true));
+    assert_int_equal(s->cs[c] & CS_REQ, 2);
+    ns_free(&w);
+    setup_world(&w);
+    s = ns_swarm(a);
+    c = stage(&w, from, 0, 10);
+    assert_false(asks_seed_for(&w, c, true));
+    ns_free(&w);
+    setup_world(&w);
+    s = ns_swarm(a);
+    c = stage(&w, from, 1, 300);
+    assert_false(asks_seed_for(&w, c, true));
+    ns_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_started_seed_chunk_not_copied),
         cmocka_unit_test(test_seed_chunk_soon_not_copied),
         cmocka_unit_test(test_neighbour_chunk_copied_only_by_finisher),
+        cmocka_unit_test(test_neighbour_queued_chunk_asked_of_spare_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
