@@ -88,9 +88,8 @@
 #define REQ_BUDGET_INIT   4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN    2
 #define BUDGET_GAP_BLOCKS 8 /* bursts that measure the downlink's time per block */
-#define START_ASYM                                                                                 \
-    4                        /* an uplink carries a quarter of its downlink at least (the start    \
-                                window, section 9) */
+/* The start window (section 9): an uplink carries a quarter of its downlink at least. */
+#define START_ASYM       4
 #define START_WINDOW_MAX 128 /* blocks: the start window at most */
 
 /* A chunk half sent and idle this long is asked for even over the request budget. */
