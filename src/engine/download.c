@@ -154,6 +154,19 @@ static bool flight_of(const fb_swarm *s, const fb_burst *b, uint32_t i, uint16_t
     return f->used && f->nb == ni && f->chunk == b->chunk[i];
 }
 
+/* What our downlink takes per block at most: burst b's spread over its gaps, from bursts of a
+ * chunk or more (one gap alone may be two blocks read in one batch); the smallest so far. Taken
+ * when the burst ends, and when its last block came, before its chunk is verified: the pushes
+ * that verification starts size themselves on it (section 9). */
+static void gap_sample(fb_swarm *s, const fb_burst *b)
+{
+    if (b->arrived < BUDGET_GAP_BLOCKS || b->last_us <= b->first_us)
+        return;
+    uint64_t g = (b->last_us - b->first_us) / (b->arrived - 1u);
+    if (!s->down_gap_us || g < s->down_gap_us)
+        s->down_gap_us = (uint32_t)FB_MIN(g, (uint64_t)UINT32_MAX);
+}
+
 /* Ends burst b of n: releases the blocks that did not come so they can be asked again, applies
  * the burst-size rule, and queues the acknowledgement. */
 static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeout)
@@ -162,13 +175,7 @@ static void finish(fb_engine *e, fb_swarm *s, fb_nb *n, fb_burst *b, bool timeou
     bool push = b->push; /* not our request: the burst size and the budget are left alone */
     if (timeout)
         e->st.bursts_timeout++;
-    /* What our downlink takes per block at most: a burst's spread over its gaps, from bursts
-     * of a chunk or more (one gap alone may be two blocks read in one batch). */
-    if (b->arrived >= BUDGET_GAP_BLOCKS && b->last_us > b->first_us) {
-        uint64_t g = (b->last_us - b->first_us) / (b->arrived - 1u);
-        if (!s->down_gap_us || g < s->down_gap_us)
-            s->down_gap_us = (uint32_t)FB_MIN(g, (uint64_t)UINT32_MAX);
-    }
+    gap_sample(s, b);
     if (!push && (b->arrived > 0 || !timeout))
         n->burst = fb_flow_next_burst(n->burst, b->blocks, b->arrived);
     if (timeout && b->arrived == 0) {
@@ -991,6 +998,8 @@ void fb_dl_data(fb_engine *e, fb_swarm *s, fb_nb *n, const fb_wire_msg *m)
         }
     }
     bool burst_done = b && b->arrived >= b->blocks;
+    if (burst_done)
+        gap_sample(s, b);
     if (f->got == f->full) {
         verify(e, s, n, f);
         if (n->state == NB_FREE || s->state != SW_ACTIVE)

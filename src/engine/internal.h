@@ -84,6 +84,8 @@
  * whatever cfg.push_max says. A pushed chunk the receiver takes in uses one of the burst slots
  * from NB_STRANDED_BURSTS on (never asked of a neighbour). */
 #define PUSH_CAP 16
+/* A peer holding this many chunks or fewer pushes a round trip's worth (push_count). */
+#define PUSH_START_CHUNKS 8
 
 #define REQ_BUDGET_INIT   4 /* requests outstanding at neighbours, to begin with */
 #define REQ_BUDGET_MIN    2

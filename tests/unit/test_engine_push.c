@@ -280,45 +280,93 @@ static bool three_neighbours(ns_world *w)
  * of a crowd, all of them holding nothing) a random one: the first in the table took every new
  * holder's push, and its downlink was saturated. a's neighbours b, c, d refuse pushes (and so
  * stay at nothing held); six pushes of fresh chunks go to more than one of them. */
+/* The seed (2 KB/s), a, and b, c, d that refuse pushes (so they stay at nothing held), all
+ * neighbours of a. */
+static void four_nodes(ns_world *w)
+{
+    ns_init(w, 10000, 0);
+    ns_page(w, sizes, 2);
+    ns_node *seed = ns_add(w, true, 2000, NULL);
+    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
+    fb_engine_config no_push = {.linger_ms = FB_LINGER_FOREVER, .push_max = FB_PUSH_OFF};
+    pa = ns_add(w, false, 1000000, &stay);
+    for (int i = 0; i < 3; i++)
+        ns_add(w, false, 1000000, &no_push);
+    for (int i = 1; i < w->n; i++) {
+        assert_int_equal(fb_engine_swarm_join(w->node[i].e, w->node[i].swarm, &seed->addr, w->now),
+                         0);
+        ns_tick(&w->node[i]);
+    }
+    ns_run(w, 3000000, three_neighbours);
+    assert_true(three_neighbours(w));
+}
+
+/* A chunk none of the four holds or has asked for. */
+static uint32_t fresh4(ns_world *w)
+{
+    for (uint32_t j = w->map.n_chunks; j-- > 0;) {
+        bool fresh = true;
+        for (int i = 1; i < w->n; i++)
+            fresh &= !w->node[i].held[j] && !(ns_swarm(&w->node[i])->cs[j] & CS_REQ);
+        if (fresh)
+            return j;
+    }
+    fail();
+    return 0;
+}
+
 static void test_push_ties_spread(void **state)
 {
     (void)state;
     static ns_world w;
-    ns_init(&w, 10000, 0);
-    ns_page(&w, sizes, 2);
-    ns_node *seed = ns_add(&w, true, 2000, NULL);
-    fb_engine_config stay = {.linger_ms = FB_LINGER_FOREVER};
-    fb_engine_config no_push = {.linger_ms = FB_LINGER_FOREVER, .push_max = FB_PUSH_OFF};
-    pa = ns_add(&w, false, 1000000, &stay);
-    for (int i = 0; i < 3; i++)
-        ns_add(&w, false, 1000000, &no_push);
-    for (int i = 1; i < w.n; i++) {
-        assert_int_equal(fb_engine_swarm_join(w.node[i].e, w.node[i].swarm, &seed->addr, w.now), 0);
-        ns_tick(&w.node[i]);
-    }
-    ns_run(&w, 3000000, three_neighbours);
-    assert_true(three_neighbours(&w));
+    four_nodes(&w);
+    uint64_t base = ns_stats(pa).pushes_sent, refused[4] = {0};
+    for (int i = 2; i < w.n; i++)
+        refused[i - 1] = ns_stats(&w.node[i]).pushes_refused;
     fb_rtt_sample(&ns_swarm(pa)->answer_rtt, 20000);
     uint32_t got[4] = {0};
     for (int k = 0; k < 6; k++) {
-        uint32_t c = FB_CHUNK_NONE;
-        for (uint32_t j = w.map.n_chunks; j-- > 0 && c == FB_CHUNK_NONE;) {
-            bool fresh = true;
-            for (int i = 1; i < w.n; i++)
-                fresh &= !w.node[i].held[j] && !(ns_swarm(&w.node[i])->cs[j] & CS_REQ);
-            if (fresh)
-                c = j;
-        }
-        assert_true(c != FB_CHUNK_NONE);
+        uint32_t c = fresh4(&w);
+        /* One push per chunk (push_max): a's pace not known yet, its downlink not measured (b,
+         * c and d ask a for the chunks they refused, and a report would make it known). */
+        pa->e->rate.known = false;
+        ns_swarm(pa)->down_gap_us = 0;
         supply(&w, pa, c);
-        assert_int_equal(ns_stats(pa).pushes_sent, (uint64_t)k + 1);
-        for (int i = 2; i < w.n; i++)
-            got[i - 1] += in_flight(&w, pa, &w.node[i], FB_MSG_DATA, c);
+        assert_int_equal(ns_stats(pa).pushes_sent, base + (uint64_t)k + 1);
         ns_run(&w, w.now + 50000, NULL); /* refused: the next push may go anywhere again */
     }
+    for (int i = 2; i < w.n; i++) /* each push was refused by the neighbour it went to */
+        got[i - 1] = (uint32_t)(ns_stats(&w.node[i]).pushes_refused - refused[i - 1]);
     assert_int_equal(got[1] + got[2] + got[3], 6);
     int takers = (got[1] > 0) + (got[2] > 0) + (got[3] > 0);
     assert_true(takers >= 2);
+    ns_free(&w);
+}
+
+/* A new holder (PUSH_START_CHUNKS chunks or fewer) pushes a fresh chunk to as many neighbours
+ * as its uplink serves in a round trip, push_max or not: with its pace known (2.5 MB/s: 5 in 20
+ * ms; here the 3 neighbours), or before, guessed from its downlink (a quarter of it: at 85 us a
+ * block, 7); a dsl downlink's guess (5.7 ms a block) gives none, and push_max's one push stays. */
+static void test_start_pushes_fill_round_trip(void **state)
+{
+    (void)state;
+    static ns_world w;
+    four_nodes(&w);
+    fb_swarm *s = ns_swarm(pa);
+    fb_rtt_sample(&s->answer_rtt, 20000);
+    assert_true(s->have <= PUSH_START_CHUNKS);
+    static const struct {
+        bool known;
+        uint32_t gap_us, pushes;
+    } cases[] = {{true, 0, 3}, {false, 85, 3}, {false, 5700, 1}, {false, 0, 1}};
+    for (size_t k = 0; k < FB_ARRAY_LEN(cases); k++) {
+        pa->e->rate.known = cases[k].known;
+        s->down_gap_us = cases[k].gap_us;
+        uint64_t before = ns_stats(pa).pushes_sent;
+        supply(&w, pa, fresh4(&w));
+        assert_int_equal(ns_stats(pa).pushes_sent - before, cases[k].pushes);
+        ns_run(&w, w.now + 50000, NULL); /* refused, all of them */
+    }
     ns_free(&w);
 }
 
@@ -332,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_push_bans),
         cmocka_unit_test(test_refused_push_opens_start_window),
         cmocka_unit_test(test_push_ties_spread),
+        cmocka_unit_test(test_start_pushes_fill_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
