@@ -392,6 +392,14 @@ static bool node_known(const fb_swarm *s, const uint8_t *node)
     return false;
 }
 
+/* The handshake's round trip: our first HELLO (sent at `sent`, 0: repeated, not to measure) to
+ * the answer that echoes our token, now. */
+static void hs_sample(fb_engine *e, fb_swarm *s, uint64_t sent)
+{
+    if (sent && e->now > sent)
+        fb_rtt_sample(&s->hs_rtt, (uint32_t)FB_MIN(e->now - sent, (uint64_t)UINT32_MAX));
+}
+
 /* Adds the sender of HELLO m as a neighbour. ticket: validated by the seed's ticket (its HELLO
  * crossed ours: the answer to ours, later, measures the round trip). */
 static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_msg *m, bool ticket)
@@ -426,8 +434,8 @@ static fb_nb *nb_add(fb_engine *e, fb_swarm *s, const fb_addr *a, const fb_wire_
     uint64_t sent = cand_drop_addr(e, s, a);
     if (ticket)
         n->hs_sent_us = sent;
-    else if (sent && e->now > sent)
-        fb_rtt_sample(&s->hs_rtt, (uint32_t)FB_MIN(e->now - sent, (uint64_t)UINT32_MAX));
+    else
+        hs_sample(e, s, sent);
     fb_eng_emit(e, FB_EV_PEER_ADDED, fb_eng_swarm_index(e, s), 0, 0, 0, a);
     return n;
 }
@@ -459,9 +467,7 @@ static void on_hello(fb_engine *e, fb_swarm *s, const fb_addr *from, const fb_wi
     fb_nb *n = fb_peer_nb_find(s, from);
     if (n && valid && n->hs_sent_us) {
         /* The answer to our first HELLO, of a neighbour we added on the seed's ticket. */
-        if (e->now > n->hs_sent_us)
-            fb_rtt_sample(&s->hs_rtt,
-                          (uint32_t)FB_MIN(e->now - n->hs_sent_us, (uint64_t)UINT32_MAX));
+        hs_sample(e, s, n->hs_sent_us);
         n->hs_sent_us = 0;
     }
     /* Introduced by the seed: a HELLO echoing its ticket is validated as ours would be (the

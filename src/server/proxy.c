@@ -1018,6 +1018,17 @@ void fb_proxy_prepare_cancel(fb_proxy_prep *pp)
 
 /* ---- life -------------------------------------------------------------------------------- */
 
+/* Frees p's buffers and p itself (its mirror directory and entries are the caller's). */
+static void release(fb_proxy *p)
+{
+    free(p->mirror);
+    free(p->base);
+    free(p->buckets);
+    free(p->relay);
+    free(p->path);
+    free(p);
+}
+
 int fb_proxy_new(uv_loop_t *loop, const fb_proxy_config *cfg, fb_proxy **out, char *err,
                  size_t errcap)
 {
@@ -1123,12 +1134,7 @@ fail:
         close(p->mirror_fd);
     if (p->own_mirror)
         rmdir(p->mirror);
-    free(p->mirror);
-    free(p->base);
-    free(p->buckets);
-    free(p->relay);
-    free(p->path);
-    free(p);
+    release(p);
     return rc;
 }
 
@@ -1167,10 +1173,5 @@ void fb_proxy_free(fb_proxy *p)
     /* A given --mirror-dir is left empty (as it had to be at start), ours is removed. */
     rm_top = p->own_mirror;
     nftw(p->mirror, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(p->mirror);
-    free(p->base);
-    free(p->buckets);
-    free(p->relay);
-    free(p->path);
-    free(p);
+    release(p);
 }
